@@ -1,0 +1,66 @@
+# chanlb: `make run` and `make test` do all the set-up on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+LISTEN   ?= 0.0.0.0:8080
+BACKENDS ?= 127.0.0.1:9001,127.0.0.1:9002,127.0.0.1:9003
+RUN_DIR  := .run
+STAMP    := node_modules/.package-lock.json
+
+.PHONY: run start_backend stop_backend test build bench load_test clean install
+
+# npm ci only when the lock file changed since the last install.
+$(STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: $(STAMP)
+
+build: $(STAMP)
+	npx tsc -p tsconfig.json
+
+# Three demo backends answering "Hello from N" on 9001-9003; their pids go to .run/.
+start_backend: build
+	@mkdir -p $(RUN_DIR)
+	@for n in 1 2 3; do \
+	  pidfile=$(RUN_DIR)/backend-$$n.pid; \
+	  if [ -f $$pidfile ] && kill -0 $$(cat $$pidfile) 2>/dev/null; then echo "backend $$n already running (pid $$(cat $$pidfile))"; continue; fi; \
+	  node dist/backends/hello.js --port 900$$n --name $$n >$(RUN_DIR)/backend-$$n.log 2>&1 & echo $$! >$$pidfile; \
+	  echo "backend $$n on 127.0.0.1:900$$n (pid $$!)"; \
+	done
+
+# Stops exactly the pids start_backend recorded.
+stop_backend:
+	@for pidfile in $(RUN_DIR)/backend-*.pid; do \
+	  [ -f $$pidfile ] || continue; \
+	  kill $$(cat $$pidfile) 2>/dev/null && echo "stopped backend pid $$(cat $$pidfile)"; \
+	  rm -f $$pidfile; \
+	done
+
+# Backends in the background, the proxy in the foreground; Ctrl-C stops both.
+run: start_backend
+	@trap '$(MAKE) --no-print-directory stop_backend' EXIT; \
+	node dist/src/main.js --listen $(LISTEN) --backend $(BACKENDS)
+
+# Every uvu suite under dist/src, then one closing line "N passed, N failed" from uvu's totals.
+test: build
+	node dist/native-free/check.js
+	@mkdir -p $(RUN_DIR)
+	@node node_modules/uvu/bin.js dist/src '\.test\.js$$' --no-color 2>&1 | tee $(RUN_DIR)/test.log; \
+	status=$${PIPESTATUS[0]}; \
+	total=$$(sed -n 's/^ *Total: *\([0-9]*\).*/\1/p' $(RUN_DIR)/test.log | tail -1); \
+	passed=$$(sed -n 's/^ *Passed: *\([0-9]*\).*/\1/p' $(RUN_DIR)/test.log | tail -1); \
+	skipped=$$(sed -n 's/^ *Skipped: *\([0-9]*\).*/\1/p' $(RUN_DIR)/test.log | tail -1); \
+	if [ -z "$$total" ]; then echo "0 passed, 1 failed"; exit 1; fi; \
+	echo "$$passed passed, $$((total - passed - skipped)) failed"; \
+	exit $$status
+
+bench: build
+	node dist/bench/run.js
+
+load_test: build
+	@command -v ab >/dev/null || { echo "ab not found: install it with 'apt-get install -y apache2-utils'"; exit 2; }
+	ab -k -c 100 -n 100000 http://127.0.0.1:8080/
+
+clean: stop_backend
+	rm -rf dist $(RUN_DIR)
