@@ -1,0 +1,349 @@
+/**
+ * An HTTP/1.1 request or response parser over the shared llhttp WASM instance.
+ *
+ * The caller feeds socket chunks to `execute(chunk, start)` and gets one event back at a time, with
+ * `at` the position in `chunk` where it happened; body bytes are never copied or surfaced: they are
+ * the bytes between a HEAD event and the next END (or the end of the chunk), relayed raw by the caller.
+ *
+ *   EV_NONE     every byte from `start` was consumed; no event (mid-head or mid-body)
+ *   EV_HEAD     the head is complete; `head` holds its bytes, the spans index into it, `at` = body start
+ *   EV_END      the message is complete; `at` = first byte after it (the next message, if pipelined)
+ *   EV_UPGRADE  the message before was an upgrade (or CONNECT); bytes from `at` belong to the tunnel
+ *   EV_ERROR    malformed input; `errorCode`/`errorName`/`errorReason` say why, `at` where
+ *
+ * Invariants:
+ * - llhttp pauses on headers-complete and on message-complete, so each execute reports at most one
+ *   event and message boundaries are exact; `execute` resumes a paused parser before running again.
+ * - Spans are offsets into `head`. A span that llhttp reports in pieces (split across reads) is joined:
+ *   pieces of one span are contiguous in the head while two distinct spans of a kind never are.
+ * - `head` is a view either into the caller's chunk (the head arrived in one read: no copy) or into
+ *   `partial` (it arrived over several). It is valid until the next `execute`.
+ * - No strings or objects are created per message on the success path.
+ */
+import {
+  type CallbackTarget, execute as llExecute, finish as llFinish, llhttp, reserveInput, cString, type Llhttp,
+  HPE_OK, HPE_PAUSED, HPE_PAUSED_UPGRADE, TYPE_REQUEST, TYPE_RESPONSE,
+  SPAN_URL, SPAN_STATUS, SPAN_FIELD, SPAN_VALUE,
+} from './llhttp.js';
+
+export const EV_NONE = 0;
+export const EV_HEAD = 1;
+export const EV_END = 2;
+export const EV_UPGRADE = 3;
+export const EV_ERROR = 4;
+export type ParseEvent = typeof EV_NONE | typeof EV_HEAD | typeof EV_END | typeof EV_UPGRADE | typeof EV_ERROR;
+
+/** Error code for a head larger than `maxHeadBytes` (not an llhttp errno). */
+export const ERR_HEAD_TOO_LARGE = 1000;
+
+const SKIP_BODY = 1; // on_headers_complete: "this message has no body" (a response to HEAD)
+
+export interface ParserOptions {
+  /** Bytes of head (request/status line and headers) allowed before EV_ERROR with ERR_HEAD_TOO_LARGE. */
+  maxHeadBytes?: number;
+}
+
+export class Http1Parser implements CallbackTarget {
+  readonly kind: 'request' | 'response';
+  readonly maxHeadBytes: number;
+
+  // The current message's head. Span arrays: [start, length] pairs; header i at 4*i (name, value).
+  head: Buffer = Buffer.alloc(0);
+  headerCount = 0;
+  headers = new Int32Array(4 * 32);
+  urlStart = 0;
+  urlLength = 0;
+  statusTextStart = 0;
+  statusTextLength = 0;
+  method = 0;
+  statusCode = 0;
+  versionMajor = 1;
+  versionMinor = 1;
+  upgrade = false;
+  keepAlive = false;
+
+  /** Set by a response consumer before the response to a HEAD request arrives. */
+  expectNoBody = false;
+
+  at = 0;
+  errorCode = HPE_OK;
+  /** True from the first byte of a message until its END is reported. */
+  inMessage = false;
+
+  private readonly ll: Llhttp;
+  private readonly ptr: number;
+  private inHead = false;
+  private headReported = true;
+  private endPending = false;
+  private upgradePending = false;
+  private headStart = 0;           // where the message began in the chunk it began in
+  private spanBias = 0;            // head offset = WASM pointer + spanBias
+  private lastSpanKind = -1;
+  private lastSpanEnd = -1;
+  private partial = Buffer.allocUnsafe(0);
+  private partialLength = 0;
+
+  constructor(kind: 'request' | 'response', options: ParserOptions = {}) {
+    this.kind = kind;
+    this.maxHeadBytes = options.maxHeadBytes ?? 16 * 1024;
+    this.ll = llhttp();
+    this.ptr = this.ll.exports.llhttp_alloc(kind === 'request' ? TYPE_REQUEST : TYPE_RESPONSE);
+  }
+
+  /** Parses `chunk` from `start` up to the next event. See the file comment for the events. */
+  execute(chunk: Buffer, start: number): ParseEvent {
+    if (this.endPending) {
+      this.endPending = false;
+      this.inMessage = false;
+      this.at = start;
+      return EV_END;
+    }
+    if (this.upgradePending) {
+      this.at = start;
+      return EV_UPGRADE;
+    }
+    // With no bytes left, llhttp still has work only right after a pause on headers-complete: a
+    // message with no body completes without consuming input.
+    if (start >= chunk.length && !(this.inMessage && this.headReported)) {
+      this.at = start;
+      return EV_NONE;
+    }
+    const ll = this.ll;
+    if (ll.inputOwner !== this || ll.inputChunk !== chunk) {
+      reserveInput(ll, chunk.length);
+      ll.heap.set(chunk, ll.input);
+      ll.inputOwner = this;
+      ll.inputChunk = chunk;
+    }
+    if (this.inHead) this.spanBias = this.partialLength - ll.input - start;
+    this.headStart = start;
+
+    const ret = llExecute(ll, this, this.ptr, ll.input + start, chunk.length - start);
+    if (ret === HPE_OK) {
+      this.at = chunk.length;
+      if (this.inHead) return this.keepPartialHead(chunk);
+      return EV_NONE;
+    }
+    const pos = ll.exports.llhttp_get_error_pos(this.ptr) - ll.input;
+    this.at = pos;
+    if (ret === HPE_PAUSED) {
+      ll.exports.llhttp_resume(this.ptr);
+      if (!this.headReported) {
+        // Paused on headers-complete, or on message-complete of a message with no body to skip.
+        this.headReported = true;
+        return this.setHead(chunk, pos);
+      }
+      if (this.upgrade) this.upgradePending = true;
+      this.inMessage = false;
+      return EV_END;
+    }
+    if (ret === HPE_PAUSED_UPGRADE) {
+      this.upgradePending = true;
+      return EV_UPGRADE;
+    }
+    this.errorCode = ret;
+    return EV_ERROR;
+  }
+
+  /** The connection ended: completes a message whose body ends at close (EV_END), else EV_NONE or EV_ERROR. */
+  finish(): ParseEvent {
+    if (this.endPending) {
+      this.endPending = false;
+      this.inMessage = false;
+      return EV_END;
+    }
+    // The message before the tunnel is complete; llhttp would report HPE_PAUSED_UPGRADE.
+    if (this.upgradePending) return EV_NONE;
+    // A pause leaves llhttp between states; let it take the steps that consume no input first.
+    const settled = llExecute(this.ll, this, this.ptr, this.ll.input, 0);
+    if (settled === HPE_PAUSED) {
+      this.ll.exports.llhttp_resume(this.ptr);
+      this.inMessage = false;
+      return EV_END;
+    }
+    if (settled !== HPE_OK) {
+      this.errorCode = settled;
+      return EV_ERROR;
+    }
+    const ret = llFinish(this.ll, this, this.ptr);
+    if (ret !== HPE_OK && ret !== HPE_PAUSED) {
+      this.errorCode = ret;
+      return EV_ERROR;
+    }
+    if (!this.inMessage) return EV_NONE;
+    this.inMessage = false;
+    return EV_END;
+  }
+
+  get errorName(): string {
+    if (this.errorCode === ERR_HEAD_TOO_LARGE) return 'HPE_HEADERS_OVERFLOW';
+    return cString(this.ll, this.ll.exports.llhttp_errno_name(this.errorCode));
+  }
+
+  get errorReason(): string {
+    if (this.errorCode === ERR_HEAD_TOO_LARGE) return `head larger than ${this.maxHeadBytes} bytes`;
+    return cString(this.ll, this.ll.exports.llhttp_get_error_reason(this.ptr));
+  }
+
+  nameStart(i: number): number { return this.headers[4 * i] as number; }
+  nameLength(i: number): number { return this.headers[4 * i + 1] as number; }
+  valueStart(i: number): number { return this.headers[4 * i + 2] as number; }
+  valueLength(i: number): number { return this.headers[4 * i + 3] as number; }
+
+  /** Debug and test helper: the head as strings. Allocates; not for the hot path. */
+  describe(): { url: string; status: string; headers: [string, string][] } {
+    const headers: [string, string][] = [];
+    for (let i = 0; i < this.headerCount; i++) {
+      headers.push([
+        this.head.toString('latin1', this.nameStart(i), this.nameStart(i) + this.nameLength(i)),
+        this.head.toString('latin1', this.valueStart(i), this.valueStart(i) + this.valueLength(i)),
+      ]);
+    }
+    return {
+      url: this.head.toString('latin1', this.urlStart, this.urlStart + this.urlLength),
+      status: this.head.toString('latin1', this.statusTextStart, this.statusTextStart + this.statusTextLength),
+      headers,
+    };
+  }
+
+  /** Frees the WASM-side parser. The object must not be used afterwards. */
+  destroy(): void {
+    if (this.ll.inputOwner === this) {
+      this.ll.inputOwner = null;
+      this.ll.inputChunk = null;
+    }
+    this.ll.exports.llhttp_free(this.ptr);
+  }
+
+  // ---- llhttp callbacks (CallbackTarget) ----
+
+  onMessageBegin(): number {
+    this.inHead = true;
+    this.inMessage = true;
+    this.headReported = false;
+    this.upgrade = false;
+    this.headerCount = 0;
+    this.urlStart = this.urlLength = 0;
+    this.statusTextStart = this.statusTextLength = 0;
+    this.lastSpanKind = -1;
+    this.lastSpanEnd = -1;
+    this.partialLength = 0;
+    // llhttp skips empty lines (CR, LF) before a message: the head starts at the start line.
+    const ll = this.ll;
+    if (ll.heap.buffer !== ll.exports.memory.buffer) ll.heap = new Uint8Array(ll.exports.memory.buffer);
+    const heap = ll.heap;
+    let begin = ll.input + this.headStart;
+    while (heap[begin] === 13 || heap[begin] === 10) begin++;
+    this.headStart = begin - ll.input;
+    this.spanBias = -begin;
+    return 0;
+  }
+
+  onSpan(kind: number, at: number, length: number): number {
+    if (!this.inHead) return 0; // trailer fields: body bytes, relayed raw
+    const start = at + this.spanBias;
+    const end = start + length;
+    const joined = kind === this.lastSpanKind && start === this.lastSpanEnd;
+    this.lastSpanKind = kind;
+    this.lastSpanEnd = end;
+    switch (kind) {
+      case SPAN_FIELD: {
+        if (joined) {
+          this.headers[4 * (this.headerCount - 1) + 1] = end - (this.headers[4 * (this.headerCount - 1)] as number);
+          break;
+        }
+        const i = 4 * this.headerCount;
+        if (i + 4 > this.headers.length) this.growHeaders();
+        this.headers[i] = start;
+        this.headers[i + 1] = length;
+        this.headers[i + 2] = end; // an empty value: llhttp may report no value span
+        this.headers[i + 3] = 0;
+        this.headerCount++;
+        break;
+      }
+      case SPAN_VALUE: {
+        const i = 4 * (this.headerCount - 1);
+        if (joined) {
+          this.headers[i + 3] = end - (this.headers[i + 2] as number);
+        } else {
+          this.headers[i + 2] = start;
+          this.headers[i + 3] = length;
+        }
+        break;
+      }
+      case SPAN_URL:
+        if (!joined) this.urlStart = start;
+        this.urlLength = end - this.urlStart;
+        break;
+      case SPAN_STATUS:
+        if (!joined) this.statusTextStart = start;
+        this.statusTextLength = end - this.statusTextStart;
+        break;
+    }
+    return 0;
+  }
+
+  onHeadersComplete(statusCode: number, upgrade: number, shouldKeepAlive: number): number {
+    const ex = this.ll.exports;
+    this.inHead = false;
+    this.statusCode = statusCode;
+    this.upgrade = upgrade === 1;
+    this.keepAlive = shouldKeepAlive === 1;
+    this.versionMajor = ex.llhttp_get_http_major(this.ptr);
+    this.versionMinor = ex.llhttp_get_http_minor(this.ptr);
+    if (this.kind === 'request') this.method = ex.llhttp_get_method(this.ptr);
+    // A response to HEAD has no body whatever its headers say; llhttp then completes the message at
+    // once and the head is reported on message-complete instead.
+    if (this.expectNoBody && this.kind === 'response' && statusCode >= 200) return SKIP_BODY;
+    return HPE_PAUSED;
+  }
+
+  onMessageComplete(): number {
+    if (!this.headReported) this.endPending = true; // head and end at one position: report both
+    return HPE_PAUSED;
+  }
+
+  // ---- head bytes ----
+
+  private setHead(chunk: Buffer, headEnd: number): ParseEvent {
+    if (this.partialLength + headEnd - this.headStart > this.maxHeadBytes) {
+      this.errorCode = ERR_HEAD_TOO_LARGE;
+      return EV_ERROR;
+    }
+    if (this.partialLength === 0) {
+      this.head = chunk.subarray(this.headStart, headEnd);
+    } else {
+      this.appendPartial(chunk, this.headStart, headEnd);
+      this.head = this.partial.subarray(0, this.partialLength);
+      this.partialLength = 0;
+    }
+    return EV_HEAD;
+  }
+
+  /** The head continues in the next read: keep what arrived of it (the chunk is the caller's). */
+  private keepPartialHead(chunk: Buffer): ParseEvent {
+    if (this.partialLength + chunk.length - this.headStart > this.maxHeadBytes) {
+      this.errorCode = ERR_HEAD_TOO_LARGE;
+      return EV_ERROR;
+    }
+    this.appendPartial(chunk, this.headStart, chunk.length);
+    return EV_NONE;
+  }
+
+  private appendPartial(chunk: Buffer, from: number, to: number): void {
+    const needed = this.partialLength + (to - from);
+    if (needed > this.partial.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, 2 * this.partial.length, 1024));
+      this.partial.copy(grown, 0, 0, this.partialLength);
+      this.partial = grown;
+    }
+    chunk.copy(this.partial, this.partialLength, from, to);
+    this.partialLength = needed;
+  }
+
+  private growHeaders(): void {
+    const grown = new Int32Array(this.headers.length * 2);
+    grown.set(this.headers);
+    this.headers = grown;
+  }
+}
