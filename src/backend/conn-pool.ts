@@ -1,0 +1,117 @@
+/**
+ * The keep-alive sockets to one backend.
+ *
+ * Invariants:
+ * - `open` counts every socket that is connecting, busy or idle; it never exceeds `maxConnections`.
+ * - `idle` is a stack: the most recently used socket is reused first, so the rest age out.
+ * - An idle socket is closed after `idleTimeoutMs`, which should be shorter than the backend's own
+ *   keep-alive timeout (Node's default is 5 s) so the proxy, not the backend, closes it: that keeps
+ *   the "backend closed the socket just as we reused it" race rare (and retried when it happens).
+ * - A busy socket with no progress for `responseTimeoutMs` fails its exchange with 504.
+ */
+import { UpstreamConn, type UpstreamOwner } from './upstream-conn.js';
+import type { Job } from '../balancer/job.js';
+
+export interface ConnPoolOptions {
+  host: string;
+  port: number;
+  maxConnections: number;
+  connectTimeoutMs: number;
+  responseTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+/** What the pool tells the worker that owns it. */
+export interface ConnPoolEvents {
+  /** A socket became available (idle, or room to dial). */
+  available(): void;
+  /** A job must run again on a fresh connection. */
+  retry(job: Job): void;
+}
+
+export class ConnPool implements UpstreamOwner {
+  readonly address: string;
+  readonly connectTimeoutMs: number;
+  readonly responseTimeoutMs: number;
+  private readonly options: ConnPoolOptions;
+  private readonly events: ConnPoolEvents;
+  private readonly idle: UpstreamConn[] = [];
+  private readonly all = new Set<UpstreamConn>();
+  private readonly sweeper: NodeJS.Timeout;
+  private closing = false;
+  /** Sockets dialled over the pool's life (for stats and tests of reuse). */
+  dialled = 0;
+
+  constructor(options: ConnPoolOptions, events: ConnPoolEvents) {
+    this.options = options;
+    this.events = events;
+    this.address = `${options.host}:${options.port}`;
+    this.connectTimeoutMs = options.connectTimeoutMs;
+    this.responseTimeoutMs = options.responseTimeoutMs;
+    const tick = Math.max(10, Math.min(1000, options.idleTimeoutMs / 4, options.responseTimeoutMs / 4));
+    this.sweeper = setInterval(this.sweep, tick).unref();
+  }
+
+  get open(): number {
+    return this.all.size;
+  }
+
+  get idleCount(): number {
+    return this.idle.length;
+  }
+
+  canTake(): boolean {
+    return !this.closing && (this.idle.length > 0 || this.all.size < this.options.maxConnections);
+  }
+
+  /** Runs `job` on the most recently used idle socket, or on a new one. Call only when canTake(). */
+  run(job: Job, fresh = false): void {
+    let conn = fresh ? undefined : this.idle.pop();
+    if (conn === undefined) {
+      conn = new UpstreamConn(this, this.options.host, this.options.port);
+      this.all.add(conn);
+      this.dialled++;
+    }
+    conn.start(job);
+  }
+
+  released(conn: UpstreamConn): void {
+    if (this.closing) {
+      conn.destroy();
+      return;
+    }
+    this.idle.push(conn);
+    this.events.available();
+  }
+
+  discarded(conn: UpstreamConn): void {
+    if (!this.all.delete(conn)) return;
+    const i = this.idle.lastIndexOf(conn);
+    if (i >= 0) this.idle.splice(i, 1);
+    if (!this.closing) this.events.available();
+  }
+
+  retry(job: Job): void {
+    this.events.retry(job);
+  }
+
+  /** Destroys every socket (in-flight exchanges fail). */
+  close(): void {
+    this.closing = true;
+    clearInterval(this.sweeper);
+    for (const conn of [...this.all]) conn.destroy();
+  }
+
+  private readonly sweep = (): void => {
+    const now = performance.now();
+    const idleLimit = now - this.options.idleTimeoutMs;
+    // The stack's bottom holds the longest idle.
+    while (this.idle.length > 0 && (this.idle[0] as UpstreamConn).lastActive < idleLimit) {
+      (this.idle.shift() as UpstreamConn).destroy();
+    }
+    const silentLimit = now - this.options.responseTimeoutMs;
+    for (const conn of this.all) {
+      if (conn.job !== null && conn.connected && conn.lastActive < silentLimit) conn.timedOut();
+    }
+  };
+}

@@ -1,0 +1,334 @@
+/**
+ * One keep-alive socket to a backend and the exchange running on it: write the request head, stream
+ * the request body, frame the response with llhttp, send its bytes to the job's output slot, then
+ * go back to the pool (or be destroyed when the response or the job says it cannot be reused).
+ *
+ * Invariants:
+ * - At most one job at a time (no pipelining to backends: a failure would be ambiguous).
+ * - Every exchange ends in exactly one of: `finish` (response complete) or `fail` (error, abort,
+ *   timeout); both settle the job, and only a complete keep-alive response returns the socket.
+ * - Backpressure: when the output slot is full the socket is paused and the unparsed rest of the
+ *   chunk is kept (`stash`) until the slot takes the blocked chunk; when the backend socket cannot
+ *   take more request body, the body channel is not read until it drains.
+ * - Bytes from a backend with no exchange running (a response nobody asked for) destroy the socket.
+ */
+import * as net from 'node:net';
+import { CLOSED, EMPTY, type Receiver, type Sender } from '../csp/chan.js';
+import { Http1Parser, EV_NONE, EV_HEAD, EV_END, EV_UPGRADE, EV_ERROR } from '../http1/parser.js';
+import { HeadScan } from '../http1/hop-by-hop.js';
+import { responseHead } from '../http1/head.js';
+import type { Job, Exchange } from '../balancer/job.js';
+import { backendBadResponse, backendClosed, backendConnectTimeout, backendRefused, backendTimeout, type ProxyError } from '../errors.js';
+
+const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n');
+const CONNECTION_KEEP_ALIVE = Buffer.from('Connection: keep-alive\r\n');
+const NO_LINE = Buffer.alloc(0);
+
+/** What a connection reports to the pool that owns it. */
+export interface UpstreamOwner {
+  readonly address: string;
+  readonly connectTimeoutMs: number;
+  readonly responseTimeoutMs: number;
+  /** The exchange ended and the socket can carry another. */
+  released(conn: UpstreamConn): void;
+  /** The socket is gone (closed, failed or not reusable). `job` is set when it dies mid-exchange. */
+  discarded(conn: UpstreamConn): void;
+  /** A reused socket died before any response byte: the job may be retried on a fresh one. */
+  retry(job: Job): void;
+}
+
+/** After the blocked output chunk is taken: what the parse loop was about to do. */
+const AFTER_NOTHING = 0;
+const AFTER_END = 1;
+
+export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> {
+  readonly socket: net.Socket;
+  /** Has carried an exchange before (so a close before any response byte may be a keep-alive race). */
+  reused = false;
+  connected = false;
+  /** Time of the last progress (connect, write, read): the pool's sweep times idle and silent sockets on it. */
+  lastActive = performance.now();
+  job: Job | null = null;
+
+  private readonly owner: UpstreamOwner;
+  private readonly parser = new Http1Parser('response', { maxHeadBytes: 64 * 1024 });
+  private readonly scan = new HeadScan();
+  private responseStarted = false;
+  private headPending = false;
+  private closeClient = false;
+  private bodyParked = false;
+  private bodyBlocked = false;
+  private closed = false;
+  // Output backpressure: the chunk waiting for the slot, and where parsing resumes after it.
+  value: Buffer = NO_LINE;
+  private stash: Buffer | null = null;
+  private stashAt = 0;
+  private afterBlocked = AFTER_NOTHING;
+
+  constructor(owner: UpstreamOwner, host: string, port: number) {
+    this.owner = owner;
+    this.socket = net.connect({ host, port, noDelay: true });
+    this.socket.setTimeout(owner.connectTimeoutMs);
+    this.socket.on('connect', this.onConnect);
+    this.socket.on('data', this.onData);
+    this.socket.on('drain', this.onDrain);
+    this.socket.on('timeout', this.onTimeout);
+    this.socket.on('error', this.onError);
+    this.socket.on('close', this.onClose);
+  }
+
+  /** Runs `job` on this connection (writing now, or once connected). */
+  start(job: Job): void {
+    this.job = job;
+    job.exchange = this;
+    this.responseStarted = false;
+    this.headPending = false;
+    this.parser.expectNoBody = job.isHead;
+    this.lastActive = performance.now();
+    if (this.connected) this.writeRequest(job);
+  }
+
+  /** The client went away mid-exchange: this socket's state is unknown, so it is not reused. */
+  abort(): void {
+    const job = this.job;
+    if (job === null) return;
+    this.fail(null);
+  }
+
+  /** The pool's sweep: a running exchange that made no progress for responseTimeoutMs. */
+  timedOut(): void {
+    this.fail(this.responseStarted ? backendClosed(this.owner.address) : backendTimeout(this.owner.address, this.owner.responseTimeoutMs));
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+    this.owner.discarded(this);
+  }
+
+  // ---- request ----
+
+  private writeRequest(job: Job): void {
+    const body = job.body;
+    if (body === null) {
+      this.socket.write(job.head);
+      return;
+    }
+    this.socket.cork();
+    this.socket.write(job.head);
+    this.pumpBody();
+    this.socket.uncork();
+  }
+
+  /** Moves request body chunks from the job to the socket until the channel is empty or the socket is full. */
+  private pumpBody(): void {
+    const body = this.job?.body;
+    if (body === null || body === undefined) return;
+    while (!this.bodyBlocked) {
+      const chunk = body.tryRecv();
+      if (chunk === EMPTY) {
+        if (!this.bodyParked) {
+          this.bodyParked = true;
+          body.addReceiver(this);
+        }
+        return;
+      }
+      if (chunk === CLOSED) return;
+      if (!this.socket.write(chunk)) this.bodyBlocked = true;
+    }
+  }
+
+  /** Receiver<Buffer>: a request body chunk (or the end of the body) arrived while parked. */
+  receive(chunk: Buffer | typeof CLOSED): void {
+    this.bodyParked = false;
+    if (chunk === CLOSED || this.job === null) return;
+    if (!this.socket.write(chunk)) this.bodyBlocked = true;
+    this.pumpBody();
+  }
+
+  private readonly onDrain = (): void => {
+    if (!this.bodyBlocked) return;
+    this.bodyBlocked = false;
+    this.pumpBody();
+  };
+
+  // ---- response ----
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.job === null) {
+      this.destroy(); // nothing was asked: the stream is out of step
+      return;
+    }
+    this.responseStarted = true;
+    this.lastActive = performance.now();
+    this.parse(chunk, 0);
+  };
+
+  private parse(chunk: Buffer, from: number): void {
+    const parser = this.parser;
+    let off = from;
+    for (;;) {
+      const job = this.job;
+      if (job === null) return;
+      const ev = parser.execute(chunk, off);
+      const at = parser.at;
+      switch (ev) {
+        case EV_NONE:
+          if (at > off || this.headPending) this.emit(chunk, off, at, AFTER_NOTHING, at);
+          return;
+        case EV_HEAD:
+          this.onHead(job);
+          off = at;
+          continue;
+        case EV_END:
+          if (at > off || this.headPending) {
+            if (!this.emit(chunk, off, at, AFTER_END, at)) return;
+          }
+          if (!this.finish()) return;
+          if (at < chunk.length) this.destroy(); // bytes after a complete response: out of step
+          return;
+        case EV_UPGRADE:
+          // Tunnels are not relayed yet: the 101 head reached the client; end the exchange.
+          this.fail(null);
+          return;
+        case EV_ERROR:
+          this.fail(backendBadResponse(this.owner.address, `${parser.errorName}: ${parser.errorReason}`));
+          return;
+      }
+    }
+  }
+
+  private onHead(job: Job): void {
+    const parser = this.parser;
+    this.scan.scan(parser);
+    // Interim responses (100 Continue and friends) go through and the final one follows.
+    if (parser.statusCode < 200 && parser.statusCode !== 101) {
+      this.closeClient = false;
+      this.headPending = true;
+      return;
+    }
+    // A body that ends at close cannot be delimited for the client on a kept connection.
+    const delimitedByClose = !parser.keepAlive && this.scan.contentLengthIndex < 0 && !this.scan.hasTransferEncoding
+      && !job.isHead && parser.statusCode !== 204 && parser.statusCode !== 304;
+    this.closeClient = job.closeAfter || delimitedByClose;
+    if (this.closeClient) job.closeAfter = true;
+    this.headPending = true;
+  }
+
+  /** Sends head (if pending) and body bytes [from, to) to the output slot; false if it blocked. */
+  private emit(chunk: Buffer, from: number, to: number, after: number, resumeAt: number): boolean {
+    const job = this.job as Job;
+    let out: Buffer;
+    if (this.headPending) {
+      this.headPending = false;
+      const connection = this.closeClient ? CONNECTION_CLOSE : job.http10 ? CONNECTION_KEEP_ALIVE : NO_LINE;
+      out = responseHead(this.parser, this.scan, false, this.parser.statusCode < 200 ? NO_LINE : connection, chunk, from, to);
+    } else {
+      out = chunk.subarray(from, to);
+    }
+    if (job.output.closed) return true; // the client is gone; abort() follows from cancel()
+    job.bytesOut += out.length;
+    if (job.output.trySend(out)) return true;
+    this.value = out;
+    this.stash = chunk;
+    this.stashAt = resumeAt;
+    this.afterBlocked = after;
+    this.socket.pause();
+    job.output.addSender(this);
+    return false;
+  }
+
+  /** Sender<Buffer>: the blocked output chunk was taken (or the slot closed under it). */
+  sent(ok: boolean): void {
+    const chunk = this.stash as Buffer;
+    this.stash = null;
+    this.value = NO_LINE;
+    if (!ok) {
+      this.fail(null);
+      return;
+    }
+    if (this.afterBlocked === AFTER_END) {
+      if (!this.finish()) return;
+      if (this.stashAt < chunk.length) this.destroy();
+      return;
+    }
+    this.parse(chunk, this.stashAt);
+    if (this.stash === null && !this.closed) this.socket.resume();
+  }
+
+  /** The response is complete: settle the job and return the socket if it can carry another. */
+  private finish(): boolean {
+    const job = this.job as Job;
+    this.job = null;
+    job.exchange = null;
+    this.reused = true;
+    const reusable = this.parser.keepAlive && !job.cancelled && !this.bodyParked && (job.body === null || job.body.closed);
+    job.settle(null);
+    if (!reusable) {
+      this.destroy();
+      return false;
+    }
+    this.lastActive = performance.now();
+    if (this.socket.isPaused()) this.socket.resume();
+    this.owner.released(this);
+    return true;
+  }
+
+  /** Ends the exchange with `error` (null: nothing to tell the client) and destroys the socket. */
+  private fail(error: ProxyError | null): void {
+    const job = this.job;
+    this.job = null;
+    if (job !== null) {
+      job.exchange = null;
+      if (this.bodyParked && job.body !== null) job.body.removeReceiver(this);
+      this.bodyParked = false;
+      if (error !== null && this.reused && !this.responseStarted && job.idempotent && job.body === null && !job.retried && !job.cancelled) {
+        job.retried = true;
+        this.destroy();
+        this.owner.retry(job);
+        return;
+      }
+      job.settle(error);
+    }
+    this.destroy();
+  }
+
+  // ---- socket events ----
+
+  private readonly onConnect = (): void => {
+    this.connected = true;
+    this.socket.setTimeout(0);
+    this.lastActive = performance.now();
+    const job = this.job;
+    if (job !== null) this.writeRequest(job);
+  };
+
+  private readonly onTimeout = (): void => {
+    // Only armed while connecting.
+    this.fail(backendConnectTimeout(this.owner.address, this.owner.connectTimeoutMs));
+  };
+
+  private readonly onError = (err: Error): void => {
+    if (!this.connected) {
+      this.fail(backendRefused(this.owner.address, (err as NodeJS.ErrnoException).code ?? err.message));
+      return;
+    }
+    this.fail(backendClosed(this.owner.address));
+  };
+
+  private readonly onClose = (): void => {
+    if (this.job !== null && this.stash === null) {
+      // A response that ends at close is complete; anything else was cut short.
+      if (this.responseStarted && this.parser.finish() === EV_END) {
+        if (!this.headPending || this.emit(NO_LINE, 0, 0, AFTER_END, 0)) this.finish();
+        return;
+      }
+      this.fail(this.connected ? backendClosed(this.owner.address) : backendRefused(this.owner.address, 'closed'));
+    }
+    if (!this.closed) {
+      this.closed = true;
+      this.owner.discarded(this);
+    }
+  };
+}

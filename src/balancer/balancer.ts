@@ -1,0 +1,77 @@
+/**
+ * The balancer (Pike's `Balancer.balance`): one loop that selects over the work channel and the
+ * done channel. Work goes to the least-pending worker at the top of the heap; done brings a
+ * worker's pending count back down.
+ *
+ * The loop is callback-driven rather than async: `Select.once` runs the ready case synchronously
+ * (direct hand-off from the sender), so a request crosses the balancer without a promise. Ready
+ * cases are drained with `poll()` before parking again, which bounds the recursion.
+ */
+import { Chan } from '../csp/chan.js';
+import { Select } from '../csp/select.js';
+import { WorkerPool } from './pool.js';
+import type { Worker } from './worker.js';
+import type { Job } from './job.js';
+import { noBackend, ProxyError } from '../errors.js';
+
+export const WORK_QUEUE = 1024;
+const CASE_WORK = 0;
+
+export class Balancer {
+  readonly work = new Chan<Job>(WORK_QUEUE);
+  readonly done: Chan<Worker>;
+  readonly workers: WorkerPool<Worker>;
+  private readonly select: Select;
+  private running = false;
+
+  constructor(done: Chan<Worker>, workers: Iterable<Worker>) {
+    this.done = done;
+    this.workers = new WorkerPool(workers);
+    this.select = new Select().recv(this.work).recv(this.done);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.drain();
+  }
+
+  stop(): void {
+    this.running = false;
+    this.select.cancel();
+  }
+
+  private readonly onReady = (index: number, value: unknown): void => {
+    this.handle(index, value);
+    if (this.running) this.drain();
+  };
+
+  private drain(): void {
+    const select = this.select;
+    for (let i = select.poll(); i >= 0; i = select.poll()) this.handle(i, select.value);
+    select.once(this.onReady);
+  }
+
+  private handle(index: number, value: unknown): void {
+    if (index === CASE_WORK) this.dispatch(value as Job);
+    else this.completed(value as Worker);
+  }
+
+  /** Sends the job to the least-loaded worker. */
+  dispatch(job: Job): void {
+    const worker = this.workers.min();
+    if (worker === undefined) {
+      job.settle(noBackend());
+      return;
+    }
+    this.workers.dispatched(worker);
+    job.worker = worker;
+    if (!worker.requests.trySend(job)) {
+      job.settle(new ProxyError('PRX_ERR_BACKEND_QUEUE_FULL', 503, 'internal', `backend ${worker.name} has too many queued requests`));
+    }
+  }
+
+  completed(worker: Worker): void {
+    this.workers.completed(worker);
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * A Job is one proxied request: the forwarded head, the request body as a channel of chunks, and
+ * the output slot (a channel of response chunks) that the client connection drains in request order.
+ *
+ * Lifecycle: created by the client connection at the end of the request head; sent on the work
+ * channel; dispatched by the balancer to a worker (`worker` set, that worker's pending +1); run by the
+ * worker on a backend connection; `settle()` once, which closes the output slot and reports the worker
+ * done (pending -1). A job refused before dispatch is settled without a worker.
+ *
+ * Invariants:
+ * - settle() runs exactly once per job, whatever happens (response, backend failure, client abort):
+ *   that is what brings every pending count back to zero.
+ * - The output slot is closed only by settle() or cancel(); writers check `output.closed` first.
+ * - `aborted` means the response was cut short after bytes reached the client: the client connection
+ *   must be closed, never left looking complete.
+ */
+import { Chan } from '../csp/chan.js';
+import type { ProxyError } from '../errors.js';
+import { cannedResponse } from '../http1/canned.js';
+
+/** Response chunks buffered per job before the backend socket is paused. */
+const OUTPUT_SLOTS = 16;
+/** Request body chunks buffered per job before the client socket is paused. */
+const BODY_SLOTS = 16;
+
+/** What a job needs from the worker that runs it. */
+export interface JobOwner {
+  settled(job: Job): void;
+}
+
+/** What a job needs from the backend exchange running it, to stop it when the client goes away. */
+export interface Exchange {
+  abort(): void;
+}
+
+export class Job {
+  readonly head: Buffer;
+  readonly body: Chan<Buffer> | null;
+  readonly output = new Chan<Buffer>(OUTPUT_SLOTS);
+  /** HEAD: the response has no body whatever its headers say. */
+  readonly isHead: boolean;
+  /** Safe to send again on a fresh connection if a reused one died before any response byte. */
+  readonly idempotent: boolean;
+  /** The client connection closes after this response (the request asked, or the response needs it). */
+  closeAfter: boolean;
+  /** The client spoke HTTP/1.0 (no chunked responses, keep-alive only if asked). */
+  readonly http10: boolean;
+
+  worker: JobOwner | null = null;
+  exchange: Exchange | null = null;
+  error: ProxyError | null = null;
+  cancelled = false;
+  aborted = false;
+  retried = false;
+  settledAt = 0;
+  /** Response bytes handed to the output slot so far (0 means an error can still be answered cleanly). */
+  bytesOut = 0;
+
+  constructor(head: Buffer, hasBody: boolean, isHead: boolean, idempotent: boolean, closeAfter: boolean, http10: boolean) {
+    this.head = head;
+    this.body = hasBody ? new Chan<Buffer>(BODY_SLOTS) : null;
+    this.isHead = isHead;
+    this.idempotent = idempotent;
+    this.closeAfter = closeAfter;
+    this.http10 = http10;
+  }
+
+  get settled(): boolean {
+    return this.settledAt !== 0;
+  }
+
+  /**
+   * Ends the job. With an error and nothing sent yet, the client gets the error's canned response
+   * and the connection closes; with bytes already sent, the response is cut and the connection
+   * closes. Reports the worker done.
+   */
+  settle(error: ProxyError | null): void {
+    if (this.settledAt !== 0) return;
+    this.settledAt = performance.now();
+    this.exchange = null;
+    if (error !== null) {
+      this.error = error;
+      this.closeAfter = true;
+      if (!this.output.closed) {
+        if (this.bytesOut > 0 || !this.output.trySend(cannedResponse(error.status))) this.aborted = true;
+      }
+    }
+    if (!this.output.closed) this.output.close();
+    if (this.body !== null && !this.body.closed) this.body.close();
+    this.worker?.settled(this);
+  }
+
+  /** The client went away: stop the exchange (its backend socket cannot be reused) and settle. */
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    if (!this.output.closed) this.output.close();
+    if (this.body !== null && !this.body.closed) this.body.close();
+    const exchange = this.exchange;
+    if (exchange !== null) exchange.abort();
+  }
+}

@@ -1,0 +1,356 @@
+/**
+ * One client socket: bytes in → llhttp (request mode) → a Job per request on the work channel;
+ * each job's output slot drained in request order → bytes out.
+ *
+ * Invariants:
+ * - `pipeline` holds this connection's jobs in request order; only the front one is written, so
+ *   pipelined responses go out in order even when later ones finish first (they wait in their slots).
+ * - Reading stops (`blocked`, socket paused, the rest of the chunk kept in `stash`) while the work
+ *   channel or a request body channel is full, or `maxPipeline` requests are in flight; it resumes
+ *   from the stash when the blocker clears. Writing stops while the socket needs to drain, so a slow
+ *   reader fills the slots and that pauses the backend socket.
+ * - After an error response or a `Connection: close` exchange no further request is read.
+ * - When the socket closes, every job not yet settled is cancelled: its backend socket is destroyed,
+ *   never pooled, and its worker's pending count still comes back down.
+ */
+import type * as net from 'node:net';
+import { CLOSED, EMPTY, type Chan, type Receiver, type Sender } from '../csp/chan.js';
+import { Ring } from '../csp/ring.js';
+import { Http1Parser, EV_NONE, EV_HEAD, EV_END, EV_UPGRADE, EV_ERROR } from '../http1/parser.js';
+import { HeadScan } from '../http1/hop-by-hop.js';
+import { requestHead, type ForwardedLines } from '../http1/head.js';
+import { cannedResponse, statusForParseError } from '../http1/canned.js';
+import { Job } from '../balancer/job.js';
+
+export interface ClientLimits {
+  maxHeadBytes: number;
+  maxPipeline: number;
+}
+
+/** llhttp method numbers (llhttp.h) the proxy treats specially. */
+const METHOD_GET = 1;
+const METHOD_HEAD = 2;
+const METHOD_PUT = 4;
+const METHOD_CONNECT = 5;
+const METHOD_OPTIONS = 6;
+const METHOD_TRACE = 7;
+const METHOD_DELETE = 0;
+
+/** RFC 9110 §9.2.2: methods that may be sent again without a different effect. */
+function isIdempotent(method: number): boolean {
+  return method === METHOD_GET || method === METHOD_HEAD || method === METHOD_PUT || method === METHOD_DELETE
+    || method === METHOD_OPTIONS || method === METHOD_TRACE;
+}
+
+/** What resumes after the blocked send is taken. */
+const AFTER_NOTHING = 0;
+const AFTER_BODY_END = 1;
+
+export class ClientConn implements Receiver<Buffer> {
+  private readonly socket: net.Socket;
+  private readonly work: Chan<Job>;
+  private readonly limits: ClientLimits;
+  private readonly fwd: ForwardedLines;
+  private readonly parser: Http1Parser;
+  private readonly scan = new HeadScan();
+  private readonly pipeline = new Ring<Job>(4);
+  /** The request whose body is being read (null between requests). */
+  private reading: Job | null = null;
+  /** The most recent job (the last in `pipeline` while it is there). */
+  private newest: Job | null = null;
+  private readingDone = false;
+  private closed = false;
+
+  // Input backpressure.
+  private blocked = false;
+  private stash: Buffer | null = null;
+  private stashAt = 0;
+  private afterBlocked = AFTER_NOTHING;
+  private readonly workSend: ParkedSend<Job>;
+  private readonly bodySend: ParkedSend<Buffer>;
+
+  // Output.
+  private outputParked = false;
+  private writeBlocked = false;
+
+  constructor(socket: net.Socket, work: Chan<Job>, limits: ClientLimits, fwd: ForwardedLines) {
+    this.socket = socket;
+    this.work = work;
+    this.limits = limits;
+    this.fwd = fwd;
+    this.parser = new Http1Parser('request', { maxHeadBytes: limits.maxHeadBytes });
+    this.workSend = new ParkedSend<Job>(this);
+    this.bodySend = new ParkedSend<Buffer>(this);
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('drain', this.onDrain);
+    socket.on('end', this.onEnd);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+  }
+
+  get inFlight(): number {
+    return this.pipeline.length;
+  }
+
+  /** Closes the connection now (server shutdown). */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  // ---- reading requests ----
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.readingDone) return;
+    this.parse(chunk, 0);
+  };
+
+  private parse(chunk: Buffer, from: number): void {
+    const parser = this.parser;
+    let off = from;
+    while (!this.readingDone) {
+      if (this.pipeline.length >= this.limits.maxPipeline && this.reading === null && off < chunk.length) {
+        this.block(chunk, off, AFTER_NOTHING); // resumed when the front response is written
+        return;
+      }
+      const ev = parser.execute(chunk, off);
+      const at = parser.at;
+      switch (ev) {
+        case EV_NONE:
+          if (at > off && this.reading !== null) this.sendBody(this.reading, chunk, off, at, AFTER_NOTHING);
+          return;
+        case EV_HEAD:
+          off = at;
+          if (!this.onHead(chunk, off)) return;
+          continue;
+        case EV_END: {
+          const job = this.reading;
+          this.reading = null;
+          if (job !== null && job.body !== null) {
+            if (at > off && !this.sendBody(job, chunk, off, at, AFTER_BODY_END)) {
+              this.bodyEnded = job;
+              return;
+            }
+            if (!job.body.closed) job.body.close();
+          }
+          off = at;
+          if (job !== null && job.closeAfter) this.readingDone = true;
+          continue;
+        }
+        case EV_UPGRADE:
+          // Tunnels are not relayed yet (the Upgrade header was not forwarded): nothing more to read.
+          this.readingDone = true;
+          return;
+        case EV_ERROR:
+          this.refuse(statusForParseError(parser.errorName, parser.headerCount === 0));
+          return;
+      }
+    }
+  }
+
+  /** The job whose body END waits behind a blocked body chunk. */
+  private bodyEnded: Job | null = null;
+
+  /** A request head is complete: make its job and send it on the work channel. */
+  private onHead(chunk: Buffer, bodyStart: number): boolean {
+    const p = this.parser;
+    const scan = this.scan;
+    scan.scan(p);
+    if (p.method === METHOD_CONNECT) {
+      this.refuse(501);
+      return false;
+    }
+    // RFC 9112 §3.2: a client MUST send Host in HTTP/1.1.
+    if (scan.hostIndex < 0 && p.versionMajor === 1 && p.versionMinor === 1) {
+      this.refuse(400);
+      return false;
+    }
+    const http10 = p.versionMajor === 1 && p.versionMinor === 0;
+    const hasBody = scan.hasTransferEncoding || (scan.contentLengthIndex >= 0 && !isZero(p.head, p.valueStart(scan.contentLengthIndex), p.valueLength(scan.contentLengthIndex)));
+    const job = new Job(
+      requestHead(p, scan, this.fwd, false),
+      hasBody,
+      p.method === METHOD_HEAD,
+      isIdempotent(p.method),
+      !p.keepAlive,
+      http10,
+    );
+    this.pipeline.push(job);
+    this.newest = job;
+    if (hasBody) this.reading = job;
+    if (this.pipeline.length === 1) this.writeFront();
+    if (this.work.trySend(job)) return true;
+    this.block(chunk, bodyStart, AFTER_NOTHING);
+    this.workSend.park(this.work, job);
+    return false;
+  }
+
+  /** Sends request body bytes to the reading job; false if the body channel is full (reading blocks). */
+  private sendBody(job: Job, chunk: Buffer, from: number, to: number, after: number): boolean {
+    const body = job.body;
+    if (body === null || body.closed) return true; // the exchange already ended
+    const piece = chunk.subarray(from, to);
+    if (body.trySend(piece)) return true;
+    this.block(chunk, to, after);
+    this.bodySend.park(body, piece);
+    return false;
+  }
+
+  private block(chunk: Buffer, at: number, after: number): void {
+    this.blocked = true;
+    this.stash = chunk;
+    this.stashAt = at;
+    this.afterBlocked = after;
+    this.socket.pause();
+  }
+
+  /** A blocked send was taken (ok) or its channel closed; or the pipeline has room again. */
+  unblock(): void {
+    if (!this.blocked || this.closed) return;
+    this.blocked = false;
+    const chunk = this.stash as Buffer;
+    this.stash = null;
+    if (this.afterBlocked === AFTER_BODY_END) {
+      const job = this.bodyEnded;
+      this.bodyEnded = null;
+      if (job !== null && job.body !== null && !job.body.closed) job.body.close();
+      if (job !== null && job.closeAfter) this.readingDone = true;
+    }
+    this.parse(chunk, this.stashAt);
+    if (!this.blocked && !this.closed) this.socket.resume();
+  }
+
+  /** Answers a bad request with `status` after the responses before it, and reads no more. */
+  private refuse(status: number): void {
+    this.readingDone = true;
+    this.pipeline.push(localResponse(status));
+    if (this.pipeline.length === 1) this.writeFront();
+  }
+
+  // ---- writing responses ----
+
+  /** Writes the front job's buffered output; parks on its slot when it is empty. */
+  private writeFront(): void {
+    for (;;) {
+      const job = this.pipeline.peek();
+      if (job === undefined || this.writeBlocked || this.outputParked || this.closed) return;
+      const chunk = job.output.tryRecv();
+      if (chunk === EMPTY) {
+        this.outputParked = true;
+        job.output.addReceiver(this);
+        return;
+      }
+      if (chunk === CLOSED) {
+        this.frontDone(job);
+        continue;
+      }
+      this.write(chunk);
+    }
+  }
+
+  /** Receiver<Buffer>: the front job's slot produced a chunk, or closed. */
+  receive(chunk: Buffer | typeof CLOSED): void {
+    this.outputParked = false;
+    const job = this.pipeline.peek();
+    if (job === undefined) return;
+    if (chunk === CLOSED) this.frontDone(job);
+    else this.write(chunk);
+    this.writeFront();
+  }
+
+  private write(chunk: Buffer): void {
+    if (!this.socket.write(chunk)) this.writeBlocked = true;
+  }
+
+  private readonly onDrain = (): void => {
+    this.writeBlocked = false;
+    this.writeFront();
+  };
+
+  private frontDone(job: Job): void {
+    this.pipeline.shift();
+    if (job.aborted) {
+      this.socket.destroy(); // the response was cut short: never let it look complete
+      return;
+    }
+    if (job.closeAfter) {
+      this.readingDone = true;
+      this.socket.end();
+      return;
+    }
+    if (this.blocked && this.afterBlocked === AFTER_NOTHING && this.workSend.chan === null && this.bodySend.chan === null) {
+      this.unblock();
+    }
+  }
+
+  // ---- socket end ----
+
+  private readonly onEnd = (): void => {
+    // The client half-closed: answer what it sent, then close.
+    this.readingDone = true;
+    if (this.pipeline.length === 0) this.socket.end();
+    else if (this.newest !== null) this.newest.closeAfter = true;
+  };
+
+  private readonly onError = (): void => {
+    // 'close' follows; ECONNRESET and friends need no answer.
+  };
+
+  private readonly onClose = (): void => {
+    this.closed = true;
+    this.readingDone = true;
+    for (let job = this.pipeline.shift(); job !== undefined; job = this.pipeline.shift()) job.cancel();
+    if (this.blocked) {
+      this.workSend.cancel();
+      this.bodySend.cancel();
+      this.blocked = false;
+      this.stash = null;
+    }
+    this.parser.destroy();
+  };
+}
+
+/** A response made here (an error), already complete in its slot. */
+function localResponse(status: number): Job {
+  const job = new Job(Buffer.alloc(0), false, false, false, true, false);
+  job.output.trySend(cannedResponse(status));
+  job.settle(null);
+  return job;
+}
+
+/** A Content-Length value of zero (llhttp has checked it is digits and that repeats agree). */
+function isZero(head: Buffer, start: number, length: number): boolean {
+  for (let i = start; i < start + length; i++) {
+    const c = head[i] as number;
+    if (c !== 0x30 && c !== 0x20 && c !== 0x09) return false;
+  }
+  return true;
+}
+
+/** A send a blocked connection waits on (one on the work channel, one on a body channel). */
+class ParkedSend<T> implements Sender<T> {
+  value!: T; // set by park() before the channel can read it
+  chan: Chan<T> | null = null;
+  private readonly conn: ClientConn;
+
+  constructor(conn: ClientConn) {
+    this.conn = conn;
+  }
+
+  park(chan: Chan<T>, value: T): void {
+    this.chan = chan;
+    this.value = value;
+    chan.addSender(this);
+  }
+
+  sent(_ok: boolean): void {
+    this.chan = null;
+    this.conn.unblock();
+  }
+
+  cancel(): void {
+    const chan = this.chan;
+    this.chan = null;
+    if (chan !== null) chan.removeSender(this);
+  }
+}

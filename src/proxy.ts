@@ -1,0 +1,99 @@
+/**
+ * Wires the parts together: the listener, the work and done channels, the balancer, one worker per
+ * backend. Start with `listen()`, stop with `close()`; `stats()` is a snapshot for tests and status.
+ */
+import * as net from 'node:net';
+import { Chan } from './csp/chan.js';
+import { Balancer } from './balancer/balancer.js';
+import { Worker, WORKER_QUEUE } from './balancer/worker.js';
+import { ClientConn } from './frontend/client-conn.js';
+import { forwardedLines } from './http1/head.js';
+import { llhttp } from './http1/llhttp.js';
+import type { Address, ProxyOptions } from './options.js';
+
+export interface WorkerStats {
+  name: string;
+  pending: number;
+  served: number;
+  failed: number;
+  open: number;
+  idle: number;
+  dialled: number;
+}
+
+export interface ProxyStats {
+  clients: number;
+  workers: WorkerStats[];
+}
+
+export class Proxy {
+  readonly options: ProxyOptions;
+  private readonly server: net.Server;
+  private readonly balancer: Balancer;
+  private readonly workers: Worker[];
+  private readonly clients = new Set<ClientConn>();
+
+  constructor(options: ProxyOptions) {
+    this.options = options;
+    llhttp(); // fail at start-up, not on the first request, if the parser cannot load
+    const done = new Chan<Worker>(WORKER_QUEUE * options.backends.length);
+    this.workers = options.backends.map((b) => new Worker(`${b.host}:${b.port}`, {
+      host: b.host,
+      port: b.port,
+      maxConnections: options.maxConnectionsPerBackend,
+      connectTimeoutMs: options.connectTimeoutMs,
+      responseTimeoutMs: options.responseTimeoutMs,
+      idleTimeoutMs: options.backendIdleTimeoutMs,
+    }, 1, done));
+    this.balancer = new Balancer(done, this.workers);
+    this.server = net.createServer({ noDelay: true }, this.onConnection);
+  }
+
+  listen(): Promise<Address> {
+    this.balancer.start();
+    const { host, port } = this.options.listen;
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.address());
+      });
+    });
+  }
+
+  address(): Address {
+    const addr = this.server.address() as net.AddressInfo;
+    return { host: addr.address, port: addr.port };
+  }
+
+  /** Stops listening, closes every client and backend socket. */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      for (const client of this.clients) client.destroy();
+      for (const worker of this.workers) worker.close();
+      this.balancer.stop();
+    });
+  }
+
+  stats(): ProxyStats {
+    return {
+      clients: this.clients.size,
+      workers: this.workers.map((w) => ({
+        name: w.name,
+        pending: w.pending,
+        served: w.served,
+        failed: w.failed,
+        open: w.pool.open,
+        idle: w.pool.idleCount,
+        dialled: w.pool.dialled,
+      })),
+    };
+  }
+
+  private readonly onConnection = (socket: net.Socket): void => {
+    const client = new ClientConn(socket, this.balancer.work, this.options, forwardedLines(socket.remoteAddress ?? 'unknown', 'http'));
+    this.clients.add(client);
+    socket.once('close', () => this.clients.delete(client));
+  };
+}
