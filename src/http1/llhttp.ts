@@ -30,6 +30,8 @@ export interface CallbackTarget {
   onMessageBegin(): number;
   onSpan(kind: number, at: number, length: number): number;
   onHeadersComplete(statusCode: number, upgrade: number, shouldKeepAlive: number): number;
+  /** A piece of body starts at `at` (the bytes themselves are relayed raw by the caller). */
+  onBody(at: number): number;
   onMessageComplete(): number;
 }
 
@@ -76,8 +78,26 @@ export class LlhttpLoadError extends Error {
 /** The executing parser; set around each llhttp_execute call. */
 let executing: CallbackTarget | null = null;
 
+/**
+ * Byte offsets of llhttp_t fields (llhttp 9.x `llhttp.h`, wasm32) that the parser reads straight from
+ * memory at headers-complete instead of calling a getter per field. Checked against the getters at
+ * load time; when they disagree (another llhttp build) `layout` is null and the getters are used.
+ */
+export interface StructLayout {
+  method: number;
+  httpMajor: number;
+  httpMinor: number;
+  flags: number;
+}
+
+const LLHTTP_9_LAYOUT: StructLayout = { method: 41, httpMajor: 42, httpMinor: 43, flags: 50 };
+/** llhttp_flags: the message is framed by Transfer-Encoding (chunked or not). */
+export const F_CHUNKED = 1 << 3;
+export const F_TRANSFER_ENCODING = 1 << 9;
+
 export interface Llhttp {
   readonly exports: LlhttpExports;
+  readonly layout: StructLayout | null;
   /** Current view of WASM memory (replaced whenever memory grows). */
   heap: Uint8Array;
   /** Start of the shared input region and its capacity. */
@@ -130,7 +150,7 @@ function instantiate(): Llhttp {
       wasm_on_headers_complete: (_p: number, status: number, upgrade: number, keepAlive: number) =>
         target().onHeadersComplete(status, upgrade, keepAlive),
       // Body bytes are relayed raw by offset; the parser only needs to know where messages end.
-      wasm_on_body: (_p: number, _at: number, _len: number) => 0,
+      wasm_on_body: (_p: number, at: number, _len: number) => target().onBody(at),
       wasm_on_message_complete: (_p: number) => target().onMessageComplete(),
     },
   });
@@ -140,12 +160,48 @@ function instantiate(): Llhttp {
   const input = exports.malloc(inputCapacity);
   return {
     exports,
+    layout: checkLayout(exports, LLHTTP_9_LAYOUT),
     heap: new Uint8Array(exports.memory.buffer),
     input,
     inputCapacity,
     inputOwner: null,
     inputChunk: null,
   };
+}
+
+/** Parses a known request and compares the fields at `layout` with what the getters say. */
+function checkLayout(ex: LlhttpExports, layout: StructLayout): StructLayout | null {
+  const request = Buffer.from('PUT /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n', 'latin1');
+  const parser = ex.llhttp_alloc(TYPE_REQUEST);
+  const data = ex.malloc(request.length);
+  try {
+    new Uint8Array(ex.memory.buffer).set(request, data);
+    let atHeadersComplete = false;
+    const probe: CallbackTarget = {
+      onMessageBegin: () => 0,
+      onSpan: () => 0,
+      onHeadersComplete: () => {
+        atHeadersComplete = true;
+        return HPE_PAUSED;
+      },
+      onMessageComplete: () => 0,
+      onBody: () => 0,
+    };
+    executing = probe;
+    const ret = ex.llhttp_execute(parser, data, request.length);
+    if (ret !== HPE_PAUSED || !atHeadersComplete) return null;
+    const heap = new Uint8Array(ex.memory.buffer);
+    const flags = (heap[parser + layout.flags] as number) | ((heap[parser + layout.flags + 1] as number) << 8);
+    const agrees = heap[parser + layout.method] === ex.llhttp_get_method(parser) && ex.llhttp_get_method(parser) === 4
+      && heap[parser + layout.httpMajor] === ex.llhttp_get_http_major(parser) && ex.llhttp_get_http_major(parser) === 1
+      && heap[parser + layout.httpMinor] === ex.llhttp_get_http_minor(parser) && ex.llhttp_get_http_minor(parser) === 0
+      && (flags & (F_CHUNKED | F_TRANSFER_ENCODING)) === (F_CHUNKED | F_TRANSFER_ENCODING);
+    return agrees ? layout : null;
+  } finally {
+    executing = null;
+    ex.free(data);
+    ex.llhttp_free(parser);
+  }
 }
 
 /** Loads the module once; throws LlhttpLoadError with a clear message if it cannot be used. */

@@ -22,7 +22,7 @@
  */
 import {
   type CallbackTarget, execute as llExecute, finish as llFinish, llhttp, reserveInput, cString, type Llhttp,
-  HPE_OK, HPE_PAUSED, HPE_PAUSED_UPGRADE, TYPE_REQUEST, TYPE_RESPONSE,
+  HPE_OK, HPE_PAUSED, HPE_PAUSED_UPGRADE, TYPE_REQUEST, TYPE_RESPONSE, F_CHUNKED, F_TRANSFER_ENCODING,
   SPAN_URL, SPAN_STATUS, SPAN_FIELD, SPAN_VALUE,
 } from './llhttp.js';
 
@@ -74,7 +74,14 @@ export class Http1Parser implements CallbackTarget {
   private readonly ptr: number;
   private inHead = false;
   private headReported = true;
-  private endPending = false;
+  /** An event already decided by the last llhttp run, reported by the next execute (at `pendingAt`). */
+  private pending: ParseEvent | -1 = -1;
+  private pendingAt = 0;
+  /** Head end not known at headers-complete (no pause there): the first body byte marks it. */
+  private headLate = false;
+  private bodyStart = -1;
+  private pendingChunk: Buffer | null = null;
+  private chunk: Buffer = Buffer.alloc(0);
   private upgradePending = false;
   private headStart = 0;           // where the message began in the chunk it began in
   private spanBias = 0;            // head offset = WASM pointer + spanBias
@@ -88,15 +95,20 @@ export class Http1Parser implements CallbackTarget {
     this.maxHeadBytes = options.maxHeadBytes ?? 16 * 1024;
     this.ll = llhttp();
     this.ptr = this.ll.exports.llhttp_alloc(kind === 'request' ? TYPE_REQUEST : TYPE_RESPONSE);
+    reserveInput(this.ll, 0); // the allocation may have grown memory: refresh the heap view
   }
 
   /** Parses `chunk` from `start` up to the next event. See the file comment for the events. */
   execute(chunk: Buffer, start: number): ParseEvent {
-    if (this.endPending) {
-      this.endPending = false;
-      this.inMessage = false;
-      this.at = start;
-      return EV_END;
+    if (this.pending !== -1) {
+      if (chunk === this.pendingChunk) return this.takePending();
+      // The caller moved on to the next chunk: an END still stands (at its start); a NONE is spent.
+      if (this.pending === EV_END) {
+        this.takePending();
+        this.at = start;
+        return EV_END;
+      }
+      this.pending = -1;
     }
     if (this.upgradePending) {
       this.at = start;
@@ -117,11 +129,20 @@ export class Http1Parser implements CallbackTarget {
     }
     if (this.inHead) this.spanBias = this.partialLength - ll.input - start;
     this.headStart = start;
+    this.chunk = chunk;
 
     const ret = llExecute(ll, this, this.ptr, ll.input + start, chunk.length - start);
     if (ret === HPE_OK) {
       this.at = chunk.length;
       if (this.inHead) return this.keepPartialHead(chunk);
+      if (!this.headReported) {
+        // The head ended in this run and the body runs on past the chunk.
+        this.headReported = true;
+        this.pending = EV_NONE;
+        this.pendingAt = chunk.length;
+        this.pendingChunk = chunk;
+        return this.setHead(chunk, this.bodyStart >= 0 ? this.bodyStart : chunk.length);
+      }
       return EV_NONE;
     }
     const pos = ll.exports.llhttp_get_error_pos(this.ptr) - ll.input;
@@ -129,9 +150,15 @@ export class Http1Parser implements CallbackTarget {
     if (ret === HPE_PAUSED) {
       ll.exports.llhttp_resume(this.ptr);
       if (!this.headReported) {
-        // Paused on headers-complete, or on message-complete of a message with no body to skip.
         this.headReported = true;
-        return this.setHead(chunk, pos);
+        if (this.headLate) {
+          // Paused on message-complete with the head not yet reported: report both, head first.
+          this.pending = EV_END;
+          this.pendingAt = pos;
+          this.pendingChunk = chunk;
+          return this.setHead(chunk, this.bodyStart >= 0 ? this.bodyStart : pos);
+        }
+        return this.setHead(chunk, pos); // paused on headers-complete
       }
       if (this.upgrade) this.upgradePending = true;
       this.inMessage = false;
@@ -147,10 +174,9 @@ export class Http1Parser implements CallbackTarget {
 
   /** The connection ended: completes a message whose body ends at close (EV_END), else EV_NONE or EV_ERROR. */
   finish(): ParseEvent {
-    if (this.endPending) {
-      this.endPending = false;
-      this.inMessage = false;
-      return EV_END;
+    if (this.pending !== -1) {
+      const ev = this.takePending();
+      if (ev === EV_END) return ev;
     }
     // The message before the tunnel is complete; llhttp would report HPE_PAUSED_UPGRADE.
     if (this.upgradePending) return EV_NONE;
@@ -228,14 +254,14 @@ export class Http1Parser implements CallbackTarget {
     this.lastSpanKind = -1;
     this.lastSpanEnd = -1;
     this.partialLength = 0;
+    this.headLate = false;
+    this.bodyStart = -1;
     // llhttp skips empty lines (CR, LF) before a message: the head starts at the start line.
-    const ll = this.ll;
-    if (ll.heap.buffer !== ll.exports.memory.buffer) ll.heap = new Uint8Array(ll.exports.memory.buffer);
-    const heap = ll.heap;
-    let begin = ll.input + this.headStart;
-    while (heap[begin] === 13 || heap[begin] === 10) begin++;
-    this.headStart = begin - ll.input;
-    this.spanBias = -begin;
+    const chunk = this.chunk;
+    let begin = this.headStart;
+    while (chunk[begin] === 13 || chunk[begin] === 10) begin++;
+    this.headStart = begin;
+    this.spanBias = -(this.ll.input + begin);
     return 0;
   }
 
@@ -284,23 +310,60 @@ export class Http1Parser implements CallbackTarget {
   }
 
   onHeadersComplete(statusCode: number, upgrade: number, shouldKeepAlive: number): number {
-    const ex = this.ll.exports;
+    const ll = this.ll;
     this.inHead = false;
     this.statusCode = statusCode;
     this.upgrade = upgrade === 1;
     this.keepAlive = shouldKeepAlive === 1;
-    this.versionMajor = ex.llhttp_get_http_major(this.ptr);
-    this.versionMinor = ex.llhttp_get_http_minor(this.ptr);
-    if (this.kind === 'request') this.method = ex.llhttp_get_method(this.ptr);
+    let transferEncoding = true; // unknown without the layout: pause, the always-correct path
+    const layout = ll.layout;
+    if (layout !== null) {
+      const heap = ll.heap;
+      const base = this.ptr;
+      this.versionMajor = heap[base + layout.httpMajor] as number;
+      this.versionMinor = heap[base + layout.httpMinor] as number;
+      this.method = heap[base + layout.method] as number;
+      const flags = (heap[base + layout.flags] as number) | ((heap[base + layout.flags + 1] as number) << 8);
+      transferEncoding = (flags & (F_CHUNKED | F_TRANSFER_ENCODING)) !== 0;
+    } else {
+      this.versionMajor = ll.exports.llhttp_get_http_major(this.ptr);
+      this.versionMinor = ll.exports.llhttp_get_http_minor(this.ptr);
+      this.method = ll.exports.llhttp_get_method(this.ptr);
+    }
     // A response to HEAD has no body whatever its headers say; llhttp then completes the message at
     // once and the head is reported on message-complete instead.
-    if (this.expectNoBody && this.kind === 'response' && statusCode >= 200) return SKIP_BODY;
-    return HPE_PAUSED;
+    if (this.expectNoBody && this.kind === 'response' && statusCode >= 200) {
+      this.headLate = true;
+      return SKIP_BODY;
+    }
+    // Where the head ends is known exactly by pausing here. Without a pause (one llhttp run per
+    // message instead of two) it is still exact when the body, if any, is plain bytes: the first
+    // body byte, else the message end, else the end of the chunk. A chunked body starts with a size
+    // line that on_body does not report, and a tunnel must stop at the head, so those pause.
+    if (transferEncoding || this.upgrade) return HPE_PAUSED;
+    this.headLate = true;
+    return 0;
+  }
+
+  onBody(at: number): number {
+    if (this.headLate && this.bodyStart < 0) this.bodyStart = at - this.ll.input;
+    return 0;
   }
 
   onMessageComplete(): number {
-    if (!this.headReported) this.endPending = true; // head and end at one position: report both
     return HPE_PAUSED;
+  }
+
+  private takePending(): ParseEvent {
+    const ev = this.pending as ParseEvent;
+    this.pending = -1;
+    this.pendingChunk = null;
+    this.at = this.pendingAt;
+    if (ev === EV_END) {
+      this.inMessage = false;
+      if (this.upgrade) this.upgradePending = true;
+    }
+    return ev;
   }
 
   // ---- head bytes ----
@@ -310,6 +373,7 @@ export class Http1Parser implements CallbackTarget {
       this.errorCode = ERR_HEAD_TOO_LARGE;
       return EV_ERROR;
     }
+    this.at = headEnd;
     if (this.partialLength === 0) {
       this.head = chunk.subarray(this.headStart, headEnd);
     } else {
