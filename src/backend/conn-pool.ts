@@ -9,6 +9,7 @@
  *   the "backend closed the socket just as we reused it" race rare (and retried when it happens).
  * - A busy socket with no progress for `responseTimeoutMs` fails its exchange with 504.
  */
+import * as net from 'node:net';
 import { UpstreamConn, type UpstreamOwner } from './upstream-conn.js';
 import type { Job } from '../balancer/job.js';
 
@@ -19,7 +20,11 @@ export interface ConnPoolOptions {
   connectTimeoutMs: number;
   responseTimeoutMs: number;
   idleTimeoutMs: number;
+  /** Opens a socket to the backend (default: TCP with Nagle off); benchmarks substitute an in-memory one. */
+  dial?: (host: string, port: number) => net.Socket;
 }
+
+const dialTcp = (host: string, port: number): net.Socket => net.connect({ host, port, noDelay: true });
 
 /** What the pool tells the worker that owns it. */
 export interface ConnPoolEvents {
@@ -39,6 +44,9 @@ export class ConnPool implements UpstreamOwner {
   private readonly all = new Set<UpstreamConn>();
   private readonly sweeper: NodeJS.Timeout;
   private closing = false;
+  private readonly idleTicks: number;
+  private readonly silentTicks: number;
+  ticks = 0;
   /** Sockets dialled over the pool's life (for stats and tests of reuse). */
   dialled = 0;
 
@@ -48,7 +56,10 @@ export class ConnPool implements UpstreamOwner {
     this.address = `${options.host}:${options.port}`;
     this.connectTimeoutMs = options.connectTimeoutMs;
     this.responseTimeoutMs = options.responseTimeoutMs;
+    // Timeouts are kept to within a quarter of their length (or a second), in ticks of the sweep.
     const tick = Math.max(10, Math.min(1000, options.idleTimeoutMs / 4, options.responseTimeoutMs / 4));
+    this.idleTicks = Math.ceil(options.idleTimeoutMs / tick);
+    this.silentTicks = Math.ceil(options.responseTimeoutMs / tick);
     this.sweeper = setInterval(this.sweep, tick).unref();
   }
 
@@ -68,7 +79,7 @@ export class ConnPool implements UpstreamOwner {
   run(job: Job, fresh = false): void {
     let conn = fresh ? undefined : this.idle.pop();
     if (conn === undefined) {
-      conn = new UpstreamConn(this, this.options.host, this.options.port);
+      conn = new UpstreamConn(this, (this.options.dial ?? dialTcp)(this.options.host, this.options.port));
       this.all.add(conn);
       this.dialled++;
     }
@@ -103,13 +114,13 @@ export class ConnPool implements UpstreamOwner {
   }
 
   private readonly sweep = (): void => {
-    const now = performance.now();
-    const idleLimit = now - this.options.idleTimeoutMs;
+    const now = ++this.ticks;
+    const idleLimit = now - this.idleTicks;
     // The stack's bottom holds the longest idle.
     while (this.idle.length > 0 && (this.idle[0] as UpstreamConn).lastActive < idleLimit) {
       (this.idle.shift() as UpstreamConn).destroy();
     }
-    const silentLimit = now - this.options.responseTimeoutMs;
+    const silentLimit = now - this.silentTicks;
     for (const conn of this.all) {
       if (conn.job !== null && conn.connected && conn.lastActive < silentLimit) conn.timedOut();
     }

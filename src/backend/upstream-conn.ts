@@ -12,7 +12,7 @@
  *   take more request body, the body channel is not read until it drains.
  * - Bytes from a backend with no exchange running (a response nobody asked for) destroy the socket.
  */
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { CLOSED, EMPTY, type Receiver, type Sender } from '../csp/chan.js';
 import { Http1Parser, EV_NONE, EV_HEAD, EV_END, EV_UPGRADE, EV_ERROR } from '../http1/parser.js';
 import { HeadScan } from '../http1/hop-by-hop.js';
@@ -29,6 +29,8 @@ export interface UpstreamOwner {
   readonly address: string;
   readonly connectTimeoutMs: number;
   readonly responseTimeoutMs: number;
+  /** A coarse clock: sweeps so far (cheaper on the hot path than reading the time). */
+  readonly ticks: number;
   /** The exchange ended and the socket can carry another. */
   released(conn: UpstreamConn): void;
   /** The socket is gone (closed, failed or not reusable). `job` is set when it dies mid-exchange. */
@@ -46,8 +48,8 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
   /** Has carried an exchange before (so a close before any response byte may be a keep-alive race). */
   reused = false;
   connected = false;
-  /** Time of the last progress (connect, write, read): the pool's sweep times idle and silent sockets on it. */
-  lastActive = performance.now();
+  /** The pool's tick at the last progress (connect, write, read): the sweep times idle and silent sockets on it. */
+  lastActive: number;
   job: Job | null = null;
 
   private readonly owner: UpstreamOwner;
@@ -65,9 +67,10 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
   private stashAt = 0;
   private afterBlocked = AFTER_NOTHING;
 
-  constructor(owner: UpstreamOwner, host: string, port: number) {
+  constructor(owner: UpstreamOwner, socket: net.Socket) {
     this.owner = owner;
-    this.socket = net.connect({ host, port, noDelay: true });
+    this.lastActive = owner.ticks;
+    this.socket = socket;
     this.socket.setTimeout(owner.connectTimeoutMs);
     this.socket.on('connect', this.onConnect);
     this.socket.on('data', this.onData);
@@ -84,7 +87,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
     this.responseStarted = false;
     this.headPending = false;
     this.parser.expectNoBody = job.isHead;
-    this.lastActive = performance.now();
+    this.lastActive = this.owner.ticks;
     if (this.connected) this.writeRequest(job);
   }
 
@@ -161,7 +164,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
       return;
     }
     this.responseStarted = true;
-    this.lastActive = performance.now();
+    this.lastActive = this.owner.ticks;
     this.parse(chunk, 0);
   };
 
@@ -222,8 +225,15 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
     let out: Buffer;
     if (this.headPending) {
       this.headPending = false;
-      const connection = this.closeClient ? CONNECTION_CLOSE : job.http10 ? CONNECTION_KEEP_ALIVE : NO_LINE;
-      out = responseHead(this.parser, this.scan, false, this.parser.statusCode < 200 ? NO_LINE : connection, chunk, from, to);
+      const connection = this.parser.statusCode < 200 ? NO_LINE
+        : this.closeClient ? CONNECTION_CLOSE : job.http10 ? CONNECTION_KEEP_ALIVE : NO_LINE;
+      const head = this.parser.head;
+      if (connection === NO_LINE && this.scan.dropped === 0 && this.scan.upgradeIndex < 0
+        && head.buffer === chunk.buffer && head.byteOffset + head.length === chunk.byteOffset + from) {
+        out = chunk.subarray(from - head.length, to); // nothing to rewrite: relay the bytes as they came
+      } else {
+        out = responseHead(this.parser, this.scan, false, connection, chunk, from, to);
+      }
     } else {
       out = chunk.subarray(from, to);
     }
@@ -269,7 +279,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
       this.destroy();
       return false;
     }
-    this.lastActive = performance.now();
+    this.lastActive = this.owner.ticks;
     if (this.socket.isPaused()) this.socket.resume();
     this.owner.released(this);
     return true;
@@ -299,7 +309,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
   private readonly onConnect = (): void => {
     this.connected = true;
     this.socket.setTimeout(0);
-    this.lastActive = performance.now();
+    this.lastActive = this.owner.ticks;
     const job = this.job;
     if (job !== null) this.writeRequest(job);
   };

@@ -52,7 +52,7 @@ export class Job {
   cancelled = false;
   aborted = false;
   retried = false;
-  settledAt = 0;
+  private isSettled = false;
   /** Response bytes handed to the output slot so far (0 means an error can still be answered cleanly). */
   bytesOut = 0;
 
@@ -66,7 +66,7 @@ export class Job {
   }
 
   get settled(): boolean {
-    return this.settledAt !== 0;
+    return this.isSettled;
   }
 
   /**
@@ -75,8 +75,8 @@ export class Job {
    * closes. Reports the worker done.
    */
   settle(error: ProxyError | null): void {
-    if (this.settledAt !== 0) return;
-    this.settledAt = performance.now();
+    if (this.isSettled) return;
+    this.isSettled = true;
     this.exchange = null;
     if (error !== null) {
       this.error = error;

@@ -63,8 +63,10 @@ class PendingSend<T> implements Sender<T> {
 export class Chan<T> {
   readonly capacity: number;
   readonly #buf: Ring<T>;
-  readonly #recvq = new Ring<Receiver<T>>(4);
-  readonly #sendq = new Ring<Sender<T>>(4);
+  // Rings start small and grow on demand: a channel is made per request (output slots), and most
+  // never hold more than one or two values or waiters.
+  readonly #recvq = new Ring<Receiver<T>>(1);
+  readonly #sendq = new Ring<Sender<T>>(1);
   #closed = false;
 
   /** `capacity` 0 (the default) is an unbuffered rendezvous channel. */
@@ -73,7 +75,7 @@ export class Chan<T> {
       throw new RangeError(`Chan capacity must be a non-negative integer, got ${capacity}`);
     }
     this.capacity = capacity;
-    this.#buf = new Ring<T>(capacity);
+    this.#buf = new Ring<T>(Math.min(capacity, 2));
   }
 
   /** Buffered values. */

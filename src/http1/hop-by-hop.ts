@@ -30,6 +30,8 @@ function isOws(byte: number | undefined): boolean {
 export class HeadScan {
   /** Per header: its kind (header-kind.ts), or H_DROP. */
   kinds = new Uint8Array(32);
+  /** Headers marked H_DROP. */
+  dropped = 0;
   connectionClose = false;
   connectionKeepAlive = false;
   connectionUpgrade = false;
@@ -53,6 +55,7 @@ export class HeadScan {
     this.expectContinue = this.hasTransferEncoding = false;
     this.contentLengthIndex = -1;
     this.hostIndex = this.upgradeIndex = -1;
+    this.dropped = 0;
     this.forwardedFor.length = 0;
     this.namedCount = 0;
 
@@ -67,6 +70,7 @@ export class HeadScan {
         case H_PROXY_CONNECTION:
           sawNamed = this.readConnectionTokens(head, p.valueStart(i), p.valueLength(i)) || sawNamed;
           this.kinds[i] = H_DROP;
+          this.dropped++;
           break;
         case H_KEEP_ALIVE:
         case H_TE:
@@ -74,6 +78,7 @@ export class HeadScan {
         case H_PROXY_AUTHORIZATION:
         case H_PROXY_AUTHENTICATE:
           this.kinds[i] = H_DROP;
+          this.dropped++;
           break;
         case H_UPGRADE:
           this.upgradeIndex = i;
@@ -111,6 +116,7 @@ export class HeadScan {
       for (let t = 0; t < this.namedCount; t++) {
         if (equalsIgnoringCase(head, p.nameStart(i), p.nameLength(i), this.named[2 * t] as number, this.named[2 * t + 1] as number)) {
           this.kinds[i] = H_DROP;
+          this.dropped++;
           break;
         }
       }
