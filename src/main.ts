@@ -2,42 +2,9 @@
 /**
  * The command line: flags → options → a running proxy; SIGINT/SIGTERM stop it.
  */
-import { parseArgs } from 'node:util';
 import { Proxy } from './proxy.js';
-import { DEFAULTS, OptionError, parseAddress, withDefaults, type ProxyOptions } from './options.js';
-
-const USAGE = `Usage: chanlb [--listen HOST:PORT] --backend HOST:PORT [--backend HOST:PORT ...]
-
-  --listen HOST:PORT    where to accept clients (default ${DEFAULTS.listen.host}:${DEFAULTS.listen.port})
-  --backend HOST:PORT   a backend; repeat the flag or separate with commas
-  --help                this text
-`;
-
-export function parseCommandLine(argv: string[]): ProxyOptions | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        listen: { type: 'string' },
-        backend: { type: 'string', multiple: true },
-        help: { type: 'boolean' },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (err) {
-    throw new OptionError((err as Error).message.split('\n')[0] ?? 'bad arguments');
-  }
-  const { values } = parsed;
-  if (values.help === true) return 'help';
-  const listen = values.listen === undefined ? DEFAULTS.listen : parseAddress('--listen', values.listen, DEFAULTS.listen.host);
-  const backends = (values.backend ?? [])
-    .flatMap((v) => v.split(','))
-    .filter((v) => v.trim() !== '')
-    .map((v) => parseAddress('--backend', v, '127.0.0.1'));
-  return withDefaults({ listen, backends });
-}
+import { OptionError, type ProxyOptions } from './options.js';
+import { parseCommandLine, USAGE } from './cli.js';
 
 async function main(): Promise<void> {
   let options: ProxyOptions | 'help';

@@ -1,5 +1,6 @@
 /**
- * Proxy options: defaults, and validation of addresses with errors that name the offending flag.
+ * Proxy options: every limit and timeout, its default, and validation with errors that name the
+ * offending flag. The README's table of limits is written from this file.
  */
 export interface Address {
   host: string;
@@ -9,17 +10,30 @@ export interface Address {
 export interface ProxyOptions {
   listen: Address;
   backends: Address[];
-  /** Sockets per backend, busy and idle together. */
+  /** Sockets per backend, busy and idle together; requests beyond wait in the backend's queue. */
   maxConnectionsPerBackend: number;
+  /** A backend that has not accepted the TCP connection by then: 502. */
   connectTimeoutMs: number;
-  /** A backend that sends nothing for this long after a request (or mid-response) gets a 504 (or a cut). */
+  /** A backend silent this long after a request (no byte of response), or mid-response: 504, or a cut. */
   responseTimeoutMs: number;
   /** Idle backend sockets close after this; keep it under the backends' keep-alive (Node: 5 s). */
   backendIdleTimeoutMs: number;
+  /** A client that has begun a request head must finish it within this (slowloris): 408 and close. */
+  headerTimeoutMs: number;
+  /** A client connection with nothing in flight closes after this. */
+  keepAliveTimeoutMs: number;
   /** Request line and headers, in bytes: larger gets 431 (414 when it is the request line). */
   maxHeadBytes: number;
+  /** Request body bytes: larger gets 413 (at once for Content-Length; when crossed for chunked). */
+  maxBodyBytes: number;
+  /** Client connections open at once; more are refused at accept (0: no limit). */
+  maxConnections: number;
   /** Requests read ahead of their responses on one client connection (pipelining). */
   maxPipeline: number;
+  /** Consecutive failures (refused, timed out, malformed) that take a backend out of rotation. */
+  failuresToEject: number;
+  /** How long an ejected backend stays out before it is tried again. */
+  ejectCooldownMs: number;
 }
 
 export const DEFAULTS: Omit<ProxyOptions, 'backends'> = {
@@ -28,8 +42,14 @@ export const DEFAULTS: Omit<ProxyOptions, 'backends'> = {
   connectTimeoutMs: 5_000,
   responseTimeoutMs: 60_000,
   backendIdleTimeoutMs: 4_000,
+  headerTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 60_000,
   maxHeadBytes: 16 * 1024,
+  maxBodyBytes: 100 * 1024 * 1024,
+  maxConnections: 10_000,
   maxPipeline: 32,
+  failuresToEject: 5,
+  ejectCooldownMs: 10_000,
 };
 
 export class OptionError extends Error {
@@ -51,6 +71,33 @@ export function parseAddress(flag: string, text: string, defaultHost: string): A
   }
   const host = match[1] ?? (match[2] === '' || match[2] === undefined ? defaultHost : match[2]);
   return { host, port };
+}
+
+/** `250ms`, `5s`, `2m`, or a bare number of milliseconds. */
+export function parseDuration(flag: string, text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (match === null) throw new OptionError(`${flag}: "${text}" is not a duration (e.g. 500ms, 5s, 2m)`);
+  const value = Number(match[1]);
+  const ms = match[2] === 's' ? value * 1000 : match[2] === 'm' ? value * 60_000 : value;
+  if (ms <= 0 || !Number.isFinite(ms)) throw new OptionError(`${flag}: must be greater than zero`);
+  return Math.round(ms);
+}
+
+/** `16384`, `16k`, `1m`, `1g` (binary multiples). */
+export function parseSize(flag: string, text: string): number {
+  const match = /^(\d+)([kmg])?b?$/i.exec(text.trim());
+  if (match === null) throw new OptionError(`${flag}: "${text}" is not a size (e.g. 16384, 64k, 10m)`);
+  const unit = (match[2] ?? '').toLowerCase();
+  const size = Number(match[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1);
+  if (size <= 0) throw new OptionError(`${flag}: must be greater than zero`);
+  return size;
+}
+
+export function parseCount(flag: string, text: string, min: number): number {
+  const match = /^\d+$/.exec(text.trim());
+  const count = Number(text);
+  if (match === null || count < min) throw new OptionError(`${flag}: "${text}" is not a whole number >= ${min}`);
+  return count;
 }
 
 export function withDefaults(partial: Partial<ProxyOptions> & { backends: Address[] }): ProxyOptions {

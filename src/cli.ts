@@ -1,0 +1,90 @@
+/**
+ * Command-line flags → ProxyOptions. Every bad flag or value is an OptionError whose message names it.
+ */
+import { parseArgs } from 'node:util';
+import {
+  DEFAULTS, OptionError, parseAddress, parseCount, parseDuration, parseSize, withDefaults,
+  type ProxyOptions,
+} from './options.js';
+
+const d = DEFAULTS;
+export const USAGE = `Usage: chanlb [--listen HOST:PORT] --backend HOST:PORT [--backend HOST:PORT ...] [limits]
+
+  --listen HOST:PORT          where to accept clients (default ${d.listen.host}:${d.listen.port})
+  --backend HOST:PORT         a backend; repeat the flag or separate with commas
+
+Limits and timeouts (durations take ms, s or m; sizes k, m or g):
+  --connect-timeout D         backend TCP connect (default ${d.connectTimeoutMs}ms) -> 502
+  --response-timeout D        backend silent after a request or mid-response (default ${d.responseTimeoutMs}ms) -> 504
+  --backend-idle-timeout D    idle pooled backend sockets close (default ${d.backendIdleTimeoutMs}ms)
+  --header-timeout D          client must finish a request head (default ${d.headerTimeoutMs}ms) -> 408
+  --keep-alive-timeout D      idle client connections close (default ${d.keepAliveTimeoutMs}ms)
+  --max-header-bytes N        request line + headers (default ${d.maxHeadBytes}) -> 431 / 414
+  --max-body-bytes N          request body (default ${d.maxBodyBytes}) -> 413
+  --max-connections N         client connections at once, 0 for no limit (default ${d.maxConnections})
+  --max-pipeline N            requests in flight per client connection (default ${d.maxPipeline})
+  --max-backend-connections N sockets per backend (default ${d.maxConnectionsPerBackend})
+  --eject-after N             consecutive failures that take a backend out (default ${d.failuresToEject})
+  --eject-cooldown D          how long it stays out (default ${d.ejectCooldownMs}ms)
+  --help                      this text
+`;
+
+const FLAGS = {
+  listen: { type: 'string' },
+  backend: { type: 'string', multiple: true },
+  'connect-timeout': { type: 'string' },
+  'response-timeout': { type: 'string' },
+  'backend-idle-timeout': { type: 'string' },
+  'header-timeout': { type: 'string' },
+  'keep-alive-timeout': { type: 'string' },
+  'max-header-bytes': { type: 'string' },
+  'max-body-bytes': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'max-pipeline': { type: 'string' },
+  'max-backend-connections': { type: 'string' },
+  'eject-after': { type: 'string' },
+  'eject-cooldown': { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+type NumericOption = { [K in keyof ProxyOptions]: ProxyOptions[K] extends number ? K : never }[keyof ProxyOptions];
+type LimitFlag = Exclude<keyof typeof FLAGS, 'listen' | 'backend' | 'help'>;
+const atLeast = (min: number) => (flag: string, text: string): number => parseCount(flag, text, min);
+
+const LIMITS: readonly [LimitFlag, NumericOption, (flag: string, text: string) => number][] = [
+  ['connect-timeout', 'connectTimeoutMs', parseDuration],
+  ['response-timeout', 'responseTimeoutMs', parseDuration],
+  ['backend-idle-timeout', 'backendIdleTimeoutMs', parseDuration],
+  ['header-timeout', 'headerTimeoutMs', parseDuration],
+  ['keep-alive-timeout', 'keepAliveTimeoutMs', parseDuration],
+  ['max-header-bytes', 'maxHeadBytes', parseSize],
+  ['max-body-bytes', 'maxBodyBytes', parseSize],
+  ['max-connections', 'maxConnections', atLeast(0)],
+  ['max-pipeline', 'maxPipeline', atLeast(1)],
+  ['max-backend-connections', 'maxConnectionsPerBackend', atLeast(1)],
+  ['eject-after', 'failuresToEject', atLeast(1)],
+  ['eject-cooldown', 'ejectCooldownMs', parseDuration],
+];
+
+export function parseCommandLine(argv: string[]): ProxyOptions | 'help' {
+  let values;
+  try {
+    values = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new OptionError((err as Error).message.split('\n')[0] ?? 'bad arguments');
+  }
+  if (values.help === true) return 'help';
+  const options: Partial<ProxyOptions> & { backends: ProxyOptions['backends'] } = {
+    backends: (values.backend ?? [])
+      .flatMap((v) => v.split(','))
+      .filter((v) => v.trim() !== '')
+      .map((v) => parseAddress('--backend', v, '127.0.0.1')),
+  };
+  const v = values;
+  if (v.listen !== undefined) options.listen = parseAddress('--listen', v.listen, DEFAULTS.listen.host);
+  for (const [flag, key, parse] of LIMITS) {
+    const text = v[flag];
+    if (text !== undefined) options[key] = parse(`--${flag}`, text);
+  }
+  return withDefaults(options);
+}
