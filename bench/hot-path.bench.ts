@@ -49,21 +49,23 @@ interface Rig {
 
 function rig(backends: number): Rig {
   const done = new Chan<Worker>(1024);
+  const health = new Chan<Worker>(backends);
   const upstreams: MemorySocket[] = [];
   const workers = Array.from({ length: backends }, (_, i) => new Worker(`b${i}`, {
     host: '127.0.0.1', port: 9001 + i, maxConnections: 4,
     connectTimeoutMs: 5000, responseTimeoutMs: 60000, idleTimeoutMs: 4000,
-    dial: () => {
+    dial: (): net.Socket => {
       const s = new MemorySocket();
       upstreams.push(s);
       queueMicrotask(() => s.emit('connect'));
       return asSocket(s);
     },
-  }, 1, done));
-  const balancer = new Balancer(done, workers);
+  }, 1, done, health, { failuresToEject: 5, cooldownMs: 10_000 }));
+  const balancer = new Balancer(done, health, workers);
   balancer.start();
   const client = new MemorySocket();
-  new ClientConn(asSocket(client), balancer.work, { maxHeadBytes: 16384, maxPipeline: 32 }, forwardedLines('127.0.0.1', 'http'));
+  new ClientConn(asSocket(client), balancer.work, { maxHeadBytes: 16384, maxBodyBytes: 1 << 20, maxPipeline: 32 },
+    forwardedLines('127.0.0.1', 'http'), { ticks: 0, headerTicks: 40, keepAliveTicks: 240 });
   return {
     async warm(response: Buffer): Promise<void> {
       for (let i = 0; i < backends; i++) client.emit('data', Buffer.from(REQUEST));

@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import { Chan } from './csp/chan.js';
 import { Balancer } from './balancer/balancer.js';
 import { Worker, WORKER_QUEUE } from './balancer/worker.js';
-import { ClientConn } from './frontend/client-conn.js';
+import { ClientConn, type ClientClock } from './frontend/client-conn.js';
 import { forwardedLines } from './http1/head.js';
 import { llhttp } from './http1/llhttp.js';
 import type { Address, ProxyOptions } from './options.js';
@@ -19,6 +19,8 @@ export interface WorkerStats {
   open: number;
   idle: number;
   dialled: number;
+  /** Out of rotation after consecutive failures, until its cool-down ends. */
+  ejected: boolean;
 }
 
 export interface ProxyStats {
@@ -32,11 +34,14 @@ export class Proxy {
   private readonly balancer: Balancer;
   private readonly workers: Worker[];
   private readonly clients = new Set<ClientConn>();
+  private readonly clock: ClientClock;
+  private readonly ticker: NodeJS.Timeout;
 
   constructor(options: ProxyOptions) {
     this.options = options;
     llhttp(); // fail at start-up, not on the first request, if the parser cannot load
     const done = new Chan<Worker>(WORKER_QUEUE * options.backends.length);
+    const health = new Chan<Worker>(options.backends.length);
     this.workers = options.backends.map((b) => new Worker(`${b.host}:${b.port}`, {
       host: b.host,
       port: b.port,
@@ -44,9 +49,19 @@ export class Proxy {
       connectTimeoutMs: options.connectTimeoutMs,
       responseTimeoutMs: options.responseTimeoutMs,
       idleTimeoutMs: options.backendIdleTimeoutMs,
-    }, 1, done));
-    this.balancer = new Balancer(done, this.workers);
-    this.server = net.createServer({ noDelay: true }, this.onConnection);
+    }, 1, done, health, { failuresToEject: options.failuresToEject, cooldownMs: options.ejectCooldownMs }));
+    this.balancer = new Balancer(done, health, this.workers);
+    // Half-open: a client that half-closes after its request still gets the response (then we close).
+    this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, this.onConnection);
+    if (options.maxConnections > 0) this.server.maxConnections = options.maxConnections;
+    // Client timeouts are kept to within a quarter of their length (or a second) by one sweep.
+    const tickMs = Math.max(10, Math.min(1000, options.headerTimeoutMs / 4, options.keepAliveTimeoutMs / 4));
+    this.clock = {
+      ticks: 0,
+      headerTicks: Math.ceil(options.headerTimeoutMs / tickMs),
+      keepAliveTicks: Math.ceil(options.keepAliveTimeoutMs / tickMs),
+    };
+    this.ticker = setInterval(this.sweep, tickMs).unref();
   }
 
   listen(): Promise<Address> {
@@ -69,6 +84,7 @@ export class Proxy {
   /** Stops listening, closes every client and backend socket. */
   close(): Promise<void> {
     return new Promise((resolve) => {
+      clearInterval(this.ticker);
       this.server.close(() => resolve());
       for (const client of this.clients) client.destroy();
       for (const worker of this.workers) worker.close();
@@ -87,12 +103,18 @@ export class Proxy {
         open: w.pool.open,
         idle: w.pool.idleCount,
         dialled: w.pool.dialled,
+        ejected: w.ejected,
       })),
     };
   }
 
+  private readonly sweep = (): void => {
+    const now = ++this.clock.ticks;
+    for (const client of this.clients) client.tick(now);
+  };
+
   private readonly onConnection = (socket: net.Socket): void => {
-    const client = new ClientConn(socket, this.balancer.work, this.options, forwardedLines(socket.remoteAddress ?? 'unknown', 'http'));
+    const client = new ClientConn(socket, this.balancer.work, this.options, forwardedLines(socket.remoteAddress ?? 'unknown', 'http'), this.clock);
     this.clients.add(client);
     socket.once('close', () => this.clients.delete(client));
   };

@@ -57,6 +57,10 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
   private readonly scan = new HeadScan();
   private responseStarted = false;
   private headPending = false;
+  /** The response being read is interim (1xx other than 101): the exchange goes on after it. */
+  private interim = false;
+  /** The backend answered 101 to an upgrade: after its head the socket becomes a tunnel. */
+  private tunnelling = false;
   private closeClient = false;
   private bodyParked = false;
   private bodyBlocked = false;
@@ -72,12 +76,12 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
     this.lastActive = owner.ticks;
     this.socket = socket;
     this.socket.setTimeout(owner.connectTimeoutMs);
-    this.socket.on('connect', this.onConnect);
-    this.socket.on('data', this.onData);
-    this.socket.on('drain', this.onDrain);
-    this.socket.on('timeout', this.onTimeout);
-    this.socket.on('error', this.onError);
-    this.socket.on('close', this.onClose);
+    socket.on('connect', this.onConnect);
+    socket.on('data', this.onData);
+    socket.on('drain', this.onDrain);
+    socket.on('timeout', this.onTimeout);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
   }
 
   /** Runs `job` on this connection (writing now, or once connected). */
@@ -86,6 +90,8 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
     job.exchange = this;
     this.responseStarted = false;
     this.headPending = false;
+    this.interim = false;
+    this.tunnelling = false;
     this.parser.expectNoBody = job.isHead;
     this.lastActive = this.owner.ticks;
     if (this.connected) this.writeRequest(job);
@@ -188,12 +194,16 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
           if (at > off || this.headPending) {
             if (!this.emit(chunk, off, at, AFTER_END, at)) return;
           }
-          if (!this.finish()) return;
-          if (at < chunk.length) this.destroy(); // bytes after a complete response: out of step
+          if (this.interim) {
+            // 100 Continue and other interim responses: the final response follows on this exchange.
+            this.interim = false;
+            off = at;
+            continue;
+          }
+          this.ended(chunk, at);
           return;
         case EV_UPGRADE:
-          // Tunnels are not relayed yet: the 101 head reached the client; end the exchange.
-          this.fail(null);
+          this.ended(chunk, at);
           return;
         case EV_ERROR:
           this.fail(backendBadResponse(this.owner.address, `${parser.errorName}: ${parser.errorReason}`));
@@ -205,10 +215,19 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
   private onHead(job: Job): void {
     const parser = this.parser;
     this.scan.scan(parser);
+    this.headPending = true;
+    if (parser.statusCode === 101) {
+      if (!job.upgrade) {
+        this.fail(backendBadResponse(this.owner.address, 'switched protocols without being asked to'));
+        return;
+      }
+      this.tunnelling = true;
+      return;
+    }
     // Interim responses (100 Continue and friends) go through and the final one follows.
-    if (parser.statusCode < 200 && parser.statusCode !== 101) {
+    if (parser.statusCode < 200) {
+      this.interim = true;
       this.closeClient = false;
-      this.headPending = true;
       return;
     }
     // A body that ends at close cannot be delimited for the client on a kept connection.
@@ -216,8 +235,38 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
       && !job.isHead && parser.statusCode !== 204 && parser.statusCode !== 304;
     this.closeClient = job.closeAfter || delimitedByClose;
     if (this.closeClient) job.closeAfter = true;
-    this.headPending = true;
   }
+
+  /** The response (or the 101 before a tunnel) is complete at `at` in `chunk`. */
+  private ended(chunk: Buffer, at: number): void {
+    if (this.tunnelling) {
+      this.handOver(chunk.subarray(at));
+      return;
+    }
+    if (!this.finish()) return;
+    if (at < chunk.length) this.destroy(); // bytes after a complete response: out of step
+  }
+
+  /** After 101 the socket leaves the pool and this object: it becomes the job's tunnel. */
+  private handOver(head: Buffer): void {
+    const job = this.job as Job;
+    this.job = null;
+    job.exchange = null;
+    const socket = this.socket;
+    socket.pause();
+    socket.setTimeout(0);
+    socket.off('connect', this.onConnect);
+    socket.off('data', this.onData);
+    socket.off('drain', this.onDrain);
+    socket.off('timeout', this.onTimeout);
+    socket.off('error', this.onError);
+    socket.off('close', this.onClose);
+    this.closed = true;
+    this.owner.discarded(this);
+    job.tunnel = { socket, head };
+    job.settle(null);
+  }
+
 
   /** Sends head (if pending) and body bytes [from, to) to the output slot; false if it blocked. */
   private emit(chunk: Buffer, from: number, to: number, after: number, resumeAt: number): boolean {
@@ -232,7 +281,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
         && head.buffer === chunk.buffer && head.byteOffset + head.length === chunk.byteOffset + from) {
         out = chunk.subarray(from - head.length, to); // nothing to rewrite: relay the bytes as they came
       } else {
-        out = responseHead(this.parser, this.scan, false, connection, chunk, from, to);
+        out = responseHead(this.parser, this.scan, this.tunnelling, connection, chunk, from, to);
       }
     } else {
       out = chunk.subarray(from, to);
@@ -259,9 +308,12 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
       return;
     }
     if (this.afterBlocked === AFTER_END) {
-      if (!this.finish()) return;
-      if (this.stashAt < chunk.length) this.destroy();
-      return;
+      if (this.interim) {
+        this.interim = false;
+      } else {
+        this.ended(chunk, this.stashAt);
+        return;
+      }
     }
     this.parse(chunk, this.stashAt);
     if (this.stash === null && !this.closed) this.socket.resume();

@@ -1,7 +1,7 @@
 /**
- * The balancer (Pike's `Balancer.balance`): one loop that selects over the work channel and the
- * done channel. Work goes to the least-pending worker at the top of the heap; done brings a
- * worker's pending count back down.
+ * The balancer (Pike's `Balancer.balance`): one loop that selects over the work, done and health
+ * channels. Work goes to the least-pending worker at the top of the heap; done brings a worker's
+ * pending count back down; health takes an ejected worker out of the heap and puts it back.
  *
  * The loop is callback-driven rather than async: `Select.once` runs the ready case synchronously
  * (direct hand-off from the sender), so a request crosses the balancer without a promise. Ready
@@ -16,18 +16,21 @@ import { noBackend, ProxyError } from '../errors.js';
 
 export const WORK_QUEUE = 1024;
 const CASE_WORK = 0;
+const CASE_DONE = 1;
 
 export class Balancer {
   readonly work = new Chan<Job>(WORK_QUEUE);
   readonly done: Chan<Worker>;
+  readonly health: Chan<Worker>;
   readonly workers: WorkerPool<Worker>;
   private readonly select: Select;
   private running = false;
 
-  constructor(done: Chan<Worker>, workers: Iterable<Worker>) {
+  constructor(done: Chan<Worker>, health: Chan<Worker>, workers: Iterable<Worker>) {
     this.done = done;
+    this.health = health;
     this.workers = new WorkerPool(workers);
-    this.select = new Select().recv(this.work).recv(this.done);
+    this.select = new Select().recv(this.work).recv(this.done).recv(this.health);
   }
 
   start(): void {
@@ -54,7 +57,8 @@ export class Balancer {
 
   private handle(index: number, value: unknown): void {
     if (index === CASE_WORK) this.dispatch(value as Job);
-    else this.completed(value as Worker);
+    else if (index === CASE_DONE) this.completed(value as Worker);
+    else this.healthChanged(value as Worker);
   }
 
   /** Sends the job to the least-loaded worker. */
@@ -73,5 +77,10 @@ export class Balancer {
 
   completed(worker: Worker): void {
     this.workers.completed(worker);
+  }
+
+  healthChanged(worker: Worker): void {
+    if (worker.ejected) this.workers.remove(worker);
+    else this.workers.add(worker);
   }
 }

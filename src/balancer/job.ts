@@ -14,6 +14,7 @@
  * - `aborted` means the response was cut short after bytes reached the client: the client connection
  *   must be closed, never left looking complete.
  */
+import type * as net from 'node:net';
 import { Chan } from '../csp/chan.js';
 import type { ProxyError } from '../errors.js';
 import { cannedResponse } from '../http1/canned.js';
@@ -26,6 +27,12 @@ const BODY_SLOTS = 16;
 /** What a job needs from the worker that runs it. */
 export interface JobOwner {
   settled(job: Job): void;
+}
+
+/** A backend socket that switched protocols (101), and the bytes it sent after the response head. */
+export interface Tunnel {
+  socket: net.Socket;
+  head: Buffer;
 }
 
 /** What a job needs from the backend exchange running it, to stop it when the client goes away. */
@@ -45,6 +52,11 @@ export class Job {
   closeAfter: boolean;
   /** The client spoke HTTP/1.0 (no chunked responses, keep-alive only if asked). */
   readonly http10: boolean;
+  /** The client asked to switch protocols (Upgrade); on 101 the backend socket becomes `tunnel`. */
+  upgrade = false;
+  tunnel: Tunnel | null = null;
+  /** Request body bytes read so far (for the body size limit). */
+  bodyBytes = 0;
 
   worker: JobOwner | null = null;
   exchange: Exchange | null = null;

@@ -7,6 +7,10 @@
  *   to dial); otherwise jobs wait in `requests`, in order. So the channel is the backend's queue.
  * - Every job the balancer dispatched here is reported done exactly once (via Job.settle), so
  *   `pending` (kept by the balancer's heap) returns to zero when the load ends.
+ * - Passive health: `failuresToEject` backend failures in a row (refused, timed out, malformed or
+ *   cut-short responses; not client aborts) eject the worker: it tells the balancer on `health`,
+ *   which takes it out of the heap. After `cooldownMs` it is sent back; one more failure ejects it
+ *   again at once, a success makes it healthy.
  */
 import { Chan, CLOSED, EMPTY, type Receiver } from '../csp/chan.js';
 import { ConnPool, type ConnPoolOptions } from '../backend/conn-pool.js';
@@ -15,6 +19,11 @@ import type { Job, JobOwner } from './job.js';
 
 /** Jobs queued per backend before the balancer answers 503 rather than queue more. */
 export const WORKER_QUEUE = 4096;
+
+export interface HealthOptions {
+  failuresToEject: number;
+  cooldownMs: number;
+}
 
 export class Worker implements PoolMember, JobOwner, Receiver<Job> {
   heapIndex = -1;
@@ -28,13 +37,22 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job> {
   served = 0;
   failed = 0;
 
+  /** Out of rotation (passive health); the balancer learns of each change on `health`. */
+  ejected = false;
+
   private readonly done: Chan<Worker>;
+  private readonly health: Chan<Worker>;
+  private readonly healthOptions: HealthOptions;
+  private failuresInARow = 0;
+  private cooldown: NodeJS.Timeout | null = null;
   private parked = false;
 
-  constructor(name: string, options: ConnPoolOptions, weight: number, done: Chan<Worker>) {
+  constructor(name: string, options: ConnPoolOptions, weight: number, done: Chan<Worker>, health: Chan<Worker>, healthOptions: HealthOptions) {
     this.name = name;
     this.weight = weight;
     this.done = done;
+    this.health = health;
+    this.healthOptions = healthOptions;
     this.pool = new ConnPool(options, {
       available: () => this.pump(),
       retry: (job) => this.pool.run(job, true),
@@ -66,12 +84,35 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job> {
 
   /** JobOwner: the job ended (response, error or abort). */
   settled(job: Job): void {
-    if (job.error !== null) this.failed++;
-    else this.served++;
+    if (job.error === null) {
+      this.served++;
+      this.failuresInARow = 0;
+    } else {
+      this.failed++;
+      if (job.error.source === 'backend' && ++this.failuresInARow >= this.healthOptions.failuresToEject && !this.ejected) {
+        this.eject();
+      }
+    }
     if (!this.done.trySend(this)) void this.done.send(this);
   }
 
+  private eject(): void {
+    this.ejected = true;
+    this.tellHealth();
+    this.cooldown = setTimeout(() => {
+      this.cooldown = null;
+      this.ejected = false;
+      this.failuresInARow = this.healthOptions.failuresToEject - 1;
+      this.tellHealth();
+    }, this.healthOptions.cooldownMs).unref();
+  }
+
+  private tellHealth(): void {
+    if (!this.health.trySend(this)) void this.health.send(this);
+  }
+
   close(): void {
+    if (this.cooldown !== null) clearTimeout(this.cooldown);
     if (this.parked) {
       this.requests.removeReceiver(this);
       this.parked = false;

@@ -20,11 +20,20 @@ import { Http1Parser, EV_NONE, EV_HEAD, EV_END, EV_UPGRADE, EV_ERROR } from '../
 import { HeadScan } from '../http1/hop-by-hop.js';
 import { requestHead, type ForwardedLines } from '../http1/head.js';
 import { cannedResponse, statusForParseError } from '../http1/canned.js';
-import { Job } from '../balancer/job.js';
+import { Job, type Tunnel } from '../balancer/job.js';
+import { tunnel } from './tunnel.js';
 
 export interface ClientLimits {
   maxHeadBytes: number;
+  maxBodyBytes: number;
   maxPipeline: number;
+}
+
+/** The proxy's coarse clock and the client timeouts in its ticks. */
+export interface ClientClock {
+  ticks: number;
+  headerTicks: number;
+  keepAliveTicks: number;
 }
 
 /** llhttp method numbers (llhttp.h) the proxy treats specially. */
@@ -60,6 +69,13 @@ export class ClientConn implements Receiver<Buffer> {
   private newest: Job | null = null;
   private readingDone = false;
   private closed = false;
+  /** Bytes the client sent after an upgrade request: the start of the tunnel, if there is one. */
+  private upgradeRest: Buffer | null = null;
+
+  // Timeouts, in ticks of `clock`.
+  private readonly clock: ClientClock;
+  private lastActive: number;
+  private headSince = -1;
 
   // Input backpressure.
   private blocked = false;
@@ -73,8 +89,10 @@ export class ClientConn implements Receiver<Buffer> {
   private outputParked = false;
   private writeBlocked = false;
 
-  constructor(socket: net.Socket, work: Chan<Job>, limits: ClientLimits, fwd: ForwardedLines) {
+  constructor(socket: net.Socket, work: Chan<Job>, limits: ClientLimits, fwd: ForwardedLines, clock: ClientClock) {
     this.socket = socket;
+    this.clock = clock;
+    this.lastActive = clock.ticks;
     this.work = work;
     this.limits = limits;
     this.fwd = fwd;
@@ -98,11 +116,25 @@ export class ClientConn implements Receiver<Buffer> {
     this.socket.destroy();
   }
 
+  /** The proxy's sweep: a head begun and not finished in time gets 408; an idle connection closes. */
+  tick(now: number): void {
+    if (this.closed || this.upgradeRest !== null) return;
+    if (this.headSince >= 0 && now - this.headSince >= this.clock.headerTicks) {
+      this.headSince = -1;
+      this.refuse(408);
+    } else if (this.pipeline.length === 0 && !this.parser.inMessage && now - this.lastActive >= this.clock.keepAliveTicks) {
+      this.socket.destroy();
+    }
+  }
+
   // ---- reading requests ----
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.readingDone) return;
+    this.lastActive = this.clock.ticks;
     this.parse(chunk, 0);
+    if (!this.parser.readingHead) this.headSince = -1;
+    else if (this.headSince < 0) this.headSince = this.clock.ticks;
   };
 
   private parse(chunk: Buffer, from: number): void {
@@ -134,15 +166,22 @@ export class ClientConn implements Receiver<Buffer> {
             if (!job.body.closed) job.body.close();
           }
           off = at;
-          if (job !== null && job.closeAfter) this.readingDone = true;
+          // An upgrade request ends in EV_UPGRADE next, which keeps the bytes after it for the tunnel.
+          if (this.newest !== null && this.newest.closeAfter && !this.newest.upgrade) this.readingDone = true;
           continue;
         }
         case EV_UPGRADE:
-          // Tunnels are not relayed yet (the Upgrade header was not forwarded): nothing more to read.
+          // What follows belongs to the tunnel if the backend agrees (101), else to nobody: the
+          // connection closes after the response. Stop reading until then.
           this.readingDone = true;
+          this.upgradeRest = chunk.subarray(at);
+          this.socket.pause();
           return;
         case EV_ERROR:
-          this.refuse(statusForParseError(parser.errorName, parser.headerCount === 0));
+          // Too large counts as URI Too Long when the limit was crossed in the request line or the
+          // target alone is over it; otherwise the header fields are to blame.
+          this.abortRequest(this.reading, statusForParseError(parser.errorName,
+            parser.headerCount === 0 || parser.urlLength > this.limits.maxHeadBytes));
           return;
       }
     }
@@ -160,21 +199,30 @@ export class ClientConn implements Receiver<Buffer> {
       this.refuse(501);
       return false;
     }
-    // RFC 9112 §3.2: a client MUST send Host in HTTP/1.1.
-    if (scan.hostIndex < 0 && p.versionMajor === 1 && p.versionMinor === 1) {
+    // RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host; an HTTP/1.0 one at most one.
+    if (scan.hostCount > 1 || (scan.hostIndex < 0 && p.versionMajor === 1 && p.versionMinor === 1)) {
       this.refuse(400);
       return false;
     }
+    const contentLength = scan.contentLengthIndex < 0 ? 0
+      : decimal(p.head, p.valueStart(scan.contentLengthIndex), p.valueLength(scan.contentLengthIndex));
+    if (contentLength > this.limits.maxBodyBytes) {
+      this.refuse(413);
+      return false;
+    }
     const http10 = p.versionMajor === 1 && p.versionMinor === 0;
-    const hasBody = scan.hasTransferEncoding || (scan.contentLengthIndex >= 0 && !isZero(p.head, p.valueStart(scan.contentLengthIndex), p.valueLength(scan.contentLengthIndex)));
+    const hasBody = scan.hasTransferEncoding || contentLength > 0;
+    const upgrade = p.upgrade;
     const job = new Job(
-      requestHead(p, scan, this.fwd, false),
+      requestHead(p, scan, this.fwd, upgrade),
       hasBody,
       p.method === METHOD_HEAD,
       isIdempotent(p.method),
-      !p.keepAlive,
+      // After an upgrade request only a tunnel can follow: if the backend declines, close.
+      !p.keepAlive || upgrade,
       http10,
     );
+    job.upgrade = upgrade;
     this.pipeline.push(job);
     this.newest = job;
     if (hasBody) this.reading = job;
@@ -189,6 +237,11 @@ export class ClientConn implements Receiver<Buffer> {
   private sendBody(job: Job, chunk: Buffer, from: number, to: number, after: number): boolean {
     const body = job.body;
     if (body === null || body.closed) return true; // the exchange already ended
+    job.bodyBytes += to - from;
+    if (job.bodyBytes > this.limits.maxBodyBytes) {
+      this.abortRequest(job, 413);
+      return false;
+    }
     const piece = chunk.subarray(from, to);
     if (body.trySend(piece)) return true;
     this.block(chunk, to, after);
@@ -218,6 +271,17 @@ export class ClientConn implements Receiver<Buffer> {
     }
     this.parse(chunk, this.stashAt);
     if (!this.blocked && !this.closed) this.socket.resume();
+  }
+
+  /**
+   * The request being read cannot go on (malformed, too large): its exchange, if it started, is
+   * cancelled (the backend socket is destroyed, so the backend never sees it complete), and the
+   * client gets `status` after the responses before it, unless a response had already begun.
+   */
+  private abortRequest(job: Job | null, status: number): void {
+    this.reading = null;
+    if (job !== null) job.cancel();
+    this.refuse(status);
   }
 
   /** Answers a bad request with `status` after the responses before it, and reads no more. */
@@ -269,7 +333,12 @@ export class ClientConn implements Receiver<Buffer> {
 
   private frontDone(job: Job): void {
     this.pipeline.shift();
-    if (job.aborted) {
+    this.lastActive = this.clock.ticks;
+    if (job.tunnel !== null) {
+      this.startTunnel(job.tunnel);
+      return;
+    }
+    if (job.aborted || (job.cancelled && job.bytesOut > 0)) {
       this.socket.destroy(); // the response was cut short: never let it look complete
       return;
     }
@@ -281,6 +350,17 @@ export class ClientConn implements Receiver<Buffer> {
     if (this.blocked && this.afterBlocked === AFTER_NOTHING && this.workSend.chan === null && this.bodySend.chan === null) {
       this.unblock();
     }
+  }
+
+  /** The backend agreed to switch protocols: from here on the two sockets are one byte pipe. */
+  private startTunnel(t: Tunnel): void {
+    const socket = this.socket;
+    socket.off('data', this.onData);
+    socket.off('drain', this.onDrain);
+    socket.off('end', this.onEnd);
+    socket.off('error', this.onError);
+    tunnel(socket, this.upgradeRest ?? Buffer.alloc(0), t.socket, t.head);
+    this.upgradeRest = null;
   }
 
   // ---- socket end ----
@@ -318,13 +398,14 @@ function localResponse(status: number): Job {
   return job;
 }
 
-/** A Content-Length value of zero (llhttp has checked it is digits and that repeats agree). */
-function isZero(head: Buffer, start: number, length: number): boolean {
+/** A Content-Length value (llhttp has checked it is digits, OWS aside, and that repeats agree). */
+function decimal(head: Buffer, start: number, length: number): number {
+  let value = 0;
   for (let i = start; i < start + length; i++) {
     const c = head[i] as number;
-    if (c !== 0x30 && c !== 0x20 && c !== 0x09) return false;
+    if (c >= 0x30 && c <= 0x39) value = value * 10 + (c - 0x30);
   }
-  return true;
+  return value;
 }
 
 /** A send a blocked connection waits on (one on the work channel, one on a body channel). */

@@ -12,6 +12,9 @@ import { H_X_FORWARDED_FOR, H_X_FORWARDED_HOST, H_X_FORWARDED_PROTO, H_UPGRADE }
 
 const CRLF = Buffer.from('\r\n');
 const HTTP11_CRLF = Buffer.from(' HTTP/1.1\r\n');
+// An HTTP/1.0 client's request goes on as HTTP/1.0, so the backend answers without chunked coding
+// (RFC 9112 §6.1), asking to keep the pooled connection open.
+const HTTP10_CRLF_KEEP_ALIVE = Buffer.from(' HTTP/1.0\r\nConnection: keep-alive\r\n');
 const XFF = Buffer.from('X-Forwarded-For: ');
 const XFF_JOIN = Buffer.from(', ');
 const XF_HOST = Buffer.from('X-Forwarded-Host: ');
@@ -79,17 +82,18 @@ function valueEnd(p: Http1Parser, i: number): number {
 }
 
 /**
- * The request head sent to a backend: `METHOD target HTTP/1.1`, the end-to-end headers, the client
+ * The request head sent to a backend: `METHOD target HTTP/1.1` (1.0 for 1.0 clients), the end-to-end headers, the client
  * added to X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host set. `upgrade` keeps Upgrade and
  * sends `Connection: upgrade` (a tunnel was asked for); otherwise both are dropped.
  */
 export function requestHead(p: Http1Parser, scan: HeadScan, fwd: ForwardedLines, upgrade: boolean): Buffer {
+  const version = p.versionMajor === 1 && p.versionMinor === 0 ? HTTP10_CRLF_KEEP_ALIVE : HTTP11_CRLF;
   const head = p.head;
   let lineStart = 0;
   while (head[lineStart] === 0x0d || head[lineStart] === 0x0a) lineStart++; // llhttp skips CRLF before a request
   const targetEnd = p.urlStart + p.urlLength;
 
-  let size = targetEnd - lineStart + HTTP11_CRLF.length + copyKept(p, scan, upgrade, true, null, 0);
+  let size = targetEnd - lineStart + version.length + copyKept(p, scan, upgrade, true, null, 0);
   size += XFF.length + fwd.clientAddress.length + CRLF.length;
   for (const i of scan.forwardedFor) size += p.valueLength(i) + XFF_JOIN.length;
   size += fwd.proto.length;
@@ -99,7 +103,7 @@ export function requestHead(p: Http1Parser, scan: HeadScan, fwd: ForwardedLines,
 
   const out = Buffer.allocUnsafe(size);
   let at = head.copy(out, 0, lineStart, targetEnd);
-  at += HTTP11_CRLF.copy(out, at);
+  at += version.copy(out, at);
   at += copyKept(p, scan, upgrade, true, out, at);
   at += XFF.copy(out, at);
   for (const i of scan.forwardedFor) {

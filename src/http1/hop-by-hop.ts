@@ -40,6 +40,7 @@ export class HeadScan {
   contentLengthIndex = -1;
   hasTransferEncoding = false;
   hostIndex = -1;
+  hostCount = 0;
   /** Indexes of X-Forwarded-For headers, in order (their values are joined when forwarding). */
   forwardedFor: number[] = [];
   upgradeIndex = -1;
@@ -56,6 +57,7 @@ export class HeadScan {
     this.contentLengthIndex = -1;
     this.hostIndex = this.upgradeIndex = -1;
     this.dropped = 0;
+    this.hostCount = 0;
     this.forwardedFor.length = 0;
     this.namedCount = 0;
 
@@ -85,6 +87,7 @@ export class HeadScan {
           break;
         case H_HOST:
           if (this.hostIndex < 0) this.hostIndex = i;
+          this.hostCount++;
           break;
         case H_EXPECT:
           if (equalsLower(head, p.valueStart(i), trimmedLength(head, p.valueStart(i), p.valueLength(i)), CONTINUE_100)) {

@@ -211,6 +211,11 @@ export class Http1Parser implements CallbackTarget {
     return cString(this.ll, this.ll.exports.llhttp_get_error_reason(this.ptr));
   }
 
+  /** A message has begun and its head is not complete yet. */
+  get readingHead(): boolean {
+    return this.inHead;
+  }
+
   nameStart(i: number): number { return this.headers[4 * i] as number; }
   nameLength(i: number): number { return this.headers[4 * i + 1] as number; }
   valueStart(i: number): number { return this.headers[4 * i + 2] as number; }
