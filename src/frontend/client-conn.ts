@@ -21,6 +21,7 @@ import { HeadScan } from '../http1/hop-by-hop.js';
 import { requestHead, type ForwardedLines } from '../http1/head.js';
 import { cannedResponse, statusForParseError } from '../http1/canned.js';
 import { Job, type Tunnel } from '../balancer/job.js';
+import { isIdempotent, METHOD_CONNECT, METHOD_HEAD } from '../http1/methods.js';
 import { tunnel } from './tunnel.js';
 
 export interface ClientLimits {
@@ -34,21 +35,6 @@ export interface ClientClock {
   ticks: number;
   headerTicks: number;
   keepAliveTicks: number;
-}
-
-/** llhttp method numbers (llhttp.h) the proxy treats specially. */
-const METHOD_GET = 1;
-const METHOD_HEAD = 2;
-const METHOD_PUT = 4;
-const METHOD_CONNECT = 5;
-const METHOD_OPTIONS = 6;
-const METHOD_TRACE = 7;
-const METHOD_DELETE = 0;
-
-/** RFC 9110 §9.2.2: methods that may be sent again without a different effect. */
-function isIdempotent(method: number): boolean {
-  return method === METHOD_GET || method === METHOD_HEAD || method === METHOD_PUT || method === METHOD_DELETE
-    || method === METHOD_OPTIONS || method === METHOD_TRACE;
 }
 
 /** What resumes after the blocked send is taken. */

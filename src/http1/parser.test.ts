@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { Http1Parser, EV_NONE, EV_HEAD, EV_END, EV_UPGRADE, EV_ERROR, type ParseEvent } from './parser.js';
 import { llhttp } from './llhttp.js';
+import { METHOD_CONNECT, METHOD_GET, METHOD_HEAD, METHOD_OPTIONS, METHOD_POST, METHOD_PUT } from './methods.js';
 import { loadBadFixtures, loadFixture, loadFixtures, type Fixture } from './fixtures.js';
 
 type Kind = 'request' | 'response';
@@ -11,13 +12,6 @@ const EVENT_NAMES = ['NONE', 'HEAD', 'END', 'UPGRADE', 'ERROR'] as const;
 const SEED = 0x5eed;
 const RUNS = 150;
 
-// llhttp_method_t
-const GET = 1;
-const HEAD = 2;
-const POST = 3;
-const PUT = 4;
-const CONNECT = 5;
-const OPTIONS = 6;
 
 /** One message as seen through the binding; byte strings are latin1 so every byte maps to one char. */
 interface MessageTrace {
@@ -315,7 +309,7 @@ test('get-simple in 7-byte pieces: exact URL, headers, method, version', () => {
     assert.ok(m);
     assert.is(m.url, '/hello/world?x=1');
     assert.equal(m.headers, [['Host', 'example.com'], ['User-Agent', 'curl/8.5.0'], ['Accept', '*/*']]);
-    assert.is(m.method, GET);
+    assert.is(m.method, METHOD_GET);
     assert.is(m.version, '1.1');
     assert.is(m.keepAlive, true);
     assert.is(m.upgrade, false);
@@ -360,16 +354,16 @@ test('request-target forms and methods', () => {
   };
   const options = one('options-asterisk.http');
   assert.is(options.url, '*');
-  assert.is(options.method, OPTIONS);
+  assert.is(options.method, METHOD_OPTIONS);
   const absolute = one('get-absolute-form.http');
   assert.is(absolute.url, 'http://example.com:8080/path/to?q=a%20b#frag');
   assert.equal(absolute.headers[1], ['Proxy-Connection', 'keep-alive']);
-  assert.is(one('head.http').method, HEAD);
+  assert.is(one('head.http').method, METHOD_HEAD);
   const post = one('post-content-length.http');
-  assert.is(post.method, POST);
+  assert.is(post.method, METHOD_POST);
   assert.is(post.body, '{"name":"chanlb","n":12345}');
   const put = one('expect-100-continue.http');
-  assert.is(put.method, PUT);
+  assert.is(put.method, METHOD_PUT);
   assert.equal(put.headers[2], ['Expect', '100-continue']);
   assert.is(put.body, 'hello world');
 });
@@ -468,7 +462,7 @@ test('pipelined: 3 requests in one chunk give HEAD, END x3 at the exact boundari
   assert.equal(events.filter((e) => !e.includes('@')), ['/one', '/two', '/three']);
 
   const t = feed('request', [bytes]);
-  assert.equal(t.messages.map((m) => [m.method, m.keepAlive, m.body]), [[GET, true, ''], [POST, true, 'abcde'], [GET, false, '']]);
+  assert.equal(t.messages.map((m) => [m.method, m.keepAlive, m.body]), [[METHOD_GET, true, ''], [METHOD_POST, true, 'abcde'], [METHOD_GET, false, '']]);
 });
 
 test('empty lines between pipelined requests are skipped and never part of a head', () => {
@@ -655,7 +649,7 @@ test('Upgrade with a body: the body first, then the tunnel; CONNECT; 101 respons
 
   const connect = loadFixture('requests', 'connect-authority.http');
   const c = feed('request', pieces(connect, 5));
-  assert.is(c.messages[0]?.method, CONNECT);
+  assert.is(c.messages[0]?.method, METHOD_CONNECT);
   assert.is(c.messages[0]?.url, 'example.com:443');
   assert.is(c.tunnel.length, 10);
 
