@@ -71,6 +71,8 @@ export class Proxy {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
+        // After listening, errors are per accept (EMFILE and the like): the server goes on.
+        this.server.on('error', (err: Error) => process.stderr.write(`chanlb: accept failed: ${err.message}\n`));
         resolve(this.address());
       });
     });

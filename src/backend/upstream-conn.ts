@@ -24,6 +24,10 @@ const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n');
 const CONNECTION_KEEP_ALIVE = Buffer.from('Connection: keep-alive\r\n');
 const NO_LINE = Buffer.alloc(0);
 
+function destroyQuietly(this: net.Socket): void {
+  this.destroy();
+}
+
 /** What a connection reports to the pool that owns it. */
 export interface UpstreamOwner {
   readonly address: string;
@@ -261,6 +265,9 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
     socket.off('timeout', this.onTimeout);
     socket.off('error', this.onError);
     socket.off('close', this.onClose);
+    // Until the client connection reaches this response and joins the sockets, a reset must not
+    // go unheard (an 'error' with no listener would end the process).
+    socket.on('error', destroyQuietly);
     this.closed = true;
     this.owner.discarded(this);
     job.tunnel = { socket, head };

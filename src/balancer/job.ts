@@ -110,5 +110,6 @@ export class Job {
     if (this.body !== null && !this.body.closed) this.body.close();
     const exchange = this.exchange;
     if (exchange !== null) exchange.abort();
+    this.tunnel?.socket.destroy(); // a 101 that the client did not stay for
   }
 }

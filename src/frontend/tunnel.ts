@@ -14,6 +14,7 @@ export function tunnel(client: net.Socket, toBackend: Buffer, backend: net.Socke
     client.destroy();
     backend.destroy();
   };
+  backend.removeAllListeners('error');
   client.on('error', destroyBoth);
   backend.on('error', destroyBoth);
   client.on('close', destroyBoth);
