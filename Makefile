@@ -7,7 +7,7 @@ BACKENDS ?= 127.0.0.1:9001,127.0.0.1:9002,127.0.0.1:9003
 RUN_DIR  := .run
 STAMP    := node_modules/.package-lock.json
 
-.PHONY: run start_backend stop_backend test build bench load_test clean install
+.PHONY: run start_backend stop_backend test build bench compare load_test clean install
 
 # npm ci only when the lock file changed since the last install.
 $(STAMP): package.json package-lock.json
@@ -55,11 +55,20 @@ test: build
 	echo "$$passed passed, $$((total - passed - skipped)) failed"; \
 	exit $$status
 
+# Micro-benchmarks (bench/*.bench.ts): one table per bench, JSON to bench/results/.
+# make bench ARGS='head parser --compare bench/results/micro-....json'
 bench: build
-	node dist/bench/run.js
+	node dist/bench/run.js $(ARGS)
 
-load_test: build
+# The same load straight to a backend, through chanlb, nginx, HAProxy and a node:http+undici proxy.
+# make compare ARGS='--duration 5s --rounds 2 --tool ab --only chanlb,nginx'
+compare: build
+	node dist/bench/compare.js $(ARGS)
+
+# ab against a proxy already running on :8080 (make run in another terminal).
+load_test:
 	@command -v ab >/dev/null || { echo "ab not found: install it with 'apt-get install -y apache2-utils'"; exit 2; }
+	@(exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null || { echo "nothing listens on 127.0.0.1:8080: start the proxy with 'make run' first"; exit 2; }
 	ab -k -c 100 -n 100000 http://127.0.0.1:8080/
 
 clean: stop_backend

@@ -1,0 +1,98 @@
+// One load run with wrk or ab against a URL, and what their reports say.
+import { start, stop } from './procs.js';
+
+export type Tool = 'wrk' | 'ab';
+
+export const INSTALL: Record<Tool | 'nginx' | 'haproxy', string> = {
+  wrk: 'apt-get install -y wrk',
+  ab: 'apt-get install -y apache2-utils',
+  nginx: 'apt-get install -y nginx-light',
+  haproxy: 'apt-get install -y haproxy',
+};
+
+export interface LoadSettings {
+  tool: Tool;
+  seconds: number;
+  connections: number;
+  /** wrk threads (ab has one). */
+  threads: number;
+}
+
+export interface LoadResult {
+  requests: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Socket errors plus responses that are not 2xx/3xx (wrk) or not 2xx (ab). */
+  errors: number;
+}
+
+/** The command line, for the report. */
+export function describe(s: LoadSettings): string {
+  return s.tool === 'wrk'
+    ? `wrk -t${s.threads} -c${s.connections} -d${s.seconds}s --latency`
+    : `ab -k -r -c ${s.connections} -t ${s.seconds}`;
+}
+
+function args(s: LoadSettings, url: string): string[] {
+  if (s.tool === 'wrk') return [`-t${s.threads}`, `-c${s.connections}`, `-d${s.seconds}s`, '--latency', url];
+  // ab allocates a record per request up front from -n: allow 100k req/s, stop at -t seconds.
+  return ['-k', '-r', '-q', '-c', String(s.connections), '-t', String(s.seconds), '-n', String(100_000 * s.seconds), url];
+}
+
+export async function runLoad(s: LoadSettings, url: string): Promise<LoadResult> {
+  const proc = start(s.tool, s.tool, args(s, url), true);
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), (s.seconds + 30) * 1000)));
+  const status = await Promise.race([proc.exited, limit]);
+  clearTimeout(timer);
+  if (status === 'timeout') {
+    await stop(proc);
+    throw new Error(`${s.tool} did not finish within ${s.seconds + 30} s`);
+  }
+  const out = proc.output();
+  if (status !== 0) throw new Error(`${s.tool} exited with ${status}:\n${out.trim()}`);
+  return s.tool === 'wrk' ? parseWrk(out) : parseAb(out);
+}
+
+function num(out: string, re: RegExp, what: string): number {
+  const m = re.exec(out);
+  if (m === null) throw new Error(`no ${what} in the load tool's report:\n${out.trim()}`);
+  return Number(m[1]);
+}
+
+function optional(out: string, re: RegExp): number {
+  const m = re.exec(out);
+  return m === null ? 0 : Number(m[1]);
+}
+
+const UNIT_MS: Record<string, number> = { us: 1e-3, ms: 1, s: 1e3, m: 60e3 };
+
+function wrkLatency(out: string, percent: string): number {
+  const m = new RegExp(`^\\s+${percent}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm').exec(out);
+  if (m === null) throw new Error(`no ${percent}% latency in wrk's report (was --latency given?):\n${out.trim()}`);
+  return Number(m[1]) * (UNIT_MS[m[2] ?? 'ms'] ?? 1);
+}
+
+export function parseWrk(out: string): LoadResult {
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const socketErrors = socket === null ? 0 : socket.slice(1).reduce((sum, n) => sum + Number(n), 0);
+  return {
+    requests: num(out, /(\d+) requests in /, 'request count'),
+    rps: num(out, /Requests\/sec:\s+([\d.]+)/, 'Requests/sec'),
+    p50Ms: wrkLatency(out, '50'),
+    p99Ms: wrkLatency(out, '99'),
+    errors: socketErrors + optional(out, /Non-2xx or 3xx responses: (\d+)/),
+  };
+}
+
+/** ab reports whole milliseconds only (its percentiles are coarse at sub-millisecond latencies). */
+export function parseAb(out: string): LoadResult {
+  return {
+    requests: num(out, /Complete requests:\s+(\d+)/, 'Complete requests'),
+    rps: num(out, /Requests per second:\s+([\d.]+)/, 'Requests per second'),
+    p50Ms: num(out, /^\s+50%\s+(\d+)/m, '50% latency'),
+    p99Ms: num(out, /^\s+99%\s+(\d+)/m, '99% latency'),
+    errors: optional(out, /Failed requests:\s+(\d+)/) + optional(out, /Non-2xx responses:\s+(\d+)/) + optional(out, /Write errors:\s+(\d+)/),
+  };
+}
