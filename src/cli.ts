@@ -2,6 +2,7 @@
  * Command-line flags → ProxyOptions. Every bad flag or value is an OptionError whose message names it.
  */
 import { parseArgs } from 'node:util';
+import { POLICIES, type PolicyName } from './balancer/policy.js';
 import {
   DEFAULTS, OptionError, parseAddress, parseCount, parseDuration, parseSize, withDefaults,
   type ProxyOptions,
@@ -12,6 +13,7 @@ export const USAGE = `Usage: chanlb [--listen HOST:PORT] --backend HOST:PORT [--
 
   --listen HOST:PORT          where to accept clients (default ${d.listen.host}:${d.listen.port})
   --backend HOST:PORT         a backend; repeat the flag or separate with commas
+  --policy NAME               ${POLICIES.join(' | ')} (default ${d.policy})
 
 Limits and timeouts (durations take ms, s or m; sizes k, m or g):
   --connect-timeout D         backend TCP connect (default ${d.connectTimeoutMs}ms) -> 502
@@ -32,6 +34,7 @@ Limits and timeouts (durations take ms, s or m; sizes k, m or g):
 const FLAGS = {
   listen: { type: 'string' },
   backend: { type: 'string', multiple: true },
+  policy: { type: 'string' },
   'connect-timeout': { type: 'string' },
   'response-timeout': { type: 'string' },
   'backend-idle-timeout': { type: 'string' },
@@ -48,7 +51,7 @@ const FLAGS = {
 } as const;
 
 type NumericOption = { [K in keyof ProxyOptions]: ProxyOptions[K] extends number ? K : never }[keyof ProxyOptions];
-type LimitFlag = Exclude<keyof typeof FLAGS, 'listen' | 'backend' | 'help'>;
+type LimitFlag = Exclude<keyof typeof FLAGS, 'listen' | 'backend' | 'policy' | 'help'>;
 const atLeast = (min: number) => (flag: string, text: string): number => parseCount(flag, text, min);
 
 const LIMITS: readonly [LimitFlag, NumericOption, (flag: string, text: string) => number][] = [
@@ -66,6 +69,12 @@ const LIMITS: readonly [LimitFlag, NumericOption, (flag: string, text: string) =
   ['eject-cooldown', 'ejectCooldownMs', parseDuration],
 ];
 
+function parsePolicy(text: string): PolicyName {
+  const policy = POLICIES.find((p) => p === text);
+  if (policy === undefined) throw new OptionError(`--policy: "${text}" is not one of ${POLICIES.join(', ')}`);
+  return policy;
+}
+
 export function parseCommandLine(argv: string[]): ProxyOptions | 'help' {
   let values;
   try {
@@ -82,6 +91,7 @@ export function parseCommandLine(argv: string[]): ProxyOptions | 'help' {
   };
   const v = values;
   if (v.listen !== undefined) options.listen = parseAddress('--listen', v.listen, DEFAULTS.listen.host);
+  if (v.policy !== undefined) options.policy = parsePolicy(v.policy);
   for (const [flag, key, parse] of LIMITS) {
     const text = v[flag];
     if (text !== undefined) options[key] = parse(`--${flag}`, text);

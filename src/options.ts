@@ -1,3 +1,5 @@
+import type { PolicyName } from './balancer/policy.js';
+
 /**
  * Proxy options: every limit and timeout, its default, and validation with errors that name the
  * offending flag. The README's table of limits is written from this file.
@@ -10,6 +12,8 @@ export interface Address {
 export interface ProxyOptions {
   listen: Address;
   backends: Address[];
+  /** How a backend is chosen: the least-pending heap (default), round robin, or power of two choices. */
+  policy: PolicyName;
   /** Sockets per backend, busy and idle together; requests beyond wait in the backend's queue. */
   maxConnectionsPerBackend: number;
   /** A backend that has not accepted the TCP connection by then: 502. */
@@ -38,6 +42,7 @@ export interface ProxyOptions {
 
 export const DEFAULTS: Omit<ProxyOptions, 'backends'> = {
   listen: { host: '0.0.0.0', port: 8080 },
+  policy: 'least-pending',
   maxConnectionsPerBackend: 128,
   connectTimeoutMs: 5_000,
   responseTimeoutMs: 60_000,

@@ -50,7 +50,7 @@ export class Proxy {
       responseTimeoutMs: options.responseTimeoutMs,
       idleTimeoutMs: options.backendIdleTimeoutMs,
     }, 1, done, health, { failuresToEject: options.failuresToEject, cooldownMs: options.ejectCooldownMs }));
-    this.balancer = new Balancer(done, health, this.workers);
+    this.balancer = new Balancer(done, health, this.workers, options.policy);
     // Half-open: a client that half-closes after its request still gets the response (then we close).
     this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, this.onConnection);
     if (options.maxConnections > 0) this.server.maxConnections = options.maxConnections;

@@ -9,7 +9,7 @@
  */
 import { Chan } from '../csp/chan.js';
 import { Select } from '../csp/select.js';
-import { WorkerPool } from './pool.js';
+import { createPolicy, type Policy, type PolicyName } from './policy.js';
 import type { Worker } from './worker.js';
 import type { Job } from './job.js';
 import { noBackend, ProxyError } from '../errors.js';
@@ -22,14 +22,14 @@ export class Balancer {
   readonly work = new Chan<Job>(WORK_QUEUE);
   readonly done: Chan<Worker>;
   readonly health: Chan<Worker>;
-  readonly workers: WorkerPool<Worker>;
+  readonly workers: Policy<Worker>;
   private readonly select: Select;
   private running = false;
 
-  constructor(done: Chan<Worker>, health: Chan<Worker>, workers: Iterable<Worker>) {
+  constructor(done: Chan<Worker>, health: Chan<Worker>, workers: Iterable<Worker>, policy: PolicyName = 'least-pending') {
     this.done = done;
     this.health = health;
-    this.workers = new WorkerPool(workers);
+    this.workers = createPolicy(policy, workers);
     this.select = new Select().recv(this.work).recv(this.done).recv(this.health);
   }
 
@@ -61,9 +61,9 @@ export class Balancer {
     else this.healthChanged(value as Worker);
   }
 
-  /** Sends the job to the least-loaded worker. */
+  /** Sends the job to the worker the policy picks (by default the least loaded). */
   dispatch(job: Job): void {
-    const worker = this.workers.min();
+    const worker = this.workers.pick();
     if (worker === undefined) {
       job.settle(noBackend());
       return;
