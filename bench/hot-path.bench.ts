@@ -12,11 +12,14 @@ import { Balancer } from '../src/balancer/balancer.js';
 import { Worker } from '../src/balancer/worker.js';
 import { ClientConn } from '../src/frontend/client-conn.js';
 import { forwardedLines } from '../src/http1/head.js';
+import type { SocketReader } from '../src/backend/upstream-conn.js';
 
 /** Just enough of net.Socket for the proxy: writes are captured, events are emitted by the bench. */
 class MemorySocket extends EventEmitter {
   static lastWritten: MemorySocket | null = null;
   readonly remoteAddress = '127.0.0.1';
+  /** Backend sockets: where reads go (the proxy dials with `onread`); client sockets get 'data'. */
+  reader: SocketReader | null = null;
   writes = 0;
   write(_chunk: Buffer): boolean {
     MemorySocket.lastWritten = this;
@@ -54,8 +57,9 @@ function rig(backends: number): Rig {
   const workers = Array.from({ length: backends }, (_, i) => new Worker(`b${i}`, {
     host: '127.0.0.1', port: 9001 + i, maxConnections: 4,
     connectTimeoutMs: 5000, responseTimeoutMs: 60000, idleTimeoutMs: 4000,
-    dial: (): net.Socket => {
+    dial: (_host: string, _port: number, reader: SocketReader): net.Socket => {
       const s = new MemorySocket();
+      s.reader = reader;
       upstreams.push(s);
       queueMicrotask(() => s.emit('connect'));
       return asSocket(s);
@@ -70,14 +74,14 @@ function rig(backends: number): Rig {
     async warm(response: Buffer): Promise<void> {
       for (let i = 0; i < backends; i++) client.emit('data', Buffer.from(REQUEST));
       await new Promise((resolve) => setTimeout(resolve, 5));
-      for (const upstream of upstreams) upstream.emit('data', Buffer.from(response));
+      for (const upstream of upstreams) upstream.reader?.onRead(response.length, response);
     },
     roundTrip(response: Buffer): void {
       client.emit('data', Buffer.from(REQUEST));
       // The backend socket the request was just written to answers it.
       const upstream = MemorySocket.lastWritten;
       if (upstream === null || upstream === client) throw new Error('the request reached no backend');
-      upstream.emit('data', Buffer.from(response));
+      upstream.reader?.onRead(response.length, response);
       if (client.writes === 0) throw new Error('no response reached the client');
     },
     close(): void {

@@ -83,9 +83,10 @@ export function parseDuration(flag: string, text: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
   if (match === null) throw new OptionError(`${flag}: "${text}" is not a duration (e.g. 500ms, 5s, 2m)`);
   const value = Number(match[1]);
-  const ms = match[2] === 's' ? value * 1000 : match[2] === 'm' ? value * 60_000 : value;
-  if (ms <= 0 || !Number.isFinite(ms)) throw new OptionError(`${flag}: must be greater than zero`);
-  return Math.round(ms);
+  const ms = Math.round(match[2] === 's' ? value * 1000 : match[2] === 'm' ? value * 60_000 : value);
+  // Zero would read as "no timeout" to a reader of the code; it is never what a user means here.
+  if (ms < 1 || !Number.isFinite(ms)) throw new OptionError(`${flag}: must be at least 1ms`);
+  return ms;
 }
 
 /** `16384`, `16k`, `1m`, `1g` (binary multiples). */

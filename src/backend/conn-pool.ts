@@ -10,7 +10,7 @@
  * - A busy socket with no progress for `responseTimeoutMs` fails its exchange with 504.
  */
 import * as net from 'node:net';
-import { UpstreamConn, type UpstreamOwner } from './upstream-conn.js';
+import { UpstreamConn, type SocketReader, type UpstreamOwner } from './upstream-conn.js';
 import type { Job } from '../balancer/job.js';
 
 export interface ConnPoolOptions {
@@ -20,11 +20,21 @@ export interface ConnPoolOptions {
   connectTimeoutMs: number;
   responseTimeoutMs: number;
   idleTimeoutMs: number;
-  /** Opens a socket to the backend (default: TCP with Nagle off); benchmarks substitute an in-memory one. */
-  dial?: (host: string, port: number) => net.Socket;
+  /** Opens a socket to the backend whose reads go to `reader` (default: TCP, Nagle off, `onread`). */
+  dial?: (host: string, port: number, reader: SocketReader) => net.Socket;
 }
 
-const dialTcp = (host: string, port: number): net.Socket => net.connect({ host, port, noDelay: true });
+/**
+ * Backend sockets read into one shared buffer (`onread`) instead of a new Buffer and a trip through
+ * the Readable stream per read: reads are handled synchronously, and whatever outlives the callback
+ * is copied by the reader. Measured: 48-62 -> 43-52 us of proxy CPU per request (wrk -c64).
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+const dialTcp = (host: string, port: number, reader: SocketReader): net.Socket => net.connect({
+  host, port, noDelay: true,
+  onread: { buffer: READ_BUFFER, callback: (nread: number, buffer: Uint8Array) => reader.onRead(nread, buffer) },
+});
 
 /** What the pool tells the worker that owns it. */
 export interface ConnPoolEvents {
@@ -79,7 +89,8 @@ export class ConnPool implements UpstreamOwner {
   run(job: Job, fresh = false): void {
     let conn = fresh ? undefined : this.idle.pop();
     if (conn === undefined) {
-      conn = new UpstreamConn(this, (this.options.dial ?? dialTcp)(this.options.host, this.options.port));
+      const { host, port, dial = dialTcp } = this.options;
+      conn = new UpstreamConn(this, (reader) => dial(host, port, reader));
       this.all.add(conn);
       this.dialled++;
     }

@@ -18,7 +18,7 @@ import { Http1Parser, EV_NONE, EV_HEAD, EV_END, EV_UPGRADE, EV_ERROR } from '../
 import { HeadScan } from '../http1/hop-by-hop.js';
 import { responseHead } from '../http1/head.js';
 import type { Job, Exchange } from '../balancer/job.js';
-import { backendBadResponse, backendClosed, backendConnectTimeout, backendRefused, backendTimeout, type ProxyError } from '../errors.js';
+import { clientBodyTimeout, backendBadResponse, backendClosed, backendConnectTimeout, backendRefused, backendTimeout, type ProxyError } from '../errors.js';
 
 const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n');
 const CONNECTION_KEEP_ALIVE = Buffer.from('Connection: keep-alive\r\n');
@@ -43,11 +43,17 @@ export interface UpstreamOwner {
   retry(job: Job): void;
 }
 
+/** Receives a socket's reads (`onread`): `buffer[0, nread)` is valid only during the call. */
+export interface SocketReader {
+  /** Returns false to pause the socket. */
+  onRead(nread: number, buffer: Uint8Array): boolean;
+}
+
 /** After the blocked output chunk is taken: what the parse loop was about to do. */
 const AFTER_NOTHING = 0;
 const AFTER_END = 1;
 
-export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> {
+export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>, SocketReader {
   readonly socket: net.Socket;
   /** Has carried an exchange before (so a close before any response byte may be a keep-alive race). */
   reused = false;
@@ -61,8 +67,12 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
   private readonly scan = new HeadScan();
   private responseStarted = false;
   private headPending = false;
+  /** The current response's head has been parsed: bytes up to its end are body. */
+  private inBody = false;
   /** The response being read is interim (1xx other than 101): the exchange goes on after it. */
   private interim = false;
+  /** An HTTP/1.0 client and a chunked response: the body is relayed decoded. */
+  private dechunk = false;
   /** The backend answered 101 to an upgrade: after its head the socket becomes a tunnel. */
   private tunnelling = false;
   private closeClient = false;
@@ -75,13 +85,16 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
   private stashAt = 0;
   private afterBlocked = AFTER_NOTHING;
 
-  constructor(owner: UpstreamOwner, socket: net.Socket) {
+  /** The client socket this one relays to once it has become a tunnel. */
+  private relayTo: net.Socket | null = null;
+
+  constructor(owner: UpstreamOwner, open: (reader: SocketReader) => net.Socket) {
     this.owner = owner;
     this.lastActive = owner.ticks;
+    const socket = open(this);
     this.socket = socket;
-    this.socket.setTimeout(owner.connectTimeoutMs);
+    socket.setTimeout(owner.connectTimeoutMs);
     socket.on('connect', this.onConnect);
-    socket.on('data', this.onData);
     socket.on('drain', this.onDrain);
     socket.on('timeout', this.onTimeout);
     socket.on('error', this.onError);
@@ -93,7 +106,10 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
     this.job = job;
     job.exchange = this;
     this.responseStarted = false;
+    this.dechunk = false;
+    this.parser.decodeBody = false;
     this.headPending = false;
+    this.inBody = false;
     this.interim = false;
     this.tunnelling = false;
     this.parser.expectNoBody = job.isHead;
@@ -110,6 +126,12 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
 
   /** The pool's sweep: a running exchange that made no progress for responseTimeoutMs. */
   timedOut(): void {
+    const body = this.job?.body;
+    if (body !== null && body !== undefined && !body.closed) {
+      // The client stopped sending its body: its fault, not the backend's (no health penalty).
+      this.fail(clientBodyTimeout(this.owner.responseTimeoutMs));
+      return;
+    }
     this.fail(this.responseStarted ? backendClosed(this.owner.address) : backendTimeout(this.owner.address, this.owner.responseTimeoutMs));
   }
 
@@ -148,6 +170,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
         return;
       }
       if (chunk === CLOSED) return;
+      this.lastActive = this.owner.ticks; // a body still arriving is progress, not silence
       if (!this.socket.write(chunk)) this.bodyBlocked = true;
     }
   }
@@ -156,6 +179,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
   receive(chunk: Buffer | typeof CLOSED): void {
     this.bodyParked = false;
     if (chunk === CLOSED || this.job === null) return;
+    this.lastActive = this.owner.ticks;
     if (!this.socket.write(chunk)) this.bodyBlocked = true;
     this.pumpBody();
   }
@@ -168,15 +192,22 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
 
   // ---- response ----
 
-  private readonly onData = (chunk: Buffer): void => {
+  /**
+   * SocketReader: bytes from the backend, in the shared read buffer. The parser copies what it keeps
+   * of a head; every piece sent on (to the output slot, the stash, a tunnel) is copied out first.
+   */
+  onRead(nread: number, buffer: Uint8Array): boolean {
+    const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, nread);
+    if (this.relayTo !== null) return this.relayTo.write(Buffer.from(chunk)); // false pauses until 'drain'
     if (this.job === null) {
       this.destroy(); // nothing was asked: the stream is out of step
-      return;
+      return false;
     }
     this.responseStarted = true;
     this.lastActive = this.owner.ticks;
     this.parse(chunk, 0);
-  };
+    return true;
+  }
 
   private parse(chunk: Buffer, from: number): void {
     const parser = this.parser;
@@ -188,7 +219,8 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
       const at = parser.at;
       switch (ev) {
         case EV_NONE:
-          if (at > off || this.headPending) this.emit(chunk, off, at, AFTER_NOTHING, at);
+          // Bytes of a head still arriving are the parser's to keep, not the client's yet.
+          if (this.headPending || (this.inBody && at > off)) this.emit(chunk, off, at, AFTER_NOTHING, at);
           return;
         case EV_HEAD:
           this.onHead(job);
@@ -201,6 +233,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
           if (this.interim) {
             // 100 Continue and other interim responses: the final response follows on this exchange.
             this.interim = false;
+            this.inBody = false;
             off = at;
             continue;
           }
@@ -220,6 +253,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
     const parser = this.parser;
     this.scan.scan(parser);
     this.headPending = true;
+    this.inBody = true;
     if (parser.statusCode === 101) {
       if (!job.upgrade) {
         this.fail(backendBadResponse(this.owner.address, 'switched protocols without being asked to'));
@@ -234,9 +268,16 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
       this.closeClient = false;
       return;
     }
+    // An HTTP/1.0 client cannot read chunked coding (RFC 9112 §6.1). A backend sends it anyway now
+    // and then: the body goes on decoded, delimited by closing the connection.
+    this.dechunk = job.http10 && this.scan.hasTransferEncoding && !job.isHead;
+    if (this.dechunk) {
+      this.scan.dropTransferEncoding();
+      parser.decodeBody = true;
+    }
     // A body that ends at close cannot be delimited for the client on a kept connection.
-    const delimitedByClose = !parser.keepAlive && this.scan.contentLengthIndex < 0 && !this.scan.hasTransferEncoding
-      && !job.isHead && parser.statusCode !== 204 && parser.statusCode !== 304;
+    const delimitedByClose = (!parser.keepAlive && this.scan.contentLengthIndex < 0 && !this.scan.hasTransferEncoding
+      && !job.isHead && parser.statusCode !== 204 && parser.statusCode !== 304) || this.dechunk;
     this.closeClient = job.closeAfter || delimitedByClose;
     if (this.closeClient) job.closeAfter = true;
   }
@@ -244,7 +285,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
   /** The response (or the 101 before a tunnel) is complete at `at` in `chunk`. */
   private ended(chunk: Buffer, at: number): void {
     if (this.tunnelling) {
-      this.handOver(chunk.subarray(at));
+      this.handOver(Buffer.from(chunk.subarray(at)));
       return;
     }
     if (!this.finish()) return;
@@ -260,7 +301,6 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
     socket.pause();
     socket.setTimeout(0);
     socket.off('connect', this.onConnect);
-    socket.off('data', this.onData);
     socket.off('drain', this.onDrain);
     socket.off('timeout', this.onTimeout);
     socket.off('error', this.onError);
@@ -270,14 +310,29 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
     socket.on('error', destroyQuietly);
     this.closed = true;
     this.owner.discarded(this);
-    job.tunnel = { socket, head };
+    job.tunnel = { socket, head, relay: (client) => this.relay(client) };
     job.settle(null);
+  }
+
+  /** Tunnel: from now on the backend's bytes go to `client` (paused while it needs to drain). */
+  private relay(client: net.Socket): void {
+    this.relayTo = client;
+    client.on('drain', () => this.socket.resume());
+    this.socket.on('end', () => client.end());
+    this.socket.resume();
   }
 
 
   /** Sends head (if pending) and body bytes [from, to) to the output slot; false if it blocked. */
   private emit(chunk: Buffer, from: number, to: number, after: number, resumeAt: number): boolean {
     const job = this.job as Job;
+    // What the client gets of [from, to): the bytes as they are, or decoded from chunked coding.
+    let body = chunk;
+    if (this.dechunk) {
+      body = this.decodedBody(chunk);
+      from = 0;
+      to = body.length;
+    }
     let out: Buffer;
     if (this.headPending) {
       this.headPending = false;
@@ -285,24 +340,36 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
         : this.closeClient ? CONNECTION_CLOSE : job.http10 ? CONNECTION_KEEP_ALIVE : NO_LINE;
       const head = this.parser.head;
       if (connection === NO_LINE && this.scan.dropped === 0 && this.scan.upgradeIndex < 0
-        && head.buffer === chunk.buffer && head.byteOffset + head.length === chunk.byteOffset + from) {
-        out = chunk.subarray(from - head.length, to); // nothing to rewrite: relay the bytes as they came
+        && head.buffer === body.buffer && head.byteOffset + head.length === body.byteOffset + from) {
+        out = Buffer.from(body.subarray(from - head.length, to)); // nothing to rewrite: the bytes as they came
       } else {
-        out = responseHead(this.parser, this.scan, this.tunnelling, connection, chunk, from, to);
+        out = responseHead(this.parser, this.scan, this.tunnelling, connection, body, from, to);
       }
     } else {
-      out = chunk.subarray(from, to);
+      out = this.dechunk ? body : Buffer.from(body.subarray(from, to));
     }
     if (job.output.closed) return true; // the client is gone; abort() follows from cancel()
     job.bytesOut += out.length;
     if (job.output.trySend(out)) return true;
     this.value = out;
-    this.stash = chunk;
+    this.stash = Buffer.from(chunk); // the read buffer is reused after this call
     this.stashAt = resumeAt;
     this.afterBlocked = after;
     this.socket.pause();
     job.output.addSender(this);
     return false;
+  }
+
+  /** The body bytes of the last parse step without their chunked framing, copied into one buffer. */
+  private decodedBody(chunk: Buffer): Buffer {
+    const p = this.parser;
+    const out = Buffer.allocUnsafe(p.bodyBytes);
+    let at = 0;
+    for (let i = 0; i < p.bodySpanCount; i++) {
+      const start = p.bodySpans[2 * i] as number;
+      at += chunk.copy(out, at, start, start + (p.bodySpans[2 * i + 1] as number));
+    }
+    return out;
   }
 
   /** Sender<Buffer>: the blocked output chunk was taken (or the slot closed under it). */
@@ -317,6 +384,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer> 
     if (this.afterBlocked === AFTER_END) {
       if (this.interim) {
         this.interim = false;
+        this.inBody = false;
       } else {
         this.ended(chunk, this.stashAt);
         return;

@@ -33,6 +33,8 @@ export interface JobOwner {
 export interface Tunnel {
   socket: net.Socket;
   head: Buffer;
+  /** Starts sending the backend's further bytes to `client`. */
+  relay(client: net.Socket): void;
 }
 
 /** What a job needs from the backend exchange running it, to stop it when the client goes away. */
@@ -94,7 +96,7 @@ export class Job {
       this.error = error;
       this.closeAfter = true;
       if (!this.output.closed) {
-        if (this.bytesOut > 0 || !this.output.trySend(cannedResponse(error.status))) this.aborted = true;
+        if (this.bytesOut > 0 || !this.output.trySend(cannedResponse(error.status, this.isHead))) this.aborted = true;
       }
     }
     if (!this.output.closed) this.output.close();

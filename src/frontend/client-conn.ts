@@ -83,6 +83,7 @@ export class ClientConn implements Receiver<Buffer> {
     this.limits = limits;
     this.fwd = fwd;
     this.parser = new Http1Parser('request', { maxHeadBytes: limits.maxHeadBytes });
+    this.parser.decodeBody = true; // the body limit counts payload, not chunk framing
     this.workSend = new ParkedSend<Job>(this);
     this.bodySend = new ParkedSend<Buffer>(this);
     socket.setNoDelay(true);
@@ -181,8 +182,18 @@ export class ClientConn implements Receiver<Buffer> {
     const p = this.parser;
     const scan = this.scan;
     scan.scan(p);
+    // Only HTTP/1.0 and 1.1 are spoken here; llhttp also accepts 0.9 and 2.0 request lines.
+    if (p.versionMajor !== 1 || p.versionMinor > 1) {
+      this.refuse(505);
+      return false;
+    }
     if (p.method === METHOD_CONNECT) {
       this.refuse(501);
+      return false;
+    }
+    const codings = scan.hasTransferEncoding ? scan.transferCodingStatus(p) : 0;
+    if (codings !== 0) {
+      this.refuse(codings);
       return false;
     }
     // RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host; an HTTP/1.0 one at most one.
@@ -223,7 +234,7 @@ export class ClientConn implements Receiver<Buffer> {
   private sendBody(job: Job, chunk: Buffer, from: number, to: number, after: number): boolean {
     const body = job.body;
     if (body === null || body.closed) return true; // the exchange already ended
-    job.bodyBytes += to - from;
+    job.bodyBytes += this.parser.bodyBytes;
     if (job.bodyBytes > this.limits.maxBodyBytes) {
       this.abortRequest(job, 413);
       return false;
@@ -273,7 +284,8 @@ export class ClientConn implements Receiver<Buffer> {
   /** Answers a bad request with `status` after the responses before it, and reads no more. */
   private refuse(status: number): void {
     this.readingDone = true;
-    this.pipeline.push(localResponse(status));
+    // A refused HEAD request (its head parsed far enough to know) gets the error without a body.
+    this.pipeline.push(localResponse(status, this.parser.methodSoFar === METHOD_HEAD));
     if (this.pipeline.length === 1) this.writeFront();
   }
 
@@ -345,14 +357,20 @@ export class ClientConn implements Receiver<Buffer> {
     socket.off('drain', this.onDrain);
     socket.off('end', this.onEnd);
     socket.off('error', this.onError);
-    tunnel(socket, this.upgradeRest ?? Buffer.alloc(0), t.socket, t.head);
+    tunnel(socket, this.upgradeRest ?? Buffer.alloc(0), t);
     this.upgradeRest = null;
   }
 
   // ---- socket end ----
 
   private readonly onEnd = (): void => {
-    // The client half-closed: answer what it sent, then close.
+    // The client half-closed: answer what it sent, then close. A request cut short by the FIN can
+    // never complete: its exchange is cancelled and it is answered 400.
+    if (this.upgradeRest !== null) return; // the tunnel (or the close after a declined upgrade) decides
+    if (!this.readingDone && (this.reading !== null || this.parser.inMessage)) {
+      this.abortRequest(this.reading, 400);
+      return;
+    }
     this.readingDone = true;
     if (this.pipeline.length === 0) this.socket.end();
     else if (this.newest !== null) this.newest.closeAfter = true;
@@ -377,9 +395,9 @@ export class ClientConn implements Receiver<Buffer> {
 }
 
 /** A response made here (an error), already complete in its slot. */
-function localResponse(status: number): Job {
+function localResponse(status: number, toHead: boolean): Job {
   const job = new Job(Buffer.alloc(0), false, false, false, true, false);
-  job.output.trySend(cannedResponse(status));
+  job.output.trySend(cannedResponse(status, toHead));
   job.settle(null);
   return job;
 }

@@ -1,15 +1,15 @@
 /**
  * After `101 Switching Protocols` the client and backend sockets become a raw two-way byte pipe
- * (WebSocket and friends). Backpressure is the streams' own (pipe pauses the faster side); when
- * either side ends, the other is ended; when either closes or fails, both are destroyed.
+ * (WebSocket and friends). Backpressure both ways (the client stream is piped; the backend's reads
+ * pause while the client needs to drain); an end on either side ends the other; when either closes
+ * or fails, both are destroyed.
  */
 import type * as net from 'node:net';
+import type { Tunnel } from '../balancer/job.js';
 
-/**
- * Joins `client` and `backend`. `toBackend` are bytes the client sent after its upgrade request,
- * `toClient` bytes the backend sent after its 101 head; both belong to the new protocol.
- */
-export function tunnel(client: net.Socket, toBackend: Buffer, backend: net.Socket, toClient: Buffer): void {
+/** Joins `client` and the backend of `t`. `toBackend`: bytes the client sent after its upgrade request. */
+export function tunnel(client: net.Socket, toBackend: Buffer, t: Tunnel): void {
+  const backend = t.socket;
   const destroyBoth = (): void => {
     client.destroy();
     backend.destroy();
@@ -19,11 +19,9 @@ export function tunnel(client: net.Socket, toBackend: Buffer, backend: net.Socke
   backend.on('error', destroyBoth);
   client.on('close', destroyBoth);
   backend.on('close', destroyBoth);
-  backend.setNoDelay(true);
-  if (toClient.length > 0) client.write(toClient);
+  if (t.head.length > 0) client.write(t.head);
   if (toBackend.length > 0) backend.write(toBackend);
   client.pipe(backend);
-  backend.pipe(client);
   client.resume();
-  backend.resume();
+  t.relay(client);
 }

@@ -13,20 +13,23 @@ const REASONS: Record<number, string> = {
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
 };
 
 const cache = new Map<number, Buffer>();
 
-export function cannedResponse(status: number): Buffer {
-  let response = cache.get(status);
+/** The error response for `status`; `toHead`: the answer to a HEAD request, which has no body. */
+export function cannedResponse(status: number, toHead = false): Buffer {
+  const key = toHead ? -status : status;
+  let response = cache.get(key);
   if (response === undefined) {
     const reason = REASONS[status] ?? 'Error';
     const body = `${status} ${reason}\n`;
     response = Buffer.from(
-      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${toHead ? '' : body}`,
       'latin1',
     );
-    cache.set(status, response);
+    cache.set(key, response);
   }
   return response;
 }

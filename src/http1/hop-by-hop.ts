@@ -22,6 +22,7 @@ const CLOSE = Buffer.from('close');
 const KEEP_ALIVE = Buffer.from('keep-alive');
 const UPGRADE = Buffer.from('upgrade');
 const CONTINUE_100 = Buffer.from('100-continue');
+const CHUNKED = Buffer.from('chunked');
 
 function isOws(byte: number | undefined): boolean {
   return byte === 0x20 || byte === 0x09;
@@ -30,6 +31,8 @@ function isOws(byte: number | undefined): boolean {
 export class HeadScan {
   /** Per header: its kind (header-kind.ts), or H_DROP. */
   kinds = new Uint8Array(32);
+  /** Headers in the head last scanned. */
+  count = 0;
   /** Headers marked H_DROP. */
   dropped = 0;
   connectionClose = false;
@@ -39,6 +42,7 @@ export class HeadScan {
   /** The first Content-Length header, or -1. */
   contentLengthIndex = -1;
   hasTransferEncoding = false;
+  transferEncodingIndex = -1;
   hostIndex = -1;
   hostCount = 0;
   /** Indexes of X-Forwarded-For headers, in order (their values are joined when forwarding). */
@@ -51,9 +55,11 @@ export class HeadScan {
   scan(p: Http1Parser): void {
     const head = p.head;
     const count = p.headerCount;
+    this.count = count;
     if (this.kinds.length < count) this.kinds = new Uint8Array(Math.max(count, 2 * this.kinds.length));
     this.connectionClose = this.connectionKeepAlive = this.connectionUpgrade = false;
     this.expectContinue = this.hasTransferEncoding = false;
+    this.transferEncodingIndex = -1;
     this.contentLengthIndex = -1;
     this.hostIndex = this.upgradeIndex = -1;
     this.dropped = 0;
@@ -99,6 +105,7 @@ export class HeadScan {
           break;
         case H_TRANSFER_ENCODING:
           this.hasTransferEncoding = true;
+          this.transferEncodingIndex = i;
           break;
         case H_X_FORWARDED_FOR:
           this.forwardedFor.push(i);
@@ -109,6 +116,42 @@ export class HeadScan {
       }
     }
     if (sawNamed) this.dropNamed(p);
+  }
+
+  /**
+   * The request's transfer codings, judged (RFC 9112 §6.1, §6.3): 0 when they are just `chunked`,
+   * the one coding the proxy understands; 400 when chunked is not the last (the body length cannot
+   * be known); 501 when other codings come before it.
+   */
+  transferCodingStatus(p: Http1Parser): number {
+    const head = p.head;
+    let others = false;
+    let lastIsChunked = false;
+    for (let i = 0; i < this.count; i++) {
+      if (this.kinds[i] !== H_TRANSFER_ENCODING) continue;
+      const end = p.valueStart(i) + p.valueLength(i);
+      for (let at = p.valueStart(i); at < end;) {
+        while (at < end && (isOws(head[at]) || head[at] === 0x2c)) at++;
+        const tokenStart = at;
+        while (at < end && head[at] !== 0x2c) at++;
+        let tokenEnd = at;
+        while (tokenEnd > tokenStart && isOws(head[tokenEnd - 1])) tokenEnd--;
+        if (tokenEnd === tokenStart) continue;
+        lastIsChunked = equalsLower(head, tokenStart, tokenEnd - tokenStart, CHUNKED);
+        if (!lastIsChunked) others = true;
+      }
+    }
+    return !lastIsChunked ? 400 : others ? 501 : 0;
+  }
+
+  /** Drops Transfer-Encoding: the proxy relays the body decoded, delimited by closing the connection. */
+  dropTransferEncoding(): void {
+    for (let i = 0; i < this.count; i++) {
+      if (this.kinds[i] === H_TRANSFER_ENCODING) {
+        this.kinds[i] = H_DROP;
+        this.dropped++;
+      }
+    }
   }
 
   /** Marks Connection-named headers for dropping (they are hop-by-hop by declaration). */

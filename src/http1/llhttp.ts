@@ -31,7 +31,7 @@ export interface CallbackTarget {
   onSpan(kind: number, at: number, length: number): number;
   onHeadersComplete(statusCode: number, upgrade: number, shouldKeepAlive: number): number;
   /** A piece of body starts at `at` (the bytes themselves are relayed raw by the caller). */
-  onBody(at: number): number;
+  onBody(at: number, length: number): number;
   onMessageComplete(): number;
 }
 
@@ -150,7 +150,7 @@ function instantiate(): Llhttp {
       wasm_on_headers_complete: (_p: number, status: number, upgrade: number, keepAlive: number) =>
         target().onHeadersComplete(status, upgrade, keepAlive),
       // Body bytes are relayed raw by offset; the parser only needs to know where messages end.
-      wasm_on_body: (_p: number, at: number, _len: number) => target().onBody(at),
+      wasm_on_body: (_p: number, at: number, len: number) => target().onBody(at, len),
       wasm_on_message_complete: (_p: number) => target().onMessageComplete(),
     },
   });

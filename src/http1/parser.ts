@@ -64,6 +64,13 @@ export class Http1Parser implements CallbackTarget {
 
   /** Set by a response consumer before the response to a HEAD request arrives. */
   expectNoBody = false;
+  /**
+   * Record where the decoded body bytes are (for chunked bodies: without the framing) as
+   * [start, length] pairs in `bodySpans`, positions in the chunk of the last execute.
+   */
+  decodeBody = false;
+  bodySpans = new Int32Array(16);
+  bodySpanCount = 0;
 
   at = 0;
   errorCode = HPE_OK;
@@ -130,6 +137,7 @@ export class Http1Parser implements CallbackTarget {
     if (this.inHead) this.spanBias = this.partialLength - ll.input - start;
     this.headStart = start;
     this.chunk = chunk;
+    this.bodySpanCount = 0;
 
     const ret = llExecute(ll, this, this.ptr, ll.input + start, chunk.length - start);
     if (ret === HPE_OK) {
@@ -209,6 +217,21 @@ export class Http1Parser implements CallbackTarget {
   get errorReason(): string {
     if (this.errorCode === ERR_HEAD_TOO_LARGE) return `head larger than ${this.maxHeadBytes} bytes`;
     return cString(this.ll, this.ll.exports.llhttp_get_error_reason(this.ptr));
+  }
+
+  /** Body bytes (without chunked framing) in the last execute; needs `decodeBody`. */
+  get bodyBytes(): number {
+    let total = 0;
+    for (let i = 0; i < this.bodySpanCount; i++) total += this.bodySpans[2 * i + 1] as number;
+    return total;
+  }
+
+  /**
+   * The current request's method once its request line has got as far as the target, even when the
+   * head was refused before it completed (for answering a HEAD request without a body); else -1.
+   */
+  get methodSoFar(): number {
+    return this.inMessage && this.urlLength > 0 ? this.ll.exports.llhttp_get_method(this.ptr) : -1;
   }
 
   /** A message has begun and its head is not complete yet. */
@@ -350,8 +373,18 @@ export class Http1Parser implements CallbackTarget {
     return 0;
   }
 
-  onBody(at: number): number {
+  onBody(at: number, length: number): number {
     if (this.headLate && this.bodyStart < 0) this.bodyStart = at - this.ll.input;
+    if (this.decodeBody) {
+      if (2 * this.bodySpanCount + 2 > this.bodySpans.length) {
+        const grown = new Int32Array(this.bodySpans.length * 2);
+        grown.set(this.bodySpans);
+        this.bodySpans = grown;
+      }
+      this.bodySpans[2 * this.bodySpanCount] = at - this.ll.input;
+      this.bodySpans[2 * this.bodySpanCount + 1] = length;
+      this.bodySpanCount++;
+    }
     return 0;
   }
 
