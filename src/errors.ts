@@ -30,5 +30,3 @@ export const noBackend = (): ProxyError =>
   new ProxyError('PRX_ERR_NO_BACKEND', 503, 'internal', 'no backend is available');
 export const clientBodyTimeout = (ms: number): ProxyError =>
   new ProxyError('PRX_ERR_CLIENT_BODY_TIMEOUT', 408, 'client', `the client sent no request body bytes for ${ms} ms`);
-export const clientAborted = (): ProxyError =>
-  new ProxyError('PRX_ERR_CLIENT_ABORTED', 499, 'client', 'the client closed the connection');
