@@ -84,7 +84,9 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job> {
 
   /** JobOwner: the job ended (response, error or abort). */
   settled(job: Job): void {
-    if (job.error === null) {
+    if (job.cancelled) {
+      // The client left: this says nothing about the backend either way.
+    } else if (job.error === null) {
       this.served++;
       this.failuresInARow = 0;
     } else {
