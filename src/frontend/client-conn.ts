@@ -342,6 +342,10 @@ export class ClientConn implements Receiver<Buffer> {
     }
     if (job.closeAfter) {
       this.readingDone = true;
+      // Reading may be paused (a declined upgrade, a blocked pipeline): resume, discarding, so the
+      // client's own FIN is seen and the socket closes; the idle sweep reaps one that never sends it.
+      this.upgradeRest = null;
+      this.socket.resume();
       this.socket.end();
       return;
     }
