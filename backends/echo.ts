@@ -23,11 +23,14 @@ export interface EchoReport {
 export interface EchoHandle extends BackendHandle<http.Server> {
   /** Requests whose head arrived and connections accepted, since start. */
   stats(): { requests: number; connections: number };
+  /** Requests whose body was read to its end (a request cut off mid-body is counted in stats() only). */
+  completed(): number;
 }
 
 export async function startEcho(opts: EchoOptions): Promise<EchoHandle> {
   let requests = 0;
   let connections = 0;
+  let completed = 0;
   const server = http.createServer((req, res) => {
     requests++;
     const hash = createHash('sha256');
@@ -37,6 +40,7 @@ export async function startEcho(opts: EchoOptions): Promise<EchoHandle> {
       hash.update(chunk);
     });
     req.on('end', () => {
+      completed++;
       const report: EchoReport = {
         method: req.method ?? '',
         url: req.url ?? '',
@@ -59,7 +63,7 @@ export async function startEcho(opts: EchoOptions): Promise<EchoHandle> {
   server.keepAliveTimeout = 5000;
   server.maxRequestsPerSocket = 0;
   const handle = await serve(server, opts);
-  return { ...handle, stats: () => ({ requests, connections }) };
+  return { ...handle, stats: () => ({ requests, connections }), completed: () => completed };
 }
 
 if (isMain(import.meta.url)) {

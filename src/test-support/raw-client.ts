@@ -184,6 +184,45 @@ export class RawClient {
     while (!this.ended) await this.more(deadline, 'the connection to close');
   }
 
+  /**
+   * Reads exactly `n` raw bytes not consumed by readResponse (e.g. tunnel bytes after a 101).
+   * Rejects if the connection ends first or at the deadline. Do not call readResponse afterwards.
+   */
+  async readBytes(n: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Buffer> {
+    const deadline = Date.now() + timeoutMs;
+    const parts: Buffer[] = [];
+    let have = 0;
+    while (have < n) {
+      let chunk = this.chunk;
+      if (chunk === null) {
+        const next = this.queue.shift();
+        if (next === undefined) {
+          if (this.ended) throw new Error(`connection closed after ${have} of ${n} raw bytes: ${JSON.stringify(Buffer.concat(parts).toString('latin1'))}`);
+          await this.more(deadline, `${n - have} more raw bytes (have ${have}: ${JSON.stringify(Buffer.concat(parts).toString('latin1').slice(0, 200))})`);
+          continue;
+        }
+        chunk = next;
+        this.chunk = next;
+        this.off = 0;
+      }
+      const take = Math.min(n - have, chunk.length - this.off);
+      parts.push(chunk.subarray(this.off, this.off + take));
+      have += take;
+      this.off += take;
+      if (this.off >= chunk.length) this.chunk = null;
+    }
+    return Buffer.concat(parts);
+  }
+
+  /** Reads raw bytes until the peer closes; returns them all (e.g. a close-delimited body). */
+  async readToEnd(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Buffer> {
+    await this.waitForEnd(timeoutMs);
+    const rest = this.unreadBytes();
+    this.chunk = null;
+    this.queue.length = 0;
+    return rest;
+  }
+
   /** Bytes received but not consumed by readResponse (e.g. a body sent after a HEAD response). */
   unreadBytes(): Buffer {
     const parts: Buffer[] = [];

@@ -1,0 +1,87 @@
+/**
+ * Test and bench helper: the proxy CLI (`node dist/src/main.js`) as a child process, so its memory
+ * can be read from /proc/PID/status apart from the test's own (VmRSS now, VmHWM the peak).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
+
+export interface ChildExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+}
+
+export interface ChildProxy {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly port: number;
+  readonly exit: Promise<ChildExit>;
+  /** Resident set size now, in KiB. */
+  rssKb(): number;
+  /** Peak resident set size so far (VmHWM), in KiB. */
+  peakKb(): number;
+  /** SIGTERM, then SIGKILL if it has not exited within a second; resolves when it has exited. */
+  close(): Promise<void>;
+}
+
+/** A `Vm*` field of /proc/PID/status in KiB (Linux only). */
+export function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+  const m = new RegExp(`^${field}:\\s*(\\d+) kB$`, 'm').exec(status);
+  if (m === null) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(m[1]);
+}
+
+/**
+ * Starts the proxy CLI listening on 127.0.0.1 (ephemeral port) with `args` (give at least
+ * `--backend`); resolves once it prints its listening line.
+ */
+export function spawnProxy(args: string[], startTimeoutMs = 10_000): Promise<ChildProxy> {
+  const child = spawn(process.execPath, [MAIN, '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8');
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+  const exit = new Promise<ChildExit>((resolve) => {
+    child.once('close', (code, signal) => resolve({ code, signal, stderr }));
+  });
+  const kill = (): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  return new Promise<ChildProxy>((resolve, reject) => {
+    const fail = (err: Error): void => {
+      clearTimeout(timer);
+      kill();
+      reject(err);
+    };
+    const timer = setTimeout(() => fail(new Error(`proxy did not start within ${startTimeoutMs} ms: ${JSON.stringify(stdout + stderr)}`)), startTimeoutMs);
+    child.once('error', fail);
+    void exit.then((r) => fail(new Error(`proxy exited before listening: ${JSON.stringify({ ...r, stdout })}`)));
+    child.stdout?.on('data', (s: string) => {
+      stdout += s;
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(stdout);
+      if (m === null || child.pid === undefined) return;
+      clearTimeout(timer);
+      const pid = child.pid;
+      resolve({
+        child,
+        pid,
+        port: Number(m[1]),
+        exit,
+        rssKb: () => procStatusKb(pid, 'VmRSS'),
+        peakKb: () => procStatusKb(pid, 'VmHWM'),
+        close: async () => {
+          if (child.exitCode === null && child.signalCode === null) {
+            child.kill('SIGTERM');
+            const t = setTimeout(kill, 1_000);
+            await exit;
+            clearTimeout(t);
+          }
+        },
+      });
+    });
+  });
+}
