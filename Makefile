@@ -7,7 +7,7 @@ BACKENDS ?= 127.0.0.1:9001,127.0.0.1:9002,127.0.0.1:9003
 RUN_DIR  := .run
 STAMP    := node_modules/.package-lock.json
 
-.PHONY: run start_backend stop_backend test build bench compare load_test clean install
+.PHONY: run start_backend stop_backend test build bench compare policies load_test clean install
 
 # npm ci only when the lock file changed since the last install.
 $(STAMP): package.json package-lock.json
@@ -64,6 +64,11 @@ bench: build
 # make compare ARGS='--duration 5s --rounds 2 --tool ab --only chanlb,nginx'
 compare: build
 	node dist/bench/compare.js $(ARGS)
+
+# Least-pending heap against round robin and p2c over backends with uneven, changing latencies.
+# make policies ARGS='--duration 5s --rounds 2 --backends 1,2,5,flip:1:50:1000'
+policies: build
+	node dist/bench/policies.js $(ARGS)
 
 # ab against a proxy already running on :8080 (make run in another terminal).
 load_test:
