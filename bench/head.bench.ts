@@ -8,22 +8,16 @@ import { Bench } from 'tinybench';
 import { Http1Parser, EV_HEAD } from '../src/http1/parser.js';
 import { HeadScan } from '../src/http1/hop-by-hop.js';
 import { forwardedLines, requestHead, type ForwardedLines } from '../src/http1/head.js';
+import { BROWSER_HEADERS, PAGE_REQUEST_LINE, SMALL_REQUEST } from './requests.js';
 
 const BATCH = 256;
 const CLIENT = '127.0.0.1';
 
-const SMALL = 'GET / HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n';
-
 // 20 headers; Connection names X-Trace-Hop (dropped with it), plus Keep-Alive, TE, an incoming
 // X-Forwarded-For to extend and an X-Forwarded-Proto to replace.
 const LARGE = [
-  'GET /items?page=3&sort=-created HTTP/1.1',
-  'Host: shop.example.com',
-  'User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0',
-  'Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
-  'Accept-Language: en-US,en;q=0.5',
-  'Accept-Encoding: gzip, deflate, br, zstd',
-  'Referer: https://shop.example.com/items?page=2',
+  PAGE_REQUEST_LINE,
+  ...BROWSER_HEADERS,
   'Connection: keep-alive, X-Trace-Hop',
   'Keep-Alive: timeout=5',
   'X-Trace-Hop: edge-7',
@@ -122,7 +116,7 @@ function checkSame(p: Http1Parser, fwd: ForwardedLines): void {
 export default async function headBench(): Promise<Bench> {
   const bench = new Bench({ name: 'head', time: 500 });
   const fwd = forwardedLines(CLIENT, 'http');
-  const small = parsed(SMALL);
+  const small = parsed(SMALL_REQUEST);
   const large = parsed(LARGE);
   checkSame(small, fwd);
   checkSame(large, fwd);

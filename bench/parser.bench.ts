@@ -7,20 +7,14 @@
 import { Bench } from 'tinybench';
 import { createParser, TYPE } from 'llhttp-wasm';
 import { Http1Parser, EV_END, EV_HEAD, EV_NONE } from '../src/http1/parser.js';
+import { BROWSER_HEADERS, PAGE_REQUEST_LINE, SMALL_REQUEST } from './requests.js';
 
 const BATCH = 256;
-
-const SMALL = 'GET / HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n';
 
 function largeRequest(): string {
   const cookie = Array.from({ length: 48 }, (_, i) => `k${i}=${'v'.repeat(36)}`).join('; ').slice(0, 2048);
   const headers = [
-    'Host: shop.example.com',
-    'User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0',
-    'Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
-    'Accept-Language: en-US,en;q=0.5',
-    'Accept-Encoding: gzip, deflate, br, zstd',
-    'Referer: https://shop.example.com/items?page=2',
+    ...BROWSER_HEADERS,
     'Connection: keep-alive',
     `Cookie: ${cookie}`,
     'Upgrade-Insecure-Requests: 1',
@@ -36,7 +30,7 @@ function largeRequest(): string {
     'If-None-Match: "33a64df551425fcc55e4d42a148795d9f25f89d4"',
     'DNT: 1',
   ];
-  return `GET /items?page=3&sort=-created HTTP/1.1\r\n${headers.join('\r\n')}\r\n\r\n`;
+  return `${PAGE_REQUEST_LINE}\r\n${headers.join('\r\n')}\r\n\r\n`;
 }
 
 function chunkedResponse(): string {
@@ -99,9 +93,9 @@ function wrapperTask(bench: Bench, type: number, bufs: [Buffer, Buffer], message
 
 export default async function parserBench(): Promise<Bench> {
   const bench = new Bench({ name: 'parser', time: 500 });
-  const small = pair(SMALL);
+  const small = pair(SMALL_REQUEST);
   const large = pair(largeRequest());
-  const pipelined = pair(SMALL.repeat(8));
+  const pipelined = pair(SMALL_REQUEST.repeat(8));
   const chunked = pair(chunkedResponse());
   bench
     .add('ours: small request', oursTask(bench, 'request', small, 1))

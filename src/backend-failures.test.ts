@@ -13,22 +13,13 @@ import { startHello } from '../backends/hello.js';
 import { startRaw, type RawBehaviour, type RawHandle } from '../backends/raw.js';
 import type { Proxy } from './proxy.js';
 import type { ProxyOptions } from './options.js';
-import { headerValue, type RawResponse } from './test-support/raw-client.js';
+import { GET, headerValue, type RawResponse } from './test-support/raw-client.js';
+import { assertErrorResponse } from './test-support/error-response.js';
 import {
-  closedPort, connect, echoBackends, helloBackends, startProxy, waitFor, waitForIdle, withCleanup, type Cleanup,
+  closedPort, connect, echoBackends, helloBackends, sleep, startProxy, waitFor, waitForIdle, withCleanup, type Cleanup,
 } from './test-support/harness.js';
 import { okResponse, onRequests, type SeenRequest } from './test-support/raw-requests.js';
 import { unacceptingPort } from './test-support/unaccepting.js';
-
-const GET = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: lb.test\r\n\r\n`;
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function assertErrorResponse(res: RawResponse, status: number, what: string): void {
-  assert.is(res.status, status, `${what}: status`);
-  assert.is(headerValue(res, 'connection')?.toLowerCase(), 'close', `${what}: Connection: close`);
-  assert.not.ok(res.keepAlive, `${what}: not keep-alive`);
-  assert.ok(res.body.toString().startsWith(String(status)), `${what}: short body naming the status`);
-}
 
 /** A raw backend that also counts the sockets it saw close. */
 interface Tracked {

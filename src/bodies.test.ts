@@ -13,19 +13,8 @@ import { loadFixture } from './http1/fixtures.js';
 import { headerValue } from './test-support/raw-client.js';
 import { HOST, connect, startProxy, waitFor, waitForIdle, withCleanup, type Cleanup } from './test-support/harness.js';
 import { spawnProxy } from './test-support/child-proxy.js';
+import { prng } from './test-support/prng.js';
 import { Pattern, StreamReader, WriteProgress, headField, waitForStall, writePattern } from './test-support/bulk.js';
-
-/** Seeded PRNG (mulberry32) so the random splits are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Writes `bytes` to `socket` in pieces of 1..maxPiece bytes, yielding to the event loop between. */
 async function writeSplit(socket: net.Socket, bytes: Buffer, maxPiece: number, rand: () => number): Promise<void> {

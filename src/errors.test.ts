@@ -5,17 +5,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { closeImmediately, closeMidBody, hangForever, sendGarbage, startRaw, type RawBehaviour } from '../backends/raw.js';
-import { headerValue, type RawResponse } from './test-support/raw-client.js';
+import { assertErrorResponse } from './test-support/error-response.js';
 import { closedPort, connect, echoBackends, startProxy, waitForIdle, withCleanup, type Cleanup } from './test-support/harness.js';
 
 const GET = 'GET / HTTP/1.1\r\nHost: lb.test\r\n\r\n';
-
-function assertErrorResponse(res: RawResponse, status: number, what: string): void {
-  assert.is(res.status, status, `${what}: status`);
-  assert.is(headerValue(res, 'connection')?.toLowerCase(), 'close', `${what}: Connection: close`);
-  assert.not.ok(res.keepAlive, `${what}: not keep-alive`);
-  assert.ok(res.body.toString().startsWith(String(status)), `${what}: short body naming the status`);
-}
 
 const MALFORMED: [string, string][] = [
   ['a header line without a colon', 'GET / HTTP/1.1\r\nHost: lb.test\r\nNo colon here\r\n\r\n'],

@@ -11,18 +11,10 @@ import type { EchoReport } from '../backends/echo.js';
 import { startRaw } from '../backends/raw.js';
 import { parseCommandLine } from './cli.js';
 import { OptionError, type ProxyOptions } from './options.js';
-import { RawClient, headerValue, type RawResponse } from './test-support/raw-client.js';
-import { connect, echoBackends, helloBackends, startProxy, waitFor, waitForIdle, withCleanup } from './test-support/harness.js';
+import { GET, RawClient } from './test-support/raw-client.js';
+import { assertClosingResponse } from './test-support/error-response.js';
+import { connect, echoBackends, helloBackends, sleep, startProxy, waitFor, waitForIdle, withCleanup } from './test-support/harness.js';
 import { okResponse, onRequests } from './test-support/raw-requests.js';
-
-const GET = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: lb.test\r\n\r\n`;
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function assertErrorResponse(res: RawResponse, status: number, what: string): void {
-  assert.is(res.status, status, `${what}: status`);
-  assert.is(headerValue(res, 'connection')?.toLowerCase(), 'close', `${what}: Connection: close`);
-  assert.not.ok(res.keepAlive, `${what}: not keep-alive`);
-}
 
 // ---- flags ----
 
@@ -149,7 +141,7 @@ test('--header-timeout: half a head and a stall gets 408 and a close within abou
   await client.write('GET /stalled HTTP/1.1\r\nHost: lb.test\r\n');
   const res = await client.readResponse({ timeoutMs: 3_000 });
   const elapsed = Date.now() - started;
-  assertErrorResponse(res, 408, 'stalled head');
+  assertClosingResponse(res, 408, 'stalled head');
   assert.ok(elapsed >= 140 && elapsed < 1_000, `408 after ${elapsed} ms (timeout 200 ms)`);
   await client.waitForEnd(1_000);
   assert.is(client.unreadBytes().length, 0);
@@ -178,7 +170,7 @@ test('--header-timeout: a head trickled slower than the timeout gets 408 (the ti
   })();
   const res = await client.readResponse({ timeoutMs: 3_000 });
   const elapsed = Date.now() - started;
-  assertErrorResponse(res, 408, 'trickled head');
+  assertClosingResponse(res, 408, 'trickled head');
   assert.ok(elapsed < 800, `408 after ${elapsed} ms: the timer must not restart with each byte`);
   assert.ok(sent < head.length, 'the head was never complete');
   await client.waitForEnd(1_000);
@@ -219,7 +211,7 @@ test('--header-timeout: a stalled head pipelined behind a slow request gets 408 
   assert.is(first.status, 200);
   assert.is(first.body.toString(), 'Hello from 1\n');
   const second = await client.readResponse({ timeoutMs: 3_000 });
-  assertErrorResponse(second, 408, 'stalled pipelined head');
+  assertClosingResponse(second, 408, 'stalled pipelined head');
   assert.ok(Date.now() - started < 1_500);
   await client.waitForEnd(1_000);
   await waitForIdle(proxy);

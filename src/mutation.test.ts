@@ -23,6 +23,7 @@ import { METHOD_CONNECT, METHOD_HEAD } from './http1/methods.js';
 import { loadFixtures, type Fixture } from './http1/fixtures.js';
 import { DEFAULTS } from './options.js';
 import { HOST, connect, echoBackends, startProxy, waitFor, waitForIdle, withCleanup } from './test-support/harness.js';
+import { prng } from './test-support/prng.js';
 
 const SEED = Number(process.env.MUTATION_SEED ?? ((Date.now() ^ (process.pid << 16)) >>> 0));
 const CASES = Number(process.env.MUTATION_CASES ?? 2500);
@@ -33,18 +34,6 @@ const CASE_TIMEOUT_MS = 4_000;
 const RESPONSE_TIMEOUT_MS = 400;
 const MAX_HEAD = DEFAULTS.maxHeadBytes;
 const MAX_BODY = 1 << 20;
-
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- mutations ----
 

@@ -6,10 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
 import type { EchoReport } from '../backends/echo.js';
-import { headerValue } from './test-support/raw-client.js';
+import { GET, headerValue } from './test-support/raw-client.js';
 import { connect, echoBackends, startProxy, startUrlEcho, waitForIdle, withCleanup } from './test-support/harness.js';
-
-const GET = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: lb.test\r\n\r\n`;
 
 test('pipelined requests in one write go to different backends and are answered in order, slowest first', () => withCleanup(async (c) => {
   const backends = [await startUrlEcho(c, 'A'), await startUrlEcho(c, 'B'), await startUrlEcho(c, 'C')];

@@ -4,10 +4,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { RawClient } from './test-support/raw-client.js';
+import { GET, type RawClient } from './test-support/raw-client.js';
 import { connect, echoBackends, helloBackends, startProxy, waitFor, waitForIdle, withCleanup, type Cleanup } from './test-support/harness.js';
-
-const GET = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: lb.test\r\n\r\n`;
 
 /** Runs `clients` connections at once, each sending `perClient` keep-alive requests one after another. */
 async function load(

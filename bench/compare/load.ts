@@ -1,4 +1,5 @@
-// One load run with wrk or ab against a URL, and what their reports say.
+// One load run with wrk or ab against a URL, and what their reports say (p50/p90/p99: wrk --latency
+// and ab both print a 90% line; compare reports p50/p99, policies all three).
 import { start, stop } from './procs.js';
 
 export type Tool = 'wrk' | 'ab';
@@ -22,6 +23,7 @@ export interface LoadResult {
   requests: number;
   rps: number;
   p50Ms: number;
+  p90Ms: number;
   p99Ms: number;
   /** Socket errors plus responses that are not 2xx/3xx (wrk) or not 2xx (ab). */
   errors: number;
@@ -81,6 +83,7 @@ export function parseWrk(out: string): LoadResult {
     requests: num(out, /(\d+) requests in /, 'request count'),
     rps: num(out, /Requests\/sec:\s+([\d.]+)/, 'Requests/sec'),
     p50Ms: wrkLatency(out, '50'),
+    p90Ms: wrkLatency(out, '90'),
     p99Ms: wrkLatency(out, '99'),
     errors: socketErrors + optional(out, /Non-2xx or 3xx responses: (\d+)/),
   };
@@ -92,6 +95,7 @@ export function parseAb(out: string): LoadResult {
     requests: num(out, /Complete requests:\s+(\d+)/, 'Complete requests'),
     rps: num(out, /Requests per second:\s+([\d.]+)/, 'Requests per second'),
     p50Ms: num(out, /^\s+50%\s+(\d+)/m, '50% latency'),
+    p90Ms: num(out, /^\s+90%\s+(\d+)/m, '90% latency'),
     p99Ms: num(out, /^\s+99%\s+(\d+)/m, '99% latency'),
     errors: optional(out, /Failed requests:\s+(\d+)/) + optional(out, /Non-2xx responses:\s+(\d+)/) + optional(out, /Write errors:\s+(\d+)/),
   };

@@ -158,6 +158,11 @@ export function cpuTicks(pids: readonly number[]): number {
   return ticks;
 }
 
+/** CPU ticks spent over `requests` completed requests, in µs per request (NaN for none). */
+export function usPerRequest(ticks: number, requests: number): number {
+  return requests > 0 ? (ticks / CLK_TCK / requests) * 1e6 : NaN;
+}
+
 /** Sum of the processes' peak resident set sizes (VmHWM), in KiB. */
 export function peakRssKiB(pids: readonly number[]): number {
   let kib = 0;

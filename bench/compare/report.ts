@@ -1,4 +1,5 @@
-// Medians over rounds per target, as a markdown report and a hand-written SVG bar chart.
+// Medians over rounds per target, as a markdown report and a hand-written SVG bar chart; the helpers
+// policies/report.ts shares are exported.
 import { fixed, formatTable } from '../format.js';
 import type { LoadResult } from './load.js';
 
@@ -33,7 +34,7 @@ export interface Meta {
   notes: readonly string[];
 }
 
-function median(xs: readonly number[]): number {
+export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length === 0 ? NaN : s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
@@ -56,7 +57,7 @@ export function summarize(runs: readonly Run[], order: readonly string[]): Summa
   });
 }
 
-const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
+export const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
 
 export function summaryTable(summaries: readonly Summary[]): string {
   return formatTable(
@@ -93,23 +94,32 @@ export function markdown(summaries: readonly Summary[], runs: readonly Run[], me
   const ratios = ratioTable(summaries);
   if (ratios !== null) lines.push(ratios, '', 'The goal for the undici peer: chanlb ≥ 3× its req/s.', '');
   lines.push(`![req/s and CPU µs per request](${svgName})`, '');
-  for (const note of meta.notes) lines.push(`- ${note}`);
-  if (meta.notes.length > 0) lines.push('');
-  lines.push(
-    '## All runs',
-    '',
-    formatTable(
-      ['round', 'target', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'requests', 'CPU µs/req', 'backends µs/req', 'peak RSS MiB'],
-      runs.map((r) => [String(r.round + 1), r.target, int(r.rps), fixed(r.p50Ms, 2), fixed(r.p99Ms, 2), String(r.errors), int(r.requests), fixed(r.cpuUsPerReq, 1), fixed(r.backendsUsPerReq, 1), fixed(r.peakRssMiB, 1)]),
-      [true, false, true, true, true, true, true, true, true, true],
-    ),
-    '',
-  );
+  lines.push(...notesAndRuns(meta.notes, formatTable(
+    ['round', 'target', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'requests', 'CPU µs/req', 'backends µs/req', 'peak RSS MiB'],
+    runs.map((r) => [String(r.round + 1), r.target, int(r.rps), fixed(r.p50Ms, 2), fixed(r.p99Ms, 2), String(r.errors), int(r.requests), fixed(r.cpuUsPerReq, 1), fixed(r.backendsUsPerReq, 1), fixed(r.peakRssMiB, 1)]),
+    [true, false, true, true, true, true, true, true, true, true],
+  )));
   return lines.join('\n');
 }
 
-function esc(text: string): string {
+export function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** An SVG's opening lines: its size, fonts and a white background. */
+export function svgStart(width: number, height: number): string[] {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12" fill="#212529">`,
+    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+  ];
+}
+
+/** A report's closing lines: the notes as a list, then `## All runs` with the table of every run. */
+export function notesAndRuns(notes: readonly string[], runsTable: string): string[] {
+  const lines = notes.map((note) => `- ${note}`);
+  if (notes.length > 0) lines.push('');
+  lines.push('## All runs', '', runsTable, '');
+  return lines;
 }
 
 const WIDTH = 760;
@@ -145,8 +155,7 @@ export function svg(summaries: readonly Summary[], meta: Meta): string {
   const top = 56;
   const height = top + 2 * panelHeight + 16;
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12" fill="#212529">`,
-    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+    ...svgStart(WIDTH, height),
     `<text x="16" y="22" font-size="16" font-weight="bold">chanlb load comparison (median of ${meta.rounds} round${meta.rounds === 1 ? '' : 's'})</text>`,
     `<text x="16" y="40" fill="#495057">${esc(`${meta.command} · ${meta.machine} · ${meta.date}`)}</text>`,
     ...panel(top, 'Throughput, requests per second (higher is better)', summaries, (s) => s.rps, int),

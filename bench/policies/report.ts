@@ -1,8 +1,8 @@
 // Medians over rounds per policy, as a markdown report and a hand-written SVG chart: latency
 // percentiles, throughput, and how the requests were spread over the backends.
 import { fixed, formatTable } from '../format.js';
-import type { Meta } from '../compare/report.js';
-import type { LoadResultP90 } from './load.js';
+import { esc, int, median, notesAndRuns, svgStart, type Meta } from '../compare/report.js';
+import type { LoadResult } from '../compare/load.js';
 
 export interface BackendInfo {
   name: string;
@@ -10,7 +10,7 @@ export interface BackendInfo {
   label: string;
 }
 
-export interface PolicyRun extends LoadResultP90 {
+export interface PolicyRun extends LoadResult {
   policy: string;
   round: number;
   /** Requests each backend counted during the run, in backend order. */
@@ -41,12 +41,6 @@ export interface PolicySummary {
   runs: number;
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
-
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
 export function summarize(runs: readonly PolicyRun[], order: readonly string[], backends: number): PolicySummary[] {
@@ -73,7 +67,6 @@ export function summarize(runs: readonly PolicyRun[], order: readonly string[], 
   });
 }
 
-const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
 const percent = (x: number): string => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : '-');
 
 export function summaryTable(summaries: readonly PolicySummary[], backends: readonly BackendInfo[]): string {
@@ -112,29 +105,18 @@ export function markdown(summaries: readonly PolicySummary[], runs: readonly Pol
     `![p50/p90/p99, req/s and the spread over backends per policy](${svgName})`,
     '',
   ];
-  for (const note of meta.notes) lines.push(`- ${note}`);
-  if (meta.notes.length > 0) lines.push('');
-  lines.push(
-    '## All runs',
-    '',
-    formatTable(
-      ['round', 'policy', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'errors', 'requests', ...backends.map((b) => `by ${b.name}`), 'slow', 'proxy µs/req', 'CPU busy'],
-      runs.map((r) => [
-        String(r.round + 1), r.policy, int(r.rps), fixed(r.p50Ms, 2), fixed(r.p90Ms, 2), fixed(r.p99Ms, 2), String(r.errors), int(r.requests),
-        ...r.served.map(int), int(sum(r.slow)), fixed(r.proxyUsPerReq, 1), percent(r.machineBusy),
-      ]),
-      [true, false, true, true, true, true, true, true, ...backends.map(() => true), true, true, true],
-    ),
-    '',
-  );
+  lines.push(...notesAndRuns(meta.notes, formatTable(
+    ['round', 'policy', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'errors', 'requests', ...backends.map((b) => `by ${b.name}`), 'slow', 'proxy µs/req', 'CPU busy'],
+    runs.map((r) => [
+      String(r.round + 1), r.policy, int(r.rps), fixed(r.p50Ms, 2), fixed(r.p90Ms, 2), fixed(r.p99Ms, 2), String(r.errors), int(r.requests),
+      ...r.served.map(int), int(sum(r.slow)), fixed(r.proxyUsPerReq, 1), percent(r.machineBusy),
+    ]),
+    [true, false, true, true, true, true, true, true, ...backends.map(() => true), true, true, true],
+  )));
   return lines.join('\n');
 }
 
 // ---- SVG ----
-
-function esc(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
 
 const WIDTH = 760;
 const LABEL = 110;
@@ -228,8 +210,7 @@ export function svg(summaries: readonly PolicySummary[], backends: readonly Back
   const spread = spreadPanel(top + latency.height + throughput.height, summaries, backends);
   const height = top + latency.height + throughput.height + spread.height + 8;
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12" fill="#212529">`,
-    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+    ...svgStart(WIDTH, height),
     '<defs><pattern id="slow" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">' +
       '<rect width="6" height="6" fill="#000000" fill-opacity="0.25"/><line x1="0" y1="0" x2="0" y2="6" stroke="#000000" stroke-width="3"/></pattern></defs>',
     `<text x="16" y="22" font-size="16" font-weight="bold">chanlb balancing policies, uneven and changing backends (median of ${meta.rounds} round${meta.rounds === 1 ? '' : 's'})</text>`,

@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { WorkerPool, type PoolMember } from './pool.js';
+import { prng } from '../test-support/prng.js';
 
 interface W extends PoolMember {
   id: number;
@@ -13,18 +14,6 @@ function worker(id: number, weight = 1): W {
 
 function workers(weights: number[]): W[] {
   return weights.map((weight, id) => worker(id, weight));
-}
-
-/** Deterministic PRNG (mulberry32), so the statistical tests never flake. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Throws unless min() has the least pending/weight and, among equals, the lowest turn. */
@@ -99,7 +88,7 @@ test('equal workers take turns for larger pools too', () => {
 
 test('weights are respected: weight 2 gets about twice the jobs', () => {
   const pool = new WorkerPool(workers([1, 2]));
-  const random = rng(42);
+  const random = prng(42); // seeded, so the statistical tests never flake
   const counts = [0, 0];
   const inflight: W[] = [];
   for (let i = 0; i < 30_000; i++) {

@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import type * as net from 'node:net';
+import { Wakeup } from './wakeup.js';
 
 export const BLOCK = 64 * 1024;
 
@@ -90,13 +91,13 @@ export class StreamReader {
   bodyBytes = 0;
   private readonly queue: Buffer[] = [];
   private ended = false;
-  private wake: (() => void) | null = null;
+  private readonly wakeup = new Wakeup();
 
   constructor(socket: net.Socket) {
     this.socket = socket;
-    socket.on('data', (d: Buffer) => { this.queue.push(d); this.notify(); });
-    socket.on('end', () => { this.ended = true; this.notify(); });
-    socket.on('close', () => { this.ended = true; this.notify(); });
+    socket.on('data', (d: Buffer) => { this.queue.push(d); this.wakeup.notify(); });
+    socket.on('end', () => { this.ended = true; this.wakeup.notify(); });
+    socket.on('close', () => { this.ended = true; this.wakeup.notify(); });
     socket.on('error', () => {});
   }
 
@@ -125,7 +126,7 @@ export class StreamReader {
         continue;
       }
       if (this.ended) throw new Error(`connection ended before a complete head: ${JSON.stringify(acc.toString('latin1'))}`);
-      await this.more(deadline, 'a head');
+      await this.wakeup.wait(deadline, 'a head');
     }
   }
 
@@ -144,7 +145,7 @@ export class StreamReader {
         continue;
       }
       if (this.ended) throw new Error(`connection ended after ${length - left} of ${length} body bytes`);
-      await this.more(deadline, `${left} more body bytes`);
+      await this.wakeup.wait(deadline, `${left} more body bytes`);
     }
     return hash.digest('hex');
   }
@@ -164,24 +165,9 @@ export class StreamReader {
         continue;
       }
       if (this.ended) throw new Error(`connection ended after ${n - left} of ${n} bytes`);
-      await this.more(deadline, `${left} more bytes`);
+      await this.wakeup.wait(deadline, `${left} more bytes`);
     }
     return Buffer.concat(parts);
-  }
-
-  private notify(): void {
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
-  }
-
-  private more(deadline: number, what: string): Promise<void> {
-    const left = deadline - Date.now();
-    if (left <= 0) return Promise.reject(new Error(`timed out waiting for ${what}`));
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { this.wake = null; reject(new Error(`timed out waiting for ${what}`)); }, left);
-      this.wake = () => { clearTimeout(timer); resolve(); };
-    });
   }
 }
 

@@ -76,6 +76,8 @@ export async function connect(c: Cleanup, port: number): Promise<RawClient> {
   return c.add(await RawClient.connect(port));
 }
 
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** Polls `check` every few ms until it returns true; throws with `what` (and the last detail) at the deadline. */
 export async function waitFor(what: string, check: () => boolean, timeoutMs = 5_000, detail: () => string = () => ''): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -6,8 +6,12 @@
  */
 import * as net from 'node:net';
 import { Http1Parser, EV_NONE, EV_HEAD, EV_END, EV_UPGRADE, EV_ERROR } from '../http1/parser.js';
+import { Wakeup } from './wakeup.js';
 
 export const DEFAULT_TIMEOUT_MS = 5_000;
+
+/** A bare GET for `path` to host lb.test. */
+export const GET = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: lb.test\r\n\r\n`;
 
 export interface RawResponse {
   status: number;
@@ -45,25 +49,25 @@ export class RawClient {
   private ended = false;
   private destroyed = false;
   private socketError: Error | null = null;
-  private wake: (() => void) | null = null;
+  private readonly wakeup = new Wakeup();
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
     socket.setNoDelay(true);
     socket.on('data', (data: Buffer) => {
       this.queue.push(data);
-      this.notify();
+      this.wakeup.notify();
     });
     socket.on('end', () => {
       this.ended = true;
-      this.notify();
+      this.wakeup.notify();
     });
     socket.on('error', (err) => {
       this.socketError = err;
     });
     socket.on('close', () => {
       this.ended = true;
-      this.notify();
+      this.wakeup.notify();
     });
   }
 
@@ -133,7 +137,7 @@ export class RawClient {
             ? `connection closed before a response${label}${this.socketError ? `: ${this.socketError.message}` : ''}`
             : `connection closed mid-response${label} (status ${res.status}, ${Buffer.concat(body).length} body bytes)`);
         }
-        await this.more(deadline, res === null ? `a response${label}` : `the end of the ${res.status} response${label}`);
+        await this.wakeup.wait(deadline, res === null ? `a response${label}` : `the end of the ${res.status} response${label}`);
         continue;
       }
       const from = this.off;
@@ -181,7 +185,7 @@ export class RawClient {
   /** Resolves when the peer has ended or closed the connection; rejects at the deadline. */
   async waitForEnd(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.ended) await this.more(deadline, 'the connection to close');
+    while (!this.ended) await this.wakeup.wait(deadline, 'the connection to close');
   }
 
   /**
@@ -198,7 +202,7 @@ export class RawClient {
         const next = this.queue.shift();
         if (next === undefined) {
           if (this.ended) throw new Error(`connection closed after ${have} of ${n} raw bytes: ${JSON.stringify(Buffer.concat(parts).toString('latin1'))}`);
-          await this.more(deadline, `${n - have} more raw bytes (have ${have}: ${JSON.stringify(Buffer.concat(parts).toString('latin1').slice(0, 200))})`);
+          await this.wakeup.wait(deadline, `${n - have} more raw bytes (have ${have}: ${JSON.stringify(Buffer.concat(parts).toString('latin1').slice(0, 200))})`);
           continue;
         }
         chunk = next;
@@ -236,26 +240,5 @@ export class RawClient {
     this.destroyed = true;
     this.socket.destroy();
     this.parser.destroy();
-  }
-
-  private notify(): void {
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
-  }
-
-  private more(deadline: number, what: string): Promise<void> {
-    const left = deadline - Date.now();
-    if (left <= 0) return Promise.reject(new Error(`timed out waiting for ${what}`));
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.wake = null;
-        reject(new Error(`timed out waiting for ${what}`));
-      }, left);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
   }
 }
