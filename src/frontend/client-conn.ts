@@ -68,6 +68,8 @@ export class ClientConn implements Receiver<Buffer> {
   private stash: Buffer | null = null;
   private stashAt = 0;
   private afterBlocked = AFTER_NOTHING;
+  /** The job whose body END waits behind a blocked body chunk. */
+  private bodyEnded: Job | null = null;
   private readonly workSend: ParkedSend<Job>;
   private readonly bodySend: ParkedSend<Buffer>;
 
@@ -173,9 +175,6 @@ export class ClientConn implements Receiver<Buffer> {
       }
     }
   }
-
-  /** The job whose body END waits behind a blocked body chunk. */
-  private bodyEnded: Job | null = null;
 
   /** A request head is complete: make its job and send it on the work channel. */
   private onHead(chunk: Buffer, bodyStart: number): boolean {
