@@ -7,6 +7,7 @@
  * refused obs-fold, bare LF and whitespace before the colon, so a line is exactly `name:value CRLF`).
  */
 import type { Http1Parser } from './parser.js';
+import { copyAll, copyBytes } from './copy-bytes.js';
 import { H_DROP, type HeadScan } from './hop-by-hop.js';
 import { H_X_FORWARDED_FOR, H_X_FORWARDED_HOST, H_X_FORWARDED_PROTO, H_UPGRADE } from './header-kind.js';
 
@@ -64,14 +65,14 @@ function copyKept(p: Http1Parser, scan: HeadScan, keepUpgrade: boolean, request:
       continue;
     }
     if (runStart >= 0) {
-      if (out !== null) head.copy(out, at + total, runStart, runEnd);
+      if (out !== null) copyBytes(head, runStart, runEnd, out, at + total);
       total += runEnd - runStart;
     }
     runStart = start;
     runEnd = end;
   }
   if (runStart >= 0) {
-    if (out !== null) head.copy(out, at + total, runStart, runEnd);
+    if (out !== null) copyBytes(head, runStart, runEnd, out, at + total);
     total += runEnd - runStart;
   }
   return total;
@@ -102,24 +103,24 @@ export function requestHead(p: Http1Parser, scan: HeadScan, fwd: ForwardedLines,
   size += CRLF.length;
 
   const out = Buffer.allocUnsafe(size);
-  let at = head.copy(out, 0, lineStart, targetEnd);
-  at += version.copy(out, at);
+  let at = copyBytes(head, lineStart, targetEnd, out, 0);
+  at += copyAll(version, out, at);
   at += copyKept(p, scan, upgrade, true, out, at);
-  at += XFF.copy(out, at);
+  at += copyAll(XFF, out, at);
   for (const i of scan.forwardedFor) {
-    at += head.copy(out, at, p.valueStart(i), valueEnd(p, i));
-    at += XFF_JOIN.copy(out, at);
+    at += copyBytes(head, p.valueStart(i), valueEnd(p, i), out, at);
+    at += copyAll(XFF_JOIN, out, at);
   }
-  at += fwd.clientAddress.copy(out, at);
-  at += CRLF.copy(out, at);
-  at += fwd.proto.copy(out, at);
+  at += copyAll(fwd.clientAddress, out, at);
+  at += copyAll(CRLF, out, at);
+  at += copyAll(fwd.proto, out, at);
   if (scan.hostIndex >= 0) {
-    at += XF_HOST.copy(out, at);
-    at += head.copy(out, at, p.valueStart(scan.hostIndex), valueEnd(p, scan.hostIndex));
-    at += CRLF.copy(out, at);
+    at += copyAll(XF_HOST, out, at);
+    at += copyBytes(head, p.valueStart(scan.hostIndex), valueEnd(p, scan.hostIndex), out, at);
+    at += copyAll(CRLF, out, at);
   }
-  if (upgrade) at += CONNECTION_UPGRADE.copy(out, at);
-  CRLF.copy(out, at);
+  if (upgrade) at += copyAll(CONNECTION_UPGRADE, out, at);
+  copyAll(CRLF, out, at);
   return out;
 }
 
@@ -137,11 +138,11 @@ export function responseHead(
   const kept = copyKept(p, scan, upgrade, false, null, 0);
   const size = statusLineEnd + kept + (upgrade ? CONNECTION_UPGRADE.length : 0) + connection.length + CRLF.length + (bodyEnd - bodyStart);
   const out = Buffer.allocUnsafe(size);
-  let at = head.copy(out, 0, 0, statusLineEnd);
+  let at = copyBytes(head, 0, statusLineEnd, out, 0);
   at += copyKept(p, scan, upgrade, false, out, at);
-  if (upgrade) at += CONNECTION_UPGRADE.copy(out, at);
-  at += connection.copy(out, at);
-  at += CRLF.copy(out, at);
-  if (bodyEnd > bodyStart) body.copy(out, at, bodyStart, bodyEnd);
+  if (upgrade) at += copyAll(CONNECTION_UPGRADE, out, at);
+  at += copyAll(connection, out, at);
+  at += copyAll(CRLF, out, at);
+  if (bodyEnd > bodyStart) copyBytes(body, bodyStart, bodyEnd, out, at);
   return out;
 }
