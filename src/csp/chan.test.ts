@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CLOSED, Chan, ChanClosedError, EMPTY, type Receiver, type Sender } from './chan.js';
-import { got, settle } from './settle.js';
+import { got, settle } from '../test-support/settle.js';
 
 async function state(p: Promise<unknown>): Promise<string> {
   return (await settle(p)).state;

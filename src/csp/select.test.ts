@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CLOSED, Chan, EMPTY } from './chan.js';
 import { Select } from './select.js';
-import { got } from './settle.js';
+import { got } from '../test-support/settle.js';
 
 type Fired = [index: number, value: unknown];
 
