@@ -28,6 +28,7 @@ Limits and timeouts (durations take ms, s or m; sizes k, m or g):
   --max-backend-connections N sockets per backend (default ${d.maxConnectionsPerBackend})
   --eject-after N             consecutive failures that take a backend out (default ${d.failuresToEject})
   --eject-cooldown D          how long it stays out (default ${d.ejectCooldownMs}ms)
+  --shutdown-timeout D        on SIGTERM/SIGINT, time for requests in flight to finish (default ${d.shutdownTimeoutMs}ms)
   --help                      this text
 `;
 
@@ -47,6 +48,7 @@ const FLAGS = {
   'max-backend-connections': { type: 'string' },
   'eject-after': { type: 'string' },
   'eject-cooldown': { type: 'string' },
+  'shutdown-timeout': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -67,6 +69,7 @@ const LIMITS: readonly [LimitFlag, NumericOption, (flag: string, text: string) =
   ['max-backend-connections', 'maxConnectionsPerBackend', atLeast(1)],
   ['eject-after', 'failuresToEject', atLeast(1)],
   ['eject-cooldown', 'ejectCooldownMs', parseDuration],
+  ['shutdown-timeout', 'shutdownTimeoutMs', parseDuration],
 ];
 
 function parsePolicy(text: string): PolicyName {

@@ -23,12 +23,19 @@ async function main(): Promise<void> {
   const addr = await proxy.listen();
   const backends = options.backends.map((b) => `${b.host}:${b.port}`).join(', ');
   process.stdout.write(`chanlb listening on ${addr.host}:${addr.port}, balancing over ${backends}\n`);
+  let stopping = false;
   const stop = (signal: string): void => {
-    process.stdout.write(`chanlb: ${signal}, shutting down\n`);
-    void proxy.close().then(() => process.exit(0));
+    if (stopping) {
+      process.stdout.write(`chanlb: ${signal} again, closing every connection now\n`);
+      void proxy.close().then(() => process.exit(0));
+      return;
+    }
+    stopping = true;
+    process.stdout.write(`chanlb: ${signal}, finishing requests in flight (at most ${options.shutdownTimeoutMs} ms)\n`);
+    void proxy.shutdown(options.shutdownTimeoutMs).then(() => process.exit(0));
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 main().catch((err: unknown) => {

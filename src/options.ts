@@ -38,6 +38,8 @@ export interface ProxyOptions {
   failuresToEject: number;
   /** How long an ejected backend stays out before it is tried again. */
   ejectCooldownMs: number;
+  /** SIGTERM/SIGINT: how long requests in flight may take to finish before connections are cut. */
+  shutdownTimeoutMs: number;
 }
 
 export const DEFAULTS: Omit<ProxyOptions, 'backends'> = {
@@ -55,6 +57,7 @@ export const DEFAULTS: Omit<ProxyOptions, 'backends'> = {
   maxPipeline: 32,
   failuresToEject: 5,
   ejectCooldownMs: 10_000,
+  shutdownTimeoutMs: 10_000,
 };
 
 export class OptionError extends Error {

@@ -34,6 +34,7 @@ export class Proxy {
   private readonly balancer: Balancer;
   private readonly workers: Worker[];
   private readonly clients = new Set<ClientConn>();
+  private whenNoClients: (() => void) | null = null;
   private readonly clock: ClientClock;
   private readonly ticker: NodeJS.Timeout;
 
@@ -83,7 +84,28 @@ export class Proxy {
     return { host: addr.address, port: addr.port };
   }
 
-  /** Stops listening, closes every client and backend socket. */
+  /**
+   * Graceful shutdown: stop accepting, let every connection finish what it has in flight (each
+   * closes when its last response is written), then close the backends. Connections still open
+   * after `deadlineMs` are cut. Resolves when everything is closed.
+   */
+  async shutdown(deadlineMs: number): Promise<void> {
+    this.server.close();
+    // The server counts a connection gone a tick before its 'close' reaches ClientConn: wait for ours.
+    const drained = new Promise<void>((resolve) => {
+      this.whenNoClients = resolve;
+      if (this.clients.size === 0) resolve();
+    });
+    for (const client of this.clients) client.drain();
+    const deadline = setTimeout(() => {
+      for (const client of this.clients) client.destroy();
+    }, deadlineMs);
+    await drained;
+    clearTimeout(deadline);
+    await this.close();
+  }
+
+  /** Stops listening, closes every client and backend socket now. */
   close(): Promise<void> {
     return new Promise((resolve) => {
       clearInterval(this.ticker);
@@ -116,8 +138,15 @@ export class Proxy {
   };
 
   private readonly onConnection = (socket: net.Socket): void => {
+    if (!this.server.listening) {
+      socket.destroy(); // accepted in the same turn as shutdown began
+      return;
+    }
     const client = new ClientConn(socket, this.balancer.work, this.options, forwardedLines(socket.remoteAddress ?? 'unknown', 'http'), this.clock);
     this.clients.add(client);
-    socket.once('close', () => this.clients.delete(client));
+    socket.once('close', () => {
+      this.clients.delete(client);
+      if (this.clients.size === 0) this.whenNoClients?.();
+    });
   };
 }

@@ -55,6 +55,7 @@ export class ClientConn implements Receiver<Buffer> {
   private newest: Job | null = null;
   private readingDone = false;
   private closed = false;
+  private draining = false;
   /** Bytes the client sent after an upgrade request: the start of the tunnel, if there is one. */
   private upgradeRest: Buffer | null = null;
 
@@ -100,9 +101,26 @@ export class ClientConn implements Receiver<Buffer> {
     return this.pipeline.length;
   }
 
-  /** Closes the connection now (server shutdown). */
+  /** Closes the connection now (server shutdown past its deadline). */
   destroy(): void {
     this.socket.destroy();
+  }
+
+  /**
+   * Graceful shutdown: requests already read (or being read) are answered, the last with
+   * `Connection: close` where its head has not gone out yet; no further request is read; an idle
+   * connection closes at once.
+   */
+  drain(): void {
+    if (this.closed || this.draining) return;
+    this.draining = true;
+    if (this.pipeline.length === 0 && !this.parser.inMessage) {
+      this.readingDone = true;
+      this.socket.end();
+    } else if (!this.parser.inMessage) {
+      this.readingDone = true;
+      if (this.newest !== null) this.newest.closeAfter = true;
+    }
   }
 
   /** The proxy's sweep: a head begun and not finished in time gets 408; an idle connection closes. */
@@ -155,6 +173,8 @@ export class ClientConn implements Receiver<Buffer> {
             if (!job.body.closed) job.body.close();
           }
           off = at;
+          // Draining: the request being read when shutdown began is the last one.
+          if (this.draining && this.newest !== null) this.newest.closeAfter = true;
           // An upgrade request ends in EV_UPGRADE next, which keeps the bytes after it for the tunnel.
           if (this.newest !== null && this.newest.closeAfter && !this.newest.upgrade) this.readingDone = true;
           continue;
