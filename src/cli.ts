@@ -14,6 +14,8 @@ export const USAGE = `Usage: chanlb [--listen HOST:PORT] --backend HOST:PORT [--
   --listen HOST:PORT          where to accept clients (default ${d.listen.host}:${d.listen.port})
   --backend HOST:PORT         a backend; repeat the flag or separate with commas
   --policy NAME               ${POLICIES.join(' | ')} (default ${d.policy})
+  --access-log FORMAT         off | json | combined: one line per request (default ${d.accessLog})
+  --access-log-file PATH      append the access log to PATH instead of standard output
 
 Limits and timeouts (durations take ms, s or m; sizes k, m or g):
   --connect-timeout D         backend TCP connect (default ${d.connectTimeoutMs}ms) -> 502
@@ -36,6 +38,8 @@ const FLAGS = {
   listen: { type: 'string' },
   backend: { type: 'string', multiple: true },
   policy: { type: 'string' },
+  'access-log': { type: 'string' },
+  'access-log-file': { type: 'string' },
   'connect-timeout': { type: 'string' },
   'response-timeout': { type: 'string' },
   'backend-idle-timeout': { type: 'string' },
@@ -53,7 +57,7 @@ const FLAGS = {
 } as const;
 
 type NumericOption = { [K in keyof ProxyOptions]: ProxyOptions[K] extends number ? K : never }[keyof ProxyOptions];
-type LimitFlag = Exclude<keyof typeof FLAGS, 'listen' | 'backend' | 'policy' | 'help'>;
+type LimitFlag = Exclude<keyof typeof FLAGS, 'listen' | 'backend' | 'policy' | 'access-log' | 'access-log-file' | 'help'>;
 const atLeast = (min: number) => (flag: string, text: string): number => parseCount(flag, text, min);
 
 const LIMITS: readonly [LimitFlag, NumericOption, (flag: string, text: string) => number][] = [
@@ -71,6 +75,11 @@ const LIMITS: readonly [LimitFlag, NumericOption, (flag: string, text: string) =
   ['eject-cooldown', 'ejectCooldownMs', parseDuration],
   ['shutdown-timeout', 'shutdownTimeoutMs', parseDuration],
 ];
+
+function parseAccessLog(text: string): ProxyOptions['accessLog'] {
+  if (text === 'off' || text === 'json' || text === 'combined') return text;
+  throw new OptionError(`--access-log: "${text}" is not one of off, json, combined`);
+}
 
 function parsePolicy(text: string): PolicyName {
   const policy = POLICIES.find((p) => p === text);
@@ -95,6 +104,11 @@ export function parseCommandLine(argv: string[]): ProxyOptions | 'help' {
   const v = values;
   if (v.listen !== undefined) options.listen = parseAddress('--listen', v.listen, DEFAULTS.listen.host);
   if (v.policy !== undefined) options.policy = parsePolicy(v.policy);
+  if (v['access-log'] !== undefined) options.accessLog = parseAccessLog(v['access-log']);
+  if (v['access-log-file'] !== undefined) {
+    options.accessLogFile = v['access-log-file'];
+    if (options.accessLog === undefined) options.accessLog = 'json';
+  }
   for (const [flag, key, parse] of LIMITS) {
     const text = v[flag];
     if (text !== undefined) options[key] = parse(`--${flag}`, text);

@@ -1,4 +1,5 @@
 import type { PolicyName } from './balancer/policy.js';
+import type { AccessLogFormat } from './log/access-log.js';
 
 /**
  * Proxy options: every limit and timeout, its default, and validation with errors that name the
@@ -40,6 +41,10 @@ export interface ProxyOptions {
   ejectCooldownMs: number;
   /** SIGTERM/SIGINT: how long requests in flight may take to finish before connections are cut. */
   shutdownTimeoutMs: number;
+  /** One line per request (JSON or Apache/nginx combined), or none. */
+  accessLog: 'off' | AccessLogFormat;
+  /** Where the access log goes: a file (appended to), or standard output when null. */
+  accessLogFile: string | null;
 }
 
 export const DEFAULTS: Omit<ProxyOptions, 'backends'> = {
@@ -58,6 +63,8 @@ export const DEFAULTS: Omit<ProxyOptions, 'backends'> = {
   failuresToEject: 5,
   ejectCooldownMs: 10_000,
   shutdownTimeoutMs: 10_000,
+  accessLog: 'off',
+  accessLogFile: null,
 };
 
 export class OptionError extends Error {

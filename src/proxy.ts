@@ -6,7 +6,8 @@ import * as net from 'node:net';
 import { Chan } from './csp/chan.js';
 import { Balancer } from './balancer/balancer.js';
 import { Worker, WORKER_QUEUE } from './balancer/worker.js';
-import { ClientConn, type ClientClock } from './frontend/client-conn.js';
+import { ClientConn, type ClientContext } from './frontend/client-conn.js';
+import { AccessLog } from './log/access-log.js';
 import { forwardedLines } from './http1/head.js';
 import { llhttp } from './http1/llhttp.js';
 import type { Address, ProxyOptions } from './options.js';
@@ -35,7 +36,7 @@ export class Proxy {
   private readonly workers: Worker[];
   private readonly clients = new Set<ClientConn>();
   private whenNoClients: (() => void) | null = null;
-  private readonly clock: ClientClock;
+  private readonly context: ClientContext;
   private readonly ticker: NodeJS.Timeout;
 
   constructor(options: ProxyOptions) {
@@ -57,10 +58,15 @@ export class Proxy {
     if (options.maxConnections > 0) this.server.maxConnections = options.maxConnections;
     // Client timeouts are kept to within a quarter of their length (or a second) by one sweep.
     const tickMs = Math.max(10, Math.min(1000, options.headerTimeoutMs / 4, options.keepAliveTimeoutMs / 4));
-    this.clock = {
-      ticks: 0,
-      headerTicks: Math.ceil(options.headerTimeoutMs / tickMs),
-      keepAliveTicks: Math.ceil(options.keepAliveTimeoutMs / tickMs),
+    this.context = {
+      work: this.balancer.work,
+      limits: options,
+      clock: {
+        ticks: 0,
+        headerTicks: Math.ceil(options.headerTimeoutMs / tickMs),
+        keepAliveTicks: Math.ceil(options.keepAliveTimeoutMs / tickMs),
+      },
+      accessLog: options.accessLog === 'off' ? null : new AccessLog(options.accessLog, options.accessLogFile ?? 1),
     };
     this.ticker = setInterval(this.sweep, tickMs).unref();
   }
@@ -106,14 +112,17 @@ export class Proxy {
   }
 
   /** Stops listening, closes every client and backend socket now. */
-  close(): Promise<void> {
-    return new Promise((resolve) => {
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
       clearInterval(this.ticker);
       this.server.close(() => resolve());
       for (const client of this.clients) client.destroy();
       for (const worker of this.workers) worker.close();
       this.balancer.stop();
     });
+    const log = this.context.accessLog;
+    this.context.accessLog = null; // close() may run twice (a shutdown, then a second signal)
+    await log?.close();
   }
 
   stats(): ProxyStats {
@@ -133,7 +142,7 @@ export class Proxy {
   }
 
   private readonly sweep = (): void => {
-    const now = ++this.clock.ticks;
+    const now = ++this.context.clock.ticks;
     for (const client of this.clients) client.tick(now);
   };
 
@@ -142,7 +151,8 @@ export class Proxy {
       socket.destroy(); // accepted in the same turn as shutdown began
       return;
     }
-    const client = new ClientConn(socket, this.balancer.work, this.options, forwardedLines(socket.remoteAddress ?? 'unknown', 'http'), this.clock);
+    const address = socket.remoteAddress ?? 'unknown';
+    const client = new ClientConn(socket, this.context, { address, forwarded: forwardedLines(address, 'http') });
     this.clients.add(client);
     socket.once('close', () => {
       this.clients.delete(client);

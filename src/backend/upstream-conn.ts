@@ -113,6 +113,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
     this.interim = false;
     this.tunnelling = false;
     this.parser.expectNoBody = job.isHead;
+    if (job.record !== null) job.record.sentAt = performance.now();
     this.lastActive = this.owner.ticks;
     if (this.connected) this.writeRequest(job);
   }
@@ -252,6 +253,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
   private onHead(job: Job): void {
     const parser = this.parser;
     this.scan.scan(parser);
+    job.status = parser.statusCode; // an interim status is replaced by the final one
     this.headPending = true;
     this.inBody = true;
     if (parser.statusCode === 101) {
@@ -397,6 +399,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
   /** The response is complete: settle the job and return the socket if it can carry another. */
   private finish(): boolean {
     const job = this.job as Job;
+    if (job.record !== null) job.record.answeredAt = performance.now();
     this.job = null;
     job.exchange = null;
     this.reused = true;

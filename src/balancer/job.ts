@@ -26,7 +26,24 @@ const BODY_SLOTS = 16;
 
 /** What a job needs from the worker that runs it. */
 export interface JobOwner {
+  /** The backend, as `host:port` (for the access log). */
+  readonly name: string;
   settled(job: Job): void;
+}
+
+/**
+ * What the access log needs of a request, captured only when the log is on (so a proxy without one
+ * allocates no strings per request). Times are performance.now() readings; -1 until known.
+ */
+export interface RequestRecord {
+  method: string;
+  target: string;
+  version: string;
+  referer: string;
+  userAgent: string;
+  headDoneAt: number;
+  sentAt: number;
+  answeredAt: number;
 }
 
 /** A backend socket that switched protocols (101), and the bytes it sent after the response head. */
@@ -69,6 +86,10 @@ export class Job {
   private isSettled = false;
   /** Response bytes handed to the output slot so far (0 means an error can still be answered cleanly). */
   bytesOut = 0;
+  /** The status of the response the client gets (0 until known). */
+  status = 0;
+  /** Set when the access log is on. */
+  record: RequestRecord | null = null;
 
   constructor(head: Buffer, hasBody: boolean, isHead: boolean, idempotent: boolean, closeAfter: boolean, http10: boolean) {
     this.head = head;
@@ -96,7 +117,13 @@ export class Job {
       this.error = error;
       this.closeAfter = true;
       if (!this.output.closed) {
-        if (this.bytesOut > 0 || !this.output.trySend(cannedResponse(error.status, this.isHead))) this.aborted = true;
+        const canned = cannedResponse(error.status, this.isHead);
+        if (this.bytesOut > 0 || !this.output.trySend(canned)) {
+          this.aborted = true;
+        } else {
+          this.status = error.status;
+          this.bytesOut = canned.length;
+        }
       }
     }
     if (!this.output.closed) this.output.close();

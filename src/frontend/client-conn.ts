@@ -23,11 +23,27 @@ import { cannedResponse, statusForParseError } from '../http1/canned.js';
 import { Job, type Tunnel } from '../balancer/job.js';
 import { isIdempotent, METHOD_CONNECT, METHOD_HEAD } from '../http1/methods.js';
 import { tunnel } from './tunnel.js';
+import type { AccessLog } from '../log/access-log.js';
+import { requestRecord, refusedRecord, accessEntry } from '../log/request-record.js';
 
 export interface ClientLimits {
   maxHeadBytes: number;
   maxBodyBytes: number;
   maxPipeline: number;
+}
+
+/** What every client connection of one proxy shares. */
+export interface ClientContext {
+  work: Chan<Job>;
+  limits: ClientLimits;
+  clock: ClientClock;
+  accessLog: AccessLog | null;
+}
+
+/** Who the client is: its address, and the X-Forwarded-* lines made from it once per connection. */
+export interface ClientAddress {
+  address: string;
+  forwarded: ForwardedLines;
 }
 
 /** The proxy's coarse clock and the client timeouts in its ticks. */
@@ -46,6 +62,9 @@ export class ClientConn implements Receiver<Buffer> {
   private readonly work: Chan<Job>;
   private readonly limits: ClientLimits;
   private readonly fwd: ForwardedLines;
+  private readonly address: string;
+  /** Shared with every connection of the proxy; its access log is read per request (it closes at shutdown). */
+  private readonly context: ClientContext;
   private readonly parser: Http1Parser;
   private readonly scan = new HeadScan();
   private readonly pipeline = new Ring<Job>(4);
@@ -78,14 +97,16 @@ export class ClientConn implements Receiver<Buffer> {
   private outputParked = false;
   private writeBlocked = false;
 
-  constructor(socket: net.Socket, work: Chan<Job>, limits: ClientLimits, fwd: ForwardedLines, clock: ClientClock) {
+  constructor(socket: net.Socket, context: ClientContext, client: ClientAddress) {
     this.socket = socket;
-    this.clock = clock;
-    this.lastActive = clock.ticks;
-    this.work = work;
-    this.limits = limits;
-    this.fwd = fwd;
-    this.parser = new Http1Parser('request', { maxHeadBytes: limits.maxHeadBytes });
+    this.clock = context.clock;
+    this.lastActive = context.clock.ticks;
+    this.work = context.work;
+    this.limits = context.limits;
+    this.context = context;
+    this.fwd = client.forwarded;
+    this.address = client.address;
+    this.parser = new Http1Parser('request', { maxHeadBytes: context.limits.maxHeadBytes });
     this.parser.decodeBody = true; // the body limit counts payload, not chunk framing
     this.workSend = new ParkedSend<Job>(this);
     this.bodySend = new ParkedSend<Buffer>(this);
@@ -239,6 +260,7 @@ export class ClientConn implements Receiver<Buffer> {
       http10,
     );
     job.upgrade = upgrade;
+    if (this.context.accessLog !== null) job.record = requestRecord(p);
     this.pipeline.push(job);
     this.newest = job;
     if (hasBody) this.reading = job;
@@ -304,7 +326,9 @@ export class ClientConn implements Receiver<Buffer> {
   private refuse(status: number): void {
     this.readingDone = true;
     // A refused HEAD request (its head parsed far enough to know) gets the error without a body.
-    this.pipeline.push(localResponse(status, this.parser.methodSoFar === METHOD_HEAD));
+    const job = localResponse(status, this.parser.methodSoFar === METHOD_HEAD);
+    if (this.context.accessLog !== null) job.record = refusedRecord(this.parser);
+    this.pipeline.push(job);
     if (this.pipeline.length === 1) this.writeFront();
   }
 
@@ -350,6 +374,8 @@ export class ClientConn implements Receiver<Buffer> {
 
   private frontDone(job: Job): void {
     this.pipeline.shift();
+    const log = this.context.accessLog;
+    if (log !== null && job.record !== null) log.write(accessEntry(job, this.address));
     this.lastActive = this.clock.ticks;
     if (job.tunnel !== null) {
       this.startTunnel(job.tunnel);
@@ -420,7 +446,10 @@ export class ClientConn implements Receiver<Buffer> {
 /** A response made here (an error), already complete in its slot. */
 function localResponse(status: number, toHead: boolean): Job {
   const job = new Job(Buffer.alloc(0), false, false, false, true, false);
-  job.output.trySend(cannedResponse(status, toHead));
+  const canned = cannedResponse(status, toHead);
+  job.output.trySend(canned);
+  job.status = status;
+  job.bytesOut = canned.length;
   job.settle(null);
   return job;
 }

@@ -1,0 +1,188 @@
+/**
+ * The access log: one line per completed response, as JSON (through pino) or in the Apache/nginx
+ * combined format followed by `backend upstream_ms total_ms`. Both go through an asynchronous
+ * sonic-boom destination, so `write()` only appends to an in-memory buffer.
+ */
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { pino, type Logger } from 'pino';
+
+export type AccessLogFormat = 'json' | 'combined';
+
+export interface AccessEntry {
+  time: number;
+  client: string;
+  method: string;
+  target: string;
+  version: string;
+  status: number;
+  bytes: number;
+  backend: string;
+  upstreamMs: number;
+  totalMs: number;
+  referer: string;
+  userAgent: string;
+}
+
+type Destination = ReturnType<typeof pino.destination>;
+
+// Unwritten log data beyond this is dropped rather than letting a stalled disk grow the heap.
+const MAX_BUFFERED = 16 * 1024 * 1024;
+
+export class AccessLog {
+  readonly #dest: Destination;
+  readonly #logger: Logger | undefined;
+  readonly #done: Promise<void>;
+  #closed = false;
+  #opened = false;
+  #failed = false;
+  #time = '';
+  #dropped = 0;
+
+  /** `destination`: a file path to append to, or 1 for stdout. Writes are asynchronous (never block the event loop). */
+  constructor(format: AccessLogFormat, destination: string | 1) {
+    if (format !== 'json' && format !== 'combined') throw new Error(`access log: unknown format '${String(format)}'`);
+    if (destination !== 1) {
+      // Open once synchronously so a bad path fails at startup, not in an 'error' event later.
+      try {
+        mkdirSync(dirname(destination), { recursive: true });
+        closeSync(openSync(destination, 'a'));
+      } catch (err) {
+        throw new Error(`access log: cannot open '${destination}' for appending: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    const dest = pino.destination({ dest: destination, sync: false, mkdir: true, maxLength: MAX_BUFFERED });
+    this.#dest = dest;
+    let finish = (): void => {};
+    this.#done = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    dest.once('close', finish);
+    dest.once('ready', () => {
+      this.#opened = true;
+    });
+    // A write error is not retried: report it once, stop logging and let go of the file. Left alone,
+    // sonic-boom would retry on every write, and pino's exit hook would retry forever on 'beforeExit'.
+    dest.on('error', (err: Error) => {
+      if (!this.#failed) {
+        this.#failed = true;
+        process.stderr.write(`chanlb: access log ${destination === 1 ? 'stdout' : `'${destination}'`}: ${err.message}; logging stopped\n`);
+      }
+      if (!this.#opened) return finish();
+      try {
+        dest.destroy(); // emits 'close' once the fd is closed
+      } catch {
+        finish(); // already destroyed: closing the fd itself failed
+      }
+    });
+    dest.on('drop', () => {
+      if (this.#dropped++ === 0) process.stderr.write('chanlb: access log destination is not keeping up; dropping entries\n');
+    });
+    this.#logger =
+      format === 'json'
+        ? pino(
+            {
+              base: undefined,
+              // pino cannot drop `level` cleanly: an empty level object leaves the line as `{` and the
+              // next field adds a leading comma. So the timestamp, always emitted right after the
+              // level, is written without one; it is the entry's time, set by write().
+              formatters: { level: () => ({}) },
+              timestamp: () => this.#time,
+            },
+            dest,
+          )
+        : undefined;
+  }
+
+  /** Entries dropped because the destination fell more than 16 MiB behind. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  write(entry: AccessEntry): void {
+    if (this.#closed || this.#failed) return;
+    if (this.#logger === undefined) {
+      this.#dest.write(combinedLine(entry) + '\n');
+      return;
+    }
+    this.#time = `"time":"${new Date(entry.time).toISOString()}"`;
+    this.#logger.info({
+      client: entry.client,
+      method: entry.method,
+      target: entry.target,
+      version: entry.version,
+      status: entry.status,
+      bytes: entry.bytes,
+      backend: entry.backend,
+      upstream_ms: entry.upstreamMs,
+      total_ms: entry.totalMs,
+      referer: entry.referer,
+      user_agent: entry.userAgent,
+    });
+  }
+
+  /** Flushes and closes the destination. */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      if (!this.#failed) {
+        this.#dest.end();
+      }
+    }
+    return this.#done;
+  }
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
+
+let stampSecond = -1;
+let stampText = '';
+
+/** `24/Nov/2026:16:20:43 +0000`, in UTC; cached per second since consecutive entries share it. */
+function clfTime(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== stampSecond) {
+    const d = new Date(second * 1000);
+    stampText =
+      `${pad2(d.getUTCDate())}/${MONTHS[d.getUTCMonth()] ?? ''}/${d.getUTCFullYear()}:` +
+      `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} +0000`;
+    stampSecond = second;
+  }
+  return stampText;
+}
+
+const HEX = '0123456789ABCDEF';
+const hexByte = (b: number): string => `\\x${HEX[b >> 4] ?? ''}${HEX[b & 15] ?? ''}`;
+const escaped = (c: number): boolean => c < 0x20 || c >= 0x7f || c === 0x22 || c === 0x5c;
+
+/** nginx's escaping of quoted fields: `"`, `\`, control bytes and bytes >= 0x7f become `\xHH`. */
+export function escapeField(s: string): string {
+  let i = 0;
+  while (i < s.length && !escaped(s.charCodeAt(i))) i++;
+  if (i === s.length) return s;
+  let out = s.slice(0, i);
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (!escaped(c)) out += s[i];
+    else if (c <= 0xff) out += hexByte(c); // head text is decoded as latin1: one char per byte
+    else {
+      const cp = s.codePointAt(i) ?? c;
+      if (cp > 0xffff) i++;
+      for (const b of Buffer.from(String.fromCodePoint(cp), 'utf8')) out += hexByte(b);
+    }
+  }
+  return out;
+}
+
+/** One line in the Apache/nginx combined format (exported for tests), without the trailing newline. */
+export function combinedLine(e: AccessEntry): string {
+  // The refused-request record has no request line to show.
+  const request =
+    e.method === '-' && e.target === '-' ? '-' : `${escapeField(e.method)} ${escapeField(e.target)} HTTP/${escapeField(e.version)}`;
+  return (
+    `${e.client} - - [${clfTime(e.time)}] "${request}" ${e.status} ${e.bytes === 0 ? '-' : e.bytes} ` +
+    `"${e.referer === '' ? '-' : escapeField(e.referer)}" "${e.userAgent === '' ? '-' : escapeField(e.userAgent)}" ` +
+    `${e.backend} ${e.upstreamMs < 0 ? '-' : e.upstreamMs} ${e.totalMs}`
+  );
+}
