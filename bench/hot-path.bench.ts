@@ -68,8 +68,12 @@ function rig(backends: number): Rig {
   const balancer = new Balancer(done, health, workers);
   balancer.start();
   const client = new MemorySocket();
-  new ClientConn(asSocket(client), balancer.work, { maxHeadBytes: 16384, maxBodyBytes: 1 << 20, maxPipeline: 32 },
-    forwardedLines('127.0.0.1', 'http'), { ticks: 0, headerTicks: 40, keepAliveTicks: 240 });
+  new ClientConn(asSocket(client), {
+    work: balancer.work,
+    limits: { maxHeadBytes: 16384, maxBodyBytes: 1 << 20, maxPipeline: 32 },
+    clock: { ticks: 0, headerTicks: 40, keepAliveTicks: 240 },
+    accessLog: null,
+  }, { address: '127.0.0.1', forwarded: forwardedLines('127.0.0.1', 'http') });
   return {
     async warm(response: Buffer): Promise<void> {
       for (let i = 0; i < backends; i++) client.emit('data', Buffer.from(REQUEST));
