@@ -73,6 +73,7 @@ function rig(backends: number): Rig {
     limits: { maxHeadBytes: 16384, maxBodyBytes: 1 << 20, maxPipeline: 32 },
     clock: { ticks: 0, headerTicks: 40, keepAliveTicks: 240 },
     accessLog: null,
+    rateLimiter: null,
   }, { address: '127.0.0.1', forwarded: forwardedLines('127.0.0.1', 'http') });
   return {
     async warm(response: Buffer): Promise<void> {

@@ -31,6 +31,9 @@ Limits and timeouts (durations take ms, s or m; sizes k, m or g):
   --eject-after N             consecutive failures that take a backend out (default ${d.failuresToEject})
   --eject-cooldown D          how long it stays out (default ${d.ejectCooldownMs}ms)
   --shutdown-timeout D        on SIGTERM/SIGINT, time for requests in flight to finish (default ${d.shutdownTimeoutMs}ms)
+  --rate-limit N              requests per second per client address after its burst, 0 for none (default ${d.rateLimit}) -> 429
+  --rate-burst N              requests a client address may make at once (default: the rate, at least 1)
+  --rate-limit-clients N      client addresses the rate limit tracks at most (default ${d.rateLimitClients})
   --help                      this text
 `;
 
@@ -53,6 +56,9 @@ const FLAGS = {
   'eject-after': { type: 'string' },
   'eject-cooldown': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
+  'rate-limit': { type: 'string' },
+  'rate-burst': { type: 'string' },
+  'rate-limit-clients': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -74,6 +80,9 @@ const LIMITS: readonly [LimitFlag, NumericOption, (flag: string, text: string) =
   ['eject-after', 'failuresToEject', atLeast(1)],
   ['eject-cooldown', 'ejectCooldownMs', parseDuration],
   ['shutdown-timeout', 'shutdownTimeoutMs', parseDuration],
+  ['rate-limit', 'rateLimit', atLeast(0)],
+  ['rate-burst', 'rateBurst', atLeast(0)],
+  ['rate-limit-clients', 'rateLimitClients', atLeast(1)],
 ];
 
 function parseAccessLog(text: string): ProxyOptions['accessLog'] {

@@ -45,6 +45,12 @@ export interface ProxyOptions {
   accessLog: 'off' | AccessLogFormat;
   /** Where the access log goes: a file (appended to), or standard output when null. */
   accessLogFile: string | null;
+  /** Requests per second per client address once its burst is spent (0: no limit); over it, 429. */
+  rateLimit: number;
+  /** Requests a client address may make at once (0: the rate, at least 1). */
+  rateBurst: number;
+  /** Client addresses tracked by the rate limit at most (the oldest is forgotten beyond). */
+  rateLimitClients: number;
 }
 
 export const DEFAULTS: Omit<ProxyOptions, 'backends'> = {
@@ -65,6 +71,9 @@ export const DEFAULTS: Omit<ProxyOptions, 'backends'> = {
   shutdownTimeoutMs: 10_000,
   accessLog: 'off',
   accessLogFile: null,
+  rateLimit: 0,
+  rateBurst: 0,
+  rateLimitClients: 100_000,
 };
 
 export class OptionError extends Error {

@@ -8,6 +8,7 @@ import { Balancer } from './balancer/balancer.js';
 import { Worker, WORKER_QUEUE } from './balancer/worker.js';
 import { ClientConn, type ClientContext } from './frontend/client-conn.js';
 import { AccessLog } from './log/access-log.js';
+import { RateLimiter } from './frontend/rate-limiter.js';
 import { forwardedLines } from './http1/head.js';
 import { llhttp } from './http1/llhttp.js';
 import type { Address, ProxyOptions } from './options.js';
@@ -67,6 +68,11 @@ export class Proxy {
         keepAliveTicks: Math.ceil(options.keepAliveTimeoutMs / tickMs),
       },
       accessLog: options.accessLog === 'off' ? null : new AccessLog(options.accessLog, options.accessLogFile ?? 1),
+      rateLimiter: options.rateLimit > 0 ? new RateLimiter({
+        rate: options.rateLimit,
+        burst: options.rateBurst > 0 ? options.rateBurst : Math.max(1, Math.ceil(options.rateLimit)),
+        maxClients: options.rateLimitClients,
+      }) : null,
     };
     this.ticker = setInterval(this.sweep, tickMs).unref();
   }
@@ -143,6 +149,7 @@ export class Proxy {
 
   private readonly sweep = (): void => {
     const now = ++this.context.clock.ticks;
+    this.context.rateLimiter?.sweep(performance.now());
     for (const client of this.clients) client.tick(now);
   };
 

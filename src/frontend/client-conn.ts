@@ -24,6 +24,7 @@ import { Job, type Tunnel } from '../balancer/job.js';
 import { isIdempotent, METHOD_CONNECT, METHOD_HEAD } from '../http1/methods.js';
 import { tunnel } from './tunnel.js';
 import type { AccessLog } from '../log/access-log.js';
+import type { RateLimiter } from './rate-limiter.js';
 import { requestRecord, refusedRecord, accessEntry } from '../log/request-record.js';
 
 export interface ClientLimits {
@@ -38,6 +39,7 @@ export interface ClientContext {
   limits: ClientLimits;
   clock: ClientClock;
   accessLog: AccessLog | null;
+  rateLimiter: RateLimiter | null;
 }
 
 /** Who the client is: its address, and the X-Forwarded-* lines made from it once per connection. */
@@ -222,6 +224,14 @@ export class ClientConn implements Receiver<Buffer> {
     const p = this.parser;
     const scan = this.scan;
     scan.scan(p);
+    const limiter = this.context.rateLimiter;
+    if (limiter !== null) {
+      const wait = limiter.take(this.address, performance.now());
+      if (wait > 0) {
+        this.refuse(429, wait);
+        return false;
+      }
+    }
     // Only HTTP/1.0 and 1.1 are spoken here; llhttp also accepts 0.9 and 2.0 request lines.
     if (p.versionMajor !== 1 || p.versionMinor > 1) {
       this.refuse(505);
@@ -323,10 +333,10 @@ export class ClientConn implements Receiver<Buffer> {
   }
 
   /** Answers a bad request with `status` after the responses before it, and reads no more. */
-  private refuse(status: number): void {
+  private refuse(status: number, retryAfter = 0): void {
     this.readingDone = true;
     // A refused HEAD request (its head parsed far enough to know) gets the error without a body.
-    const job = localResponse(status, this.parser.methodSoFar === METHOD_HEAD);
+    const job = localResponse(status, this.parser.methodSoFar === METHOD_HEAD, retryAfter);
     if (this.context.accessLog !== null) job.record = refusedRecord(this.parser);
     this.pipeline.push(job);
     if (this.pipeline.length === 1) this.writeFront();
@@ -444,9 +454,9 @@ export class ClientConn implements Receiver<Buffer> {
 }
 
 /** A response made here (an error), already complete in its slot. */
-function localResponse(status: number, toHead: boolean): Job {
+function localResponse(status: number, toHead: boolean, retryAfter: number): Job {
   const job = new Job(Buffer.alloc(0), false, false, false, true, false);
-  const canned = cannedResponse(status, toHead);
+  const canned = cannedResponse(status, toHead, retryAfter);
   job.output.trySend(canned);
   job.status = status;
   job.bytesOut = canned.length;

@@ -16,17 +16,21 @@ const REASONS: Record<number, string> = {
   505: 'HTTP Version Not Supported',
 };
 
-const cache = new Map<number, Buffer>();
+const cache = new Map<string, Buffer>();
 
-/** The error response for `status`; `toHead`: the answer to a HEAD request, which has no body. */
-export function cannedResponse(status: number, toHead = false): Buffer {
-  const key = toHead ? -status : status;
+/**
+ * The error response for `status`; `toHead`: the answer to a HEAD request, which has no body;
+ * `retryAfter`: seconds for a Retry-After header (429), 0 for none.
+ */
+export function cannedResponse(status: number, toHead = false, retryAfter = 0): Buffer {
+  const key = `${status}/${toHead ? 'h' : ''}/${retryAfter}`;
   let response = cache.get(key);
   if (response === undefined) {
     const reason = REASONS[status] ?? 'Error';
     const body = `${status} ${reason}\n`;
+    const retry = retryAfter > 0 ? `Retry-After: ${retryAfter}\r\n` : '';
     response = Buffer.from(
-      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${toHead ? '' : body}`,
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n${retry}Connection: close\r\n\r\n${toHead ? '' : body}`,
       'latin1',
     );
     cache.set(key, response);
