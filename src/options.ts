@@ -8,6 +8,8 @@ import type { AccessLogFormat } from './log/access-log.js';
 export interface Address {
   host: string;
   port: number;
+  /** For backends: share of the load relative to the others (default 1). */
+  weight?: number;
 }
 
 export interface ProxyOptions {

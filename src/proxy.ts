@@ -52,7 +52,7 @@ export class Proxy {
       connectTimeoutMs: options.connectTimeoutMs,
       responseTimeoutMs: options.responseTimeoutMs,
       idleTimeoutMs: options.backendIdleTimeoutMs,
-    }, 1, done, health, { failuresToEject: options.failuresToEject, cooldownMs: options.ejectCooldownMs }));
+    }, b.weight ?? 1, done, health, { failuresToEject: options.failuresToEject, cooldownMs: options.ejectCooldownMs }));
     this.balancer = new Balancer(done, health, this.workers, options.policy);
     // Half-open: a client that half-closes after its request still gets the response (then we close).
     this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, this.onConnection);
