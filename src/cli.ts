@@ -3,6 +3,7 @@
  */
 import { parseArgs } from 'node:util';
 import { POLICIES, type PolicyName } from './balancer/policy.js';
+import { loadConfig } from './config/load-config.js';
 import {
   DEFAULTS, OptionError, parseAddress, parseCount, parseDuration, parseSize, withDefaults,
   type ProxyOptions,
@@ -13,6 +14,7 @@ export const USAGE = `Usage: chanlb [--listen HOST:PORT] --backend HOST:PORT [--
 
   --listen HOST:PORT          where to accept clients (default ${d.listen.host}:${d.listen.port})
   --backend HOST:PORT         a backend; repeat the flag or separate with commas
+  --config FILE               YAML (.yaml, .yml) or TOML (.toml) settings; flags given as well win
   --policy NAME               ${POLICIES.join(' | ')} (default ${d.policy})
   --access-log FORMAT         off | json | combined: one line per request (default ${d.accessLog})
   --access-log-file PATH      append the access log to PATH instead of standard output
@@ -40,6 +42,7 @@ Limits and timeouts (durations take ms, s or m; sizes k, m or g):
 const FLAGS = {
   listen: { type: 'string' },
   backend: { type: 'string', multiple: true },
+  config: { type: 'string' },
   policy: { type: 'string' },
   'access-log': { type: 'string' },
   'access-log-file': { type: 'string' },
@@ -63,7 +66,7 @@ const FLAGS = {
 } as const;
 
 type NumericOption = { [K in keyof ProxyOptions]: ProxyOptions[K] extends number ? K : never }[keyof ProxyOptions];
-type LimitFlag = Exclude<keyof typeof FLAGS, 'listen' | 'backend' | 'policy' | 'access-log' | 'access-log-file' | 'help'>;
+type LimitFlag = Exclude<keyof typeof FLAGS, 'listen' | 'backend' | 'config' | 'policy' | 'access-log' | 'access-log-file' | 'help'>;
 const atLeast = (min: number) => (flag: string, text: string): number => parseCount(flag, text, min);
 
 const LIMITS: readonly [LimitFlag, NumericOption, (flag: string, text: string) => number][] = [
@@ -104,11 +107,15 @@ export function parseCommandLine(argv: string[]): ProxyOptions | 'help' {
     throw new OptionError((err as Error).message.split('\n')[0] ?? 'bad arguments');
   }
   if (values.help === true) return 'help';
+  // The file first, then every flag given on top of it.
+  const fromFile = values.config === undefined ? {} : loadConfig(values.config);
+  const flagBackends = (values.backend ?? [])
+    .flatMap((v) => v.split(','))
+    .filter((v) => v.trim() !== '')
+    .map((v) => parseAddress('--backend', v, '127.0.0.1'));
   const options: Partial<ProxyOptions> & { backends: ProxyOptions['backends'] } = {
-    backends: (values.backend ?? [])
-      .flatMap((v) => v.split(','))
-      .filter((v) => v.trim() !== '')
-      .map((v) => parseAddress('--backend', v, '127.0.0.1')),
+    ...fromFile,
+    backends: flagBackends.length > 0 ? flagBackends : fromFile.backends ?? [],
   };
   const v = values;
   if (v.listen !== undefined) options.listen = parseAddress('--listen', v.listen, DEFAULTS.listen.host);
@@ -116,7 +123,8 @@ export function parseCommandLine(argv: string[]): ProxyOptions | 'help' {
   if (v['access-log'] !== undefined) options.accessLog = parseAccessLog(v['access-log']);
   if (v['access-log-file'] !== undefined) {
     options.accessLogFile = v['access-log-file'];
-    if (options.accessLog === undefined) options.accessLog = 'json';
+    // A file alone means "log there": JSON unless a format was chosen.
+    if (v['access-log'] === undefined && (options.accessLog ?? 'off') === 'off') options.accessLog = 'json';
   }
   for (const [flag, key, parse] of LIMITS) {
     const text = v[flag];

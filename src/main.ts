@@ -5,13 +5,14 @@
 import { Proxy } from './proxy.js';
 import { OptionError, type ProxyOptions } from './options.js';
 import { parseCommandLine, USAGE } from './cli.js';
+import { ConfigError } from './config/load-config.js';
 
 async function main(): Promise<void> {
   let options: ProxyOptions | 'help';
   try {
     options = parseCommandLine(process.argv.slice(2));
   } catch (err) {
-    if (!(err instanceof OptionError)) throw err;
+    if (!(err instanceof OptionError) && !(err instanceof ConfigError)) throw err;
     process.stderr.write(`chanlb: ${err.message} (see --help)\n`);
     process.exit(2);
   }

@@ -129,6 +129,8 @@ export function parseCount(flag: string, text: string, min: number): number {
 
 export function withDefaults(partial: Partial<ProxyOptions> & { backends: Address[] }): ProxyOptions {
   const options = { ...DEFAULTS, ...partial };
-  if (options.backends.length === 0) throw new OptionError('--backend: at least one backend is required');
+  if (options.backends.length === 0) {
+    throw new OptionError('--backend: at least one backend is required (the flag, or backends in --config)');
+  }
   return options;
 }
