@@ -13,7 +13,7 @@ async function main(): Promise<void> {
     options = parseCommandLine(process.argv.slice(2));
   } catch (err) {
     if (!(err instanceof OptionError) && !(err instanceof ConfigError)) throw err;
-    process.stderr.write(`chanlb: ${err.message} (see --help)\n`);
+    process.stderr.write(`chanlb: ${err.message}${err instanceof OptionError ? ' (see --help)' : ''}\n`);
     process.exit(2);
   }
   if (options === 'help') {
