@@ -2,10 +2,10 @@
  * Command-line flags → ProxyOptions. Every bad flag or value is an OptionError whose message names it.
  */
 import { parseArgs } from 'node:util';
-import { POLICIES, type PolicyName } from './balancer/policy.js';
+import { POLICIES } from './balancer/policy.js';
 import { loadConfig } from './config/load-config.js';
 import {
-  DEFAULTS, OptionError, parseAddress, parseCount, parseDuration, parseSize, withDefaults,
+  ACCESS_LOG_CHOICES, DEFAULTS, OptionError, parseAddress, parseChoice, parseCount, parseDuration, parseSize, withDefaults,
   type ProxyOptions,
 } from './options.js';
 
@@ -88,17 +88,6 @@ const LIMITS: readonly [LimitFlag, NumericOption, (flag: string, text: string) =
   ['rate-limit-clients', 'rateLimitClients', atLeast(1)],
 ];
 
-function parseAccessLog(text: string): ProxyOptions['accessLog'] {
-  if (text === 'off' || text === 'json' || text === 'combined') return text;
-  throw new OptionError(`--access-log: "${text}" is not one of off, json, combined`);
-}
-
-function parsePolicy(text: string): PolicyName {
-  const policy = POLICIES.find((p) => p === text);
-  if (policy === undefined) throw new OptionError(`--policy: "${text}" is not one of ${POLICIES.join(', ')}`);
-  return policy;
-}
-
 export function parseCommandLine(argv: string[]): ProxyOptions | 'help' {
   let values;
   try {
@@ -119,8 +108,8 @@ export function parseCommandLine(argv: string[]): ProxyOptions | 'help' {
   };
   const v = values;
   if (v.listen !== undefined) options.listen = parseAddress('--listen', v.listen, DEFAULTS.listen.host);
-  if (v.policy !== undefined) options.policy = parsePolicy(v.policy);
-  if (v['access-log'] !== undefined) options.accessLog = parseAccessLog(v['access-log']);
+  if (v.policy !== undefined) options.policy = parseChoice('--policy', v.policy, POLICIES);
+  if (v['access-log'] !== undefined) options.accessLog = parseChoice('--access-log', v['access-log'], ACCESS_LOG_CHOICES);
   if (v['access-log-file'] !== undefined) {
     options.accessLogFile = v['access-log-file'];
     // A file alone means "log there": JSON unless a format was chosen.

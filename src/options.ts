@@ -127,6 +127,15 @@ export function parseCount(flag: string, text: string, min: number): number {
   return count;
 }
 
+export const ACCESS_LOG_CHOICES = ['off', 'json', 'combined'] as const;
+
+/** One of `choices`, exactly as spelt there. */
+export function parseChoice<T extends string>(flag: string, text: string, choices: readonly T[]): T {
+  const choice = choices.find((c) => c === text);
+  if (choice === undefined) throw new OptionError(`${flag}: "${text}" is not one of ${choices.join(', ')}`);
+  return choice;
+}
+
 export function withDefaults(partial: Partial<ProxyOptions> & { backends: Address[] }): ProxyOptions {
   const options = { ...DEFAULTS, ...partial };
   if (options.backends.length === 0) {

@@ -9,9 +9,9 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { parse as parseToml, TomlDate, TomlError } from 'smol-toml';
-import { POLICIES, type PolicyName } from '../balancer/policy.js';
+import { POLICIES } from '../balancer/policy.js';
 import {
-  DEFAULTS, OptionError, parseAddress, parseCount, parseDuration, parseSize, type Address, type ProxyOptions,
+  ACCESS_LOG_CHOICES, DEFAULTS, OptionError, parseAddress, parseChoice, parseCount, parseDuration, parseSize, type Address, type ProxyOptions,
 } from '../options.js';
 
 export class ConfigError extends Error {
@@ -265,7 +265,6 @@ const SECTIONS: Record<string, Record<string, readonly [NumericOption, Kind]>> =
   },
 };
 const TOP_KEYS = ['listen', 'policy', 'backends', ...Object.keys(SECTIONS), 'access_log'];
-const ACCESS_LOG_FORMATS = ['off', 'json', 'combined'] as const;
 
 function describe(value: unknown): string {
   if (value === null || value === undefined) return 'nothing';
@@ -318,9 +317,7 @@ function validate(file: string, root: unknown, locate: Locate): Partial<ProxyOpt
 
   if (doc.listen !== undefined) options.listen = address(['listen'], doc.listen, DEFAULTS.listen.host, '--listen');
   if (doc.policy !== undefined) {
-    const policy = POLICIES.find((p) => p === doc.policy);
-    if (policy === undefined) fail(['policy'], `one of ${POLICIES.join(', ')}`, describe(doc.policy));
-    options.policy = policy as PolicyName;
+    options.policy = check(['policy'], doc.policy, `one of ${POLICIES.join(', ')}`, (s) => parseChoice('policy', s, POLICIES));
   }
 
   // Backends may come from --backend instead; with neither, option validation says so.
@@ -366,9 +363,8 @@ function validate(file: string, root: unknown, locate: Locate): Partial<ProxyOpt
   if (doc.access_log !== undefined) {
     const t = table(['access_log'], doc.access_log, ['format', 'file']);
     if (t.format !== undefined) {
-      const format = ACCESS_LOG_FORMATS.find((f) => f === t.format);
-      if (format === undefined) fail(['access_log', 'format'], `one of ${ACCESS_LOG_FORMATS.join(', ')}`, describe(t.format));
-      options.accessLog = format;
+      const path = ['access_log', 'format'];
+      options.accessLog = check(path, t.format, `one of ${ACCESS_LOG_CHOICES.join(', ')}`, (s) => parseChoice(flag(path), s, ACCESS_LOG_CHOICES));
     }
     if (t.file !== undefined) {
       if (typeof t.file !== 'string' || t.file === '') fail(['access_log', 'file'], 'a file path', describe(t.file));
