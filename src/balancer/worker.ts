@@ -16,6 +16,7 @@ import { Chan, CLOSED, EMPTY, type Receiver } from '../csp/chan.js';
 import { ConnPool, type ConnPoolOptions } from '../backend/conn-pool.js';
 import type { PoolMember } from './pool.js';
 import type { Job, JobOwner } from './job.js';
+import type { EventLog } from '../log/event-log.js';
 
 /** Jobs queued per backend before the balancer answers 503 rather than queue more. */
 export const WORKER_QUEUE = 4096;
@@ -23,6 +24,8 @@ export const WORKER_QUEUE = 4096;
 export interface HealthOptions {
   failuresToEject: number;
   cooldownMs: number;
+  /** Where backend failures, ejections and returns are reported (null: nowhere). */
+  log?: EventLog | null;
 }
 
 export class Worker implements PoolMember, JobOwner, Receiver<Job> {
@@ -91,6 +94,7 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job> {
       this.failuresInARow = 0;
     } else {
       this.failed++;
+      if (job.error.source === 'backend') this.healthOptions.log?.backendFailed(this.name, job.error);
       if (job.error.source === 'backend' && ++this.failuresInARow >= this.healthOptions.failuresToEject && !this.ejected) {
         this.eject();
       }
@@ -100,11 +104,13 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job> {
 
   private eject(): void {
     this.ejected = true;
+    this.healthOptions.log?.backendEjected(this.name, this.failuresInARow, this.healthOptions.cooldownMs);
     this.tellHealth();
     this.cooldown = setTimeout(() => {
       this.cooldown = null;
       this.ejected = false;
       this.failuresInARow = this.healthOptions.failuresToEject - 1;
+      this.healthOptions.log?.backendReturned(this.name);
       this.tellHealth();
     }, this.healthOptions.cooldownMs).unref();
   }

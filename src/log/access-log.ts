@@ -3,9 +3,8 @@
  * combined format followed by `backend upstream_ms total_ms`. Both go through an asynchronous
  * sonic-boom destination, so `write()` only appends to an in-memory buffer.
  */
-import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { LogDestination } from './log-destination.js';
 
 export type AccessLogFormat = 'json' | 'combined';
 
@@ -24,60 +23,15 @@ export interface AccessEntry {
   userAgent: string;
 }
 
-type Destination = ReturnType<typeof pino.destination>;
-
-// Unwritten log data beyond this is dropped rather than letting a stalled disk grow the heap.
-const MAX_BUFFERED = 16 * 1024 * 1024;
-
 export class AccessLog {
-  readonly #dest: Destination;
+  readonly #dest: LogDestination;
   readonly #logger: Logger | undefined;
-  readonly #done: Promise<void>;
-  #closed = false;
-  #opened = false;
-  #failed = false;
   #time = '';
-  #dropped = 0;
 
   /** `destination`: a file path to append to, or 1 for stdout. Writes are asynchronous (never block the event loop). */
   constructor(format: AccessLogFormat, destination: string | 1) {
     if (format !== 'json' && format !== 'combined') throw new Error(`access log: unknown format '${String(format)}'`);
-    if (destination !== 1) {
-      // Open once synchronously so a bad path fails at startup, not in an 'error' event later.
-      try {
-        mkdirSync(dirname(destination), { recursive: true });
-        closeSync(openSync(destination, 'a'));
-      } catch (err) {
-        throw new Error(`access log: cannot open '${destination}' for appending: ${(err as Error).message}`, { cause: err });
-      }
-    }
-    const dest = pino.destination({ dest: destination, sync: false, mkdir: true, maxLength: MAX_BUFFERED });
-    this.#dest = dest;
-    let finish = (): void => {};
-    this.#done = new Promise<void>((resolve) => {
-      finish = resolve;
-    });
-    dest.once('close', finish);
-    dest.once('ready', () => {
-      this.#opened = true;
-    });
-    // A write error is not retried: report it once, stop logging and let go of the file. Left alone,
-    // sonic-boom would retry on every write, and pino's exit hook would retry forever on 'beforeExit'.
-    dest.on('error', (err: Error) => {
-      if (!this.#failed) {
-        this.#failed = true;
-        process.stderr.write(`chanlb: access log ${destination === 1 ? 'stdout' : `'${destination}'`}: ${err.message}; logging stopped\n`);
-      }
-      if (!this.#opened) return finish();
-      try {
-        dest.destroy(); // emits 'close' once the fd is closed
-      } catch {
-        finish(); // already destroyed: closing the fd itself failed
-      }
-    });
-    dest.on('drop', () => {
-      if (this.#dropped++ === 0) process.stderr.write('chanlb: access log destination is not keeping up; dropping entries\n');
-    });
+    this.#dest = new LogDestination('access log', destination);
     this.#logger =
       format === 'json'
         ? pino(
@@ -89,18 +43,18 @@ export class AccessLog {
               formatters: { level: () => ({}) },
               timestamp: () => this.#time,
             },
-            dest,
+            this.#dest.stream,
           )
         : undefined;
   }
 
   /** Entries dropped because the destination fell more than 16 MiB behind. */
   get dropped(): number {
-    return this.#dropped;
+    return this.#dest.dropped;
   }
 
   write(entry: AccessEntry): void {
-    if (this.#closed || this.#failed) return;
+    if (!this.#dest.writable) return;
     if (this.#logger === undefined) {
       this.#dest.write(combinedLine(entry) + '\n');
       return;
@@ -121,15 +75,14 @@ export class AccessLog {
     });
   }
 
+  /** Call right after a write: resolves when every line so far has been written (for benchmarks). */
+  caughtUp(): Promise<void> {
+    return this.#dest.caughtUp();
+  }
+
   /** Flushes and closes the destination. */
   close(): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true;
-      if (!this.#failed) {
-        this.#dest.end();
-      }
-    }
-    return this.#done;
+    return this.#dest.close();
   }
 }
 
