@@ -4,20 +4,30 @@
 import { parseArgs } from 'node:util';
 import { POLICIES } from './balancer/policy.js';
 import { loadConfig } from './config/load-config.js';
+import { TrustedProxies, TrustedProxyError } from './frontend/trusted-proxies.js';
+import { LOG_LEVELS } from './log/event-log.js';
 import {
-  ACCESS_LOG_CHOICES, DEFAULTS, OptionError, parseAddress, parseChoice, parseCount, parseDuration, parseSize, withDefaults,
+  ACCESS_LOG_CHOICES, DEFAULTS, OptionError, parseAddress, parseChoice, parseCount, parseDuration, parseLogTarget, parseSize, withDefaults,
   type ProxyOptions,
 } from './options.js';
 
 const d = DEFAULTS;
-export const USAGE = `Usage: chanlb [--listen HOST:PORT] --backend HOST:PORT [--backend HOST:PORT ...] [limits]
+const listenDefault = d.listen.map((a) => `${a.host}:${a.port}`).join(', ');
+export const USAGE = `Usage: chanlb [--listen HOST:PORT ...] --backend HOST:PORT [--backend HOST:PORT ...] [options]
+       chanlb --config FILE [options]
 
-  --listen HOST:PORT          where to accept clients (default ${d.listen.host}:${d.listen.port})
-  --backend HOST:PORT         a backend; repeat the flag or separate with commas
-  --config FILE               YAML (.yaml, .yml) or TOML (.toml) settings; flags given as well win
+  --listen HOST:PORT          where to accept clients; repeat for several (default ${listenDefault})
+  --backend HOST:PORT         a backend of the default pool; repeat the flag or separate with commas
+  --config FILE               YAML (.yaml, .yml) or TOML (.toml): pools, routes and every setting; flags
+                              given as well win. SIGHUP re-reads it (and these flags)
   --policy NAME               ${POLICIES.join(' | ')} (default ${d.policy})
   --access-log FORMAT         off | json | combined: one line per request (default ${d.accessLog})
   --access-log-file PATH      append the access log to PATH instead of standard output
+  --log-level LEVEL           ${LOG_LEVELS.join(' | ')}: the error log (backend failures, refused requests,
+                              reloads) at this level and above (default ${d.logLevel})
+  --log-file PATH             the error log's destination: a file, stdout or stderr (default stderr)
+  --trust-proxy ADDR          an address or CIDR subnet whose X-Forwarded-For names the client (rate
+                              limits, logs); repeat the flag or separate with commas
 
 Limits and timeouts (durations take ms, s or m; sizes k, m or g):
   --connect-timeout D         backend TCP connect (default ${d.connectTimeoutMs}ms) -> 502
@@ -40,8 +50,11 @@ Limits and timeouts (durations take ms, s or m; sizes k, m or g):
 `;
 
 const FLAGS = {
-  listen: { type: 'string' },
+  listen: { type: 'string', multiple: true },
   backend: { type: 'string', multiple: true },
+  'log-level': { type: 'string' },
+  'log-file': { type: 'string' },
+  'trust-proxy': { type: 'string', multiple: true },
   config: { type: 'string' },
   policy: { type: 'string' },
   'access-log': { type: 'string' },
@@ -66,7 +79,8 @@ const FLAGS = {
 } as const;
 
 type NumericOption = { [K in keyof ProxyOptions]: ProxyOptions[K] extends number ? K : never }[keyof ProxyOptions];
-type LimitFlag = Exclude<keyof typeof FLAGS, 'listen' | 'backend' | 'config' | 'policy' | 'access-log' | 'access-log-file' | 'help'>;
+type LimitFlag = Exclude<keyof typeof FLAGS,
+  'listen' | 'backend' | 'config' | 'policy' | 'access-log' | 'access-log-file' | 'log-level' | 'log-file' | 'trust-proxy' | 'help'>;
 const atLeast = (min: number) => (flag: string, text: string): number => parseCount(flag, text, min);
 
 const LIMITS: readonly [LimitFlag, NumericOption, (flag: string, text: string) => number][] = [
@@ -98,22 +112,35 @@ export function parseCommandLine(argv: string[]): ProxyOptions | 'help' {
   if (values.help === true) return 'help';
   // The file first, then every flag given on top of it.
   const fromFile = values.config === undefined ? {} : loadConfig(values.config);
-  const flagBackends = (values.backend ?? [])
-    .flatMap((v) => v.split(','))
-    .filter((v) => v.trim() !== '')
-    .map((v) => parseAddress('--backend', v, '127.0.0.1'));
+  const list = (texts: string[] | undefined): string[] =>
+    (texts ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+  const flagBackends = list(values.backend).map((v) => parseAddress('--backend', v, '127.0.0.1'));
   const options: Partial<ProxyOptions> & { backends: ProxyOptions['backends'] } = {
     ...fromFile,
     backends: flagBackends.length > 0 ? flagBackends : fromFile.backends ?? [],
   };
   const v = values;
-  if (v.listen !== undefined) options.listen = parseAddress('--listen', v.listen, DEFAULTS.listen.host);
+  if (v.listen !== undefined) options.listen = v.listen.map((text) => parseAddress('--listen', text, DEFAULTS.listen[0]?.host ?? '0.0.0.0'));
   if (v.policy !== undefined) options.policy = parseChoice('--policy', v.policy, POLICIES);
   if (v['access-log'] !== undefined) options.accessLog = parseChoice('--access-log', v['access-log'], ACCESS_LOG_CHOICES);
   if (v['access-log-file'] !== undefined) {
     options.accessLogFile = v['access-log-file'];
     // A file alone means "log there": JSON unless a format was chosen.
     if (v['access-log'] === undefined && (options.accessLog ?? 'off') === 'off') options.accessLog = 'json';
+  }
+  if (v['log-level'] !== undefined) options.logLevel = parseChoice('--log-level', v['log-level'], LOG_LEVELS);
+  if (v['log-file'] !== undefined) {
+    if (v['log-file'] === '') throw new OptionError('--log-file: expected a file path, stdout or stderr');
+    options.logTo = parseLogTarget(v['log-file']);
+  }
+  if (v['trust-proxy'] !== undefined) {
+    options.trustedProxies = list(v['trust-proxy']);
+    try {
+      TrustedProxies.parse(options.trustedProxies);
+    } catch (err) {
+      if (err instanceof TrustedProxyError) throw new OptionError(`--trust-proxy: ${err.message}`);
+      throw err;
+    }
   }
   for (const [flag, key, parse] of LIMITS) {
     const text = v[flag];

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The command line: flags → options → a running proxy; SIGINT/SIGTERM stop it.
+ * The command line: flags → options → a running proxy. SIGHUP re-reads the flags and the config
+ * file and reloads (a bad config is logged and changes nothing); SIGINT/SIGTERM stop it gracefully.
  */
 import { Proxy } from './proxy.js';
 import { OptionError, type ProxyOptions } from './options.js';
@@ -21,10 +22,34 @@ async function main(): Promise<void> {
     return;
   }
   const proxy = new Proxy(options);
-  const addr = await proxy.listen();
-  const backends = options.backends.map((b) => `${b.host}:${b.port}`).join(', ');
-  process.stdout.write(`chanlb listening on ${addr.host}:${addr.port}, balancing over ${backends}\n`);
+  await proxy.listen();
+  process.stdout.write(`chanlb listening on ${describe(proxy)}\n`);
   let stopping = false;
+  let reloading = Promise.resolve();
+  const reload = async (): Promise<void> => {
+    const log = proxy.eventLog;
+    let next: ProxyOptions | 'help';
+    try {
+      next = parseCommandLine(process.argv.slice(2));
+    } catch (err) {
+      if (!(err instanceof OptionError) && !(err instanceof ConfigError)) throw err;
+      log.error('reload_rejected', `reload rejected, the old configuration goes on serving: ${err.message}`);
+      return;
+    }
+    if (next === 'help' || stopping) return;
+    try {
+      await proxy.reload(next);
+    } catch (err) {
+      log.error('reload_rejected', `reload rejected, the old configuration goes on serving: ${(err as Error).message}`);
+      return;
+    }
+    log.info('reloaded', `configuration reloaded: listening on ${describe(proxy)}`);
+    process.stdout.write(`chanlb: reloaded; listening on ${describe(proxy)}\n`);
+  };
+  // One reload at a time: a signal during a reload runs another after it.
+  process.on('SIGHUP', () => {
+    reloading = reloading.then(reload);
+  });
   const stop = (signal: string): void => {
     if (stopping) {
       process.stdout.write(`chanlb: ${signal} again, closing every connection now\n`);
@@ -37,6 +62,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/** `127.0.0.1:8080, ... -> default: 127.0.0.1:9001, ...; api: ...` */
+function describe(proxy: Proxy): string {
+  const listening = proxy.addresses().map((a) => `${a.host}:${a.port}`).join(', ');
+  const pools = proxy.stats().pools.map((p) => `${p.name}: ${p.workers.map((w) => w.name).join(', ')}`).join('; ');
+  return `${listening}, balancing over ${pools}`;
 }
 
 main().catch((err: unknown) => {

@@ -1,5 +1,7 @@
 import type { PolicyName } from './balancer/policy.js';
 import type { AccessLogFormat } from './log/access-log.js';
+import type { LogLevel } from './log/event-log.js';
+import type { LogTarget } from './log/log-destination.js';
 
 /**
  * Proxy options: every limit and timeout, its default, and validation with errors that name the
@@ -12,11 +14,49 @@ export interface Address {
   weight?: number;
 }
 
-export interface ProxyOptions {
-  listen: Address;
+/** A named set of backends and how one of them is chosen. */
+export interface PoolOptions {
+  name: string;
   backends: Address[];
-  /** How a backend is chosen: the least-pending heap (default), round robin, or power of two choices. */
   policy: PolicyName;
+}
+
+/** Per route: requests per second per client address after a burst (rate 0: no limit). */
+export interface RateLimitOptions {
+  rate: number;
+  burst: number;
+}
+
+/** Requests whose host, path and listening port match go to `pool`; a null condition matches anything. */
+export interface RouteOptions {
+  host: string | null;
+  pathPrefix: string | null;
+  port: number | null;
+  pool: string;
+  /** This route's own rate limit; null: the proxy-wide one. */
+  rateLimit: RateLimitOptions | null;
+}
+
+/** The pool `--backend` (or a config's top-level `backends`) makes, which unrouted requests go to. */
+export const DEFAULT_POOL = 'default';
+
+export interface ProxyOptions {
+  /** Frontends: every address to accept clients on. */
+  listen: Address[];
+  /** The default pool's backends (may be empty when `pools` and `routes` say where requests go). */
+  backends: Address[];
+  /** How the default pool chooses a backend: the least-pending heap (default), round robin, or power of two choices. */
+  policy: PolicyName;
+  /** Named pools besides the default one. */
+  pools: PoolOptions[];
+  /** Tried in order, first match wins; requests no route matches go to the default pool (or get 404 without one). */
+  routes: RouteOptions[];
+  /** Addresses and CIDR subnets whose X-Forwarded-For names the client (for rate limits and logs). */
+  trustedProxies: string[];
+  /** The error log: backend failures, refused requests, reloads; at this level and above. */
+  logLevel: LogLevel;
+  /** Where the error log goes: a file, or 1 (stdout) or 2 (stderr). */
+  logTo: LogTarget;
   /** Sockets per backend, busy and idle together; requests beyond wait in the backend's queue. */
   maxConnectionsPerBackend: number;
   /** A backend that has not accepted the TCP connection by then: 502. */
@@ -56,8 +96,13 @@ export interface ProxyOptions {
 }
 
 export const DEFAULTS: Omit<ProxyOptions, 'backends'> = {
-  listen: { host: '0.0.0.0', port: 8080 },
+  listen: [{ host: '0.0.0.0', port: 8080 }],
   policy: 'least-pending',
+  pools: [],
+  routes: [],
+  trustedProxies: [],
+  logLevel: 'info',
+  logTo: 2,
   maxConnectionsPerBackend: 128,
   connectTimeoutMs: 5_000,
   responseTimeoutMs: 60_000,
@@ -138,8 +183,19 @@ export function parseChoice<T extends string>(flag: string, text: string, choice
 
 export function withDefaults(partial: Partial<ProxyOptions> & { backends: Address[] }): ProxyOptions {
   const options = { ...DEFAULTS, ...partial };
-  if (options.backends.length === 0) {
-    throw new OptionError('--backend: at least one backend is required (the flag, or backends in --config)');
+  if (options.backends.length === 0 && options.pools.length === 0) {
+    throw new OptionError('--backend: at least one backend is required (the flag, or backends or pools in --config)');
+  }
+  if (options.listen.length === 0) throw new OptionError('--listen: at least one address is required');
+  const seen = new Set<string>();
+  for (const { host, port } of options.listen) {
+    if (port !== 0 && seen.has(`${host}:${port}`)) throw new OptionError(`--listen: ${host}:${port} is given twice`);
+    seen.add(`${host}:${port}`);
   }
   return options;
+}
+
+/** `stdout`, `stderr`, or a file path. */
+export function parseLogTarget(text: string): LogTarget {
+  return text === 'stdout' ? 1 : text === 'stderr' ? 2 : text;
 }

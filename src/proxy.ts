@@ -1,99 +1,156 @@
 /**
- * Wires the parts together: the listener, the work and done channels, the balancer, one worker per
- * backend. Start with `listen()`, stop with `close()`; `stats()` is a snapshot for tests and status.
+ * Wires the parts together: one listener per frontend address, the routing (route table, pools,
+ * rate limiters), the logs, and the sweep that keeps client timeouts. Start with `listen()`; change
+ * the configuration with `reload()`; stop with `shutdown()` (graceful) or `close()` (now).
+ *
+ * Reload invariants:
+ * - A reload either applies whole or not at all: everything that can fail (opening a listener or a
+ *   log file) happens before anything is swapped, and is undone if a later step fails.
+ * - Each request is routed when its head is complete, by the routing current then; requests
+ *   already routed finish on the pool they went to. Pools no longer routed to are retired and
+ *   closed by the sweep once idle; unchanged pools carry over with their connections and health.
+ * - Listeners that are no longer configured stop accepting; their open connections go on.
  */
 import * as net from 'node:net';
-import { Chan } from './csp/chan.js';
-import { Balancer } from './balancer/balancer.js';
-import { Worker, WORKER_QUEUE } from './balancer/worker.js';
 import { ClientConn, type ClientContext } from './frontend/client-conn.js';
+import { TrustedProxies } from './frontend/trusted-proxies.js';
 import { AccessLog } from './log/access-log.js';
-import { RateLimiter } from './frontend/rate-limiter.js';
+import { EventLog } from './log/event-log.js';
+import { Routing } from './routing/routing.js';
+import type { BackendPool, WorkerStats } from './balancer/backend-pool.js';
 import { forwardedLines } from './http1/head.js';
 import { llhttp } from './http1/llhttp.js';
 import type { Address, ProxyOptions } from './options.js';
 
-export interface WorkerStats {
+export type { WorkerStats };
+
+export interface PoolStats {
   name: string;
-  pending: number;
-  served: number;
-  failed: number;
-  open: number;
-  idle: number;
-  dialled: number;
-  /** Out of rotation after consecutive failures, until its cool-down ends. */
-  ejected: boolean;
+  workers: WorkerStats[];
 }
 
 export interface ProxyStats {
   clients: number;
+  /** Every worker of the current pools. */
   workers: WorkerStats[];
+  pools: PoolStats[];
+  /** Pools a reload took out of the routing that still have requests in flight. */
+  retiring: number;
+}
+
+/**
+ * At shutdown, how long an idle client connection stays open: a request already on its way when
+ * shutdown began is answered (with Connection: close) instead of meeting our FIN.
+ */
+const IDLE_GRACE_MS = 100;
+
+/** Listeners are kept across reloads by address; each port-0 (any free port) entry is its own. */
+const addressKey = (a: Address, index: number): string => `${a.host}:${a.port}${a.port === 0 ? `#${index}` : ''}`;
+
+interface Listener {
+  /** The address as configured (see addressKey). */
+  key: string;
+  server: net.Server;
 }
 
 export class Proxy {
-  readonly options: ProxyOptions;
-  private readonly server: net.Server;
-  private readonly balancer: Balancer;
-  private readonly workers: Worker[];
+  private currentOptions: ProxyOptions;
+  /** In the configured order. */
+  private listeners: Listener[] = [];
   private readonly clients = new Set<ClientConn>();
+  private readonly retiring = new Set<BackendPool>();
   private whenNoClients: (() => void) | null = null;
   private readonly context: ClientContext;
+  /** The error log (backend failures, refused requests, reloads). */
+  readonly eventLog: EventLog;
+  private readonly tickMs: number;
   private readonly ticker: NodeJS.Timeout;
+  private closing = false;
 
   constructor(options: ProxyOptions) {
-    this.options = options;
+    this.currentOptions = options;
     llhttp(); // fail at start-up, not on the first request, if the parser cannot load
-    const done = new Chan<Worker>(WORKER_QUEUE * options.backends.length);
-    const health = new Chan<Worker>(options.backends.length);
-    this.workers = options.backends.map((b) => new Worker(`${b.host}:${b.port}`, {
-      host: b.host,
-      port: b.port,
-      maxConnections: options.maxConnectionsPerBackend,
-      connectTimeoutMs: options.connectTimeoutMs,
-      responseTimeoutMs: options.responseTimeoutMs,
-      idleTimeoutMs: options.backendIdleTimeoutMs,
-    }, b.weight ?? 1, done, health, { failuresToEject: options.failuresToEject, cooldownMs: options.ejectCooldownMs }));
-    this.balancer = new Balancer(done, health, this.workers, options.policy);
-    // Half-open: a client that half-closes after its request still gets the response (then we close).
-    this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, this.onConnection);
-    if (options.maxConnections > 0) this.server.maxConnections = options.maxConnections;
+    this.eventLog = new EventLog(options.logLevel, options.logTo);
     // Client timeouts are kept to within a quarter of their length (or a second) by one sweep.
-    const tickMs = Math.max(10, Math.min(1000, options.headerTimeoutMs / 4, options.keepAliveTimeoutMs / 4));
+    this.tickMs = Math.max(10, Math.min(1000, options.headerTimeoutMs / 4, options.keepAliveTimeoutMs / 4));
     this.context = {
-      work: this.balancer.work,
+      routing: Routing.build(options, null, this.eventLog),
       limits: options,
-      clock: {
-        ticks: 0,
-        headerTicks: Math.ceil(options.headerTimeoutMs / tickMs),
-        keepAliveTicks: Math.ceil(options.keepAliveTimeoutMs / tickMs),
-      },
-      accessLog: options.accessLog === 'off' ? null : new AccessLog(options.accessLog, options.accessLogFile ?? 1),
-      rateLimiter: options.rateLimit > 0 ? new RateLimiter({
-        rate: options.rateLimit,
-        burst: options.rateBurst > 0 ? options.rateBurst : Math.max(1, Math.ceil(options.rateLimit)),
-        maxClients: options.rateLimitClients,
-      }) : null,
+      clock: { ticks: 0, headerTicks: 0, keepAliveTicks: 0 },
+      accessLog: openAccessLog(options),
+      eventLog: this.eventLog,
+      trustedProxies: options.trustedProxies.length > 0 ? TrustedProxies.parse(options.trustedProxies) : null,
     };
-    this.ticker = setInterval(this.sweep, tickMs).unref();
+    this.setTimeouts(options);
+    this.ticker = setInterval(this.sweep, this.tickMs).unref();
   }
 
-  listen(): Promise<Address> {
-    this.balancer.start();
-    const { host, port } = this.options.listen;
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        // After listening, errors are per accept (EMFILE and the like): the server goes on.
-        this.server.on('error', (err: Error) => process.stderr.write(`chanlb: accept failed: ${err.message}\n`));
-        resolve(this.address());
-      });
-    });
+  get options(): ProxyOptions {
+    return this.currentOptions;
   }
 
-  address(): Address {
-    const addr = this.server.address() as net.AddressInfo;
-    return { host: addr.address, port: addr.port };
+  /** Starts the pools and every listener; resolves with the first listener's address. */
+  async listen(): Promise<Address> {
+    for (const pool of this.context.routing.pools.values()) pool.start();
+    for (const [i, address] of this.currentOptions.listen.entries()) {
+      this.listeners.push({ key: addressKey(address, i), server: await this.openServer(address) });
+    }
+    return this.addresses()[0] as Address;
+  }
+
+  /** Where the proxy listens, in the configured order. */
+  addresses(): Address[] {
+    return this.listeners.map(({ server }) => boundAddress(server));
+  }
+
+  /**
+   * Applies new options to new requests (see the reload invariants above). Rejects, with the old
+   * configuration still serving, if a listener or log cannot be opened.
+   */
+  async reload(options: ProxyOptions): Promise<void> {
+    const old = this.currentOptions;
+    const oldRouting = this.context.routing;
+    const opened: net.Server[] = [];
+    let accessLog: AccessLog | null = null;
+    let routing: Routing | null = null;
+    try {
+      const listeners: Listener[] = [];
+      for (const [i, address] of options.listen.entries()) {
+        const key = addressKey(address, i);
+        // The same configured address, or the address a port-0 listener was given.
+        const kept = this.listeners.find((l) => l.key === key || sameAddress(boundAddress(l.server), address));
+        const server = kept?.server ?? await this.openServer(address);
+        if (kept === undefined) opened.push(server);
+        listeners.push({ key, server });
+      }
+      accessLog = sameAccessLog(old, options) ? this.context.accessLog : openAccessLog(options);
+      routing = Routing.build(options, oldRouting, this.eventLog);
+      const trusted = options.trustedProxies.length > 0 ? TrustedProxies.parse(options.trustedProxies) : null;
+      await this.eventLog.reconfigure(options.logLevel, options.logTo);
+
+      // Nothing below fails: swap.
+      for (const pool of routing.pools.values()) pool.start();
+      for (const pool of oldRouting.pools.values()) {
+        if (![...routing.pools.values()].includes(pool)) this.retiring.add(pool);
+      }
+      const oldAccessLog = this.context.accessLog;
+      this.context.routing = routing;
+      this.context.accessLog = accessLog;
+      this.context.limits = options;
+      this.context.trustedProxies = trusted;
+      this.setTimeouts(options);
+      for (const { server } of this.listeners) if (!listeners.some((l) => l.server === server)) server.close();
+      this.listeners = listeners;
+      this.currentOptions = options;
+      if (oldAccessLog !== accessLog) await oldAccessLog?.close();
+    } catch (err) {
+      for (const server of opened) server.close();
+      if (accessLog !== null && accessLog !== this.context.accessLog) await accessLog.close();
+      if (routing !== null) {
+        for (const pool of routing.pools.values()) if (![...oldRouting.pools.values()].includes(pool)) pool.close();
+      }
+      throw err;
+    }
   }
 
   /**
@@ -102,68 +159,114 @@ export class Proxy {
    * after `deadlineMs` are cut. Resolves when everything is closed.
    */
   async shutdown(deadlineMs: number): Promise<void> {
-    this.server.close();
+    this.closing = true;
+    for (const { server } of this.listeners) server.close();
     // The server counts a connection gone a tick before its 'close' reaches ClientConn: wait for ours.
     const drained = new Promise<void>((resolve) => {
       this.whenNoClients = resolve;
       if (this.clients.size === 0) resolve();
     });
     for (const client of this.clients) client.drain();
+    const grace = setTimeout(() => {
+      for (const client of this.clients) client.closeIfIdle();
+    }, Math.min(IDLE_GRACE_MS, deadlineMs / 2));
     const deadline = setTimeout(() => {
       for (const client of this.clients) client.destroy();
     }, deadlineMs);
     await drained;
+    clearTimeout(grace);
     clearTimeout(deadline);
     await this.close();
   }
 
   /** Stops listening, closes every client and backend socket now. */
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      clearInterval(this.ticker);
-      this.server.close(() => resolve());
-      for (const client of this.clients) client.destroy();
-      for (const worker of this.workers) worker.close();
-      this.balancer.stop();
-    });
+    this.closing = true;
+    clearInterval(this.ticker);
+    const closed = this.listeners.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())));
+    for (const client of this.clients) client.destroy();
+    for (const pool of this.context.routing.pools.values()) pool.close();
+    for (const pool of this.retiring) pool.close();
+    this.retiring.clear();
+    await Promise.all(closed);
     const log = this.context.accessLog;
     this.context.accessLog = null; // close() may run twice (a shutdown, then a second signal)
     await log?.close();
+    await this.eventLog.close();
   }
 
   stats(): ProxyStats {
+    const pools = [...this.context.routing.pools.values()].map((pool) => ({ name: pool.name, workers: pool.stats() }));
     return {
       clients: this.clients.size,
-      workers: this.workers.map((w) => ({
-        name: w.name,
-        pending: w.pending,
-        served: w.served,
-        failed: w.failed,
-        open: w.pool.open,
-        idle: w.pool.idleCount,
-        dialled: w.pool.dialled,
-        ejected: w.ejected,
-      })),
+      workers: pools.flatMap((p) => p.workers),
+      pools,
+      retiring: this.retiring.size,
     };
+  }
+
+  private openServer(address: Address): Promise<net.Server> {
+    // Half-open: a client that half-closes after its request still gets the response (then we close).
+    const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.onConnection(server, socket));
+    if (this.currentOptions.maxConnections > 0) server.maxConnections = this.currentOptions.maxConnections;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(address.port, address.host, () => {
+        server.off('error', reject);
+        // After listening, errors are per accept (EMFILE and the like): the server goes on.
+        server.on('error', (err: Error) => this.eventLog.error('accept_failed', `accept failed: ${err.message}`));
+        resolve(server);
+      });
+    });
+  }
+
+  private setTimeouts(options: ProxyOptions): void {
+    this.context.clock.headerTicks = Math.ceil(options.headerTimeoutMs / this.tickMs);
+    this.context.clock.keepAliveTicks = Math.ceil(options.keepAliveTimeoutMs / this.tickMs);
   }
 
   private readonly sweep = (): void => {
     const now = ++this.context.clock.ticks;
-    this.context.rateLimiter?.sweep(performance.now());
+    const ms = performance.now();
+    for (const limiter of this.context.routing.rateLimiters) limiter.sweep(ms);
     for (const client of this.clients) client.tick(now);
+    for (const pool of this.retiring) {
+      if (pool.idle) {
+        pool.close();
+        this.retiring.delete(pool);
+      }
+    }
   };
 
-  private readonly onConnection = (socket: net.Socket): void => {
-    if (!this.server.listening) {
+  private onConnection(server: net.Server, socket: net.Socket): void {
+    if (this.closing || !server.listening) {
       socket.destroy(); // accepted in the same turn as shutdown began
       return;
     }
     const address = socket.remoteAddress ?? 'unknown';
-    const client = new ClientConn(socket, this.context, { address, forwarded: forwardedLines(address, 'http') });
+    const client = new ClientConn(socket, this.context, {
+      address,
+      forwarded: forwardedLines(address, 'http'),
+      port: socket.localPort ?? 0,
+    });
     this.clients.add(client);
     socket.once('close', () => {
       this.clients.delete(client);
       if (this.clients.size === 0) this.whenNoClients?.();
     });
-  };
+  }
 }
+
+function boundAddress(server: net.Server): Address {
+  const addr = server.address() as net.AddressInfo;
+  return { host: addr.address, port: addr.port };
+}
+
+const sameAddress = (a: Address, b: Address): boolean => a.host === b.host && a.port === b.port;
+
+function openAccessLog(options: ProxyOptions): AccessLog | null {
+  return options.accessLog === 'off' ? null : new AccessLog(options.accessLog, options.accessLogFile ?? 1);
+}
+
+const sameAccessLog = (a: ProxyOptions, b: ProxyOptions): boolean =>
+  a.accessLog === b.accessLog && a.accessLogFile === b.accessLogFile;

@@ -1,8 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as net from 'node:net';
-import { connect, helloBackends, sleep, startProxy, waitFor, withCleanup, HOST } from './test-support/harness.js';
+import { connect, helloBackends, sleep, startProxy, startUrlEcho, waitFor, withCleanup, HOST } from './test-support/harness.js';
 import { GET, headerValue } from './test-support/raw-client.js';
+import { LoadLoop } from './test-support/load-loop.js';
 
 /** Whether a new TCP connection to `port` is refused (nothing accepts any more). */
 function refused(port: number): Promise<boolean> {
@@ -41,6 +42,19 @@ test('graceful shutdown: requests in flight finish with Connection: close, idle 
   const ms = Date.now() - started;
   assert.ok(ms < 2_000, `shutdown took ${ms} ms with 200 ms requests in flight`);
   assert.equal(proxy.stats().workers.map((w) => w.pending), [0, 0]);
+  assert.is(proxy.stats().clients, 0);
+}));
+
+test('graceful shutdown under load: every request written gets its response, none fails; clients are told Connection: close', () => withCleanup(async (c) => {
+  const echo = await startUrlEcho(c, 'e');
+  const { proxy, port } = await startProxy(c, [echo]);
+  const load = new LoadLoop(port, { clients: 24, request: (i, n) => GET(`/c${i}/${n}?delay=${n % 5}`) }).start();
+  await load.waitForMore(500);
+  await proxy.shutdown(5_000);
+  const result = await load.stop();
+  assert.equal(result.failures, [], 'no request failed');
+  assert.is(result.ok, result.sent, 'every request written was answered');
+  assert.ok(result.ok >= 500);
   assert.is(proxy.stats().clients, 0);
 }));
 

@@ -36,6 +36,8 @@ export interface JobOwner {
  * allocates no strings per request). Times are performance.now() readings; -1 until known.
  */
 export interface RequestRecord {
+  /** The client's address (from X-Forwarded-For when a trusted proxy sent the request). */
+  client: string;
   method: string;
   target: string;
   version: string;

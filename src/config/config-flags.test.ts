@@ -31,4 +31,24 @@ test('--config: a bad file is a ConfigError naming file and line; a file without
   assert.is(parse(['--config', fixture('no-backends.yaml'), '--backend', '127.0.0.1:7000']).backends.length, 1);
 });
 
+test('--listen repeats for several frontends; --trust-proxy and --log-level/--log-file are checked; flags win over the file', () => {
+  const options = parse(['--config', fixture('routes.yaml'), '--listen', '127.0.0.1:7001', '--listen', ':7002', '--trust-proxy', '192.168.0.0/16,::1',
+    '--log-level', 'error', '--log-file', 'stderr']);
+  assert.equal(options.listen, [{ host: '127.0.0.1', port: 7001 }, { host: '0.0.0.0', port: 7002 }]);
+  assert.equal(options.trustedProxies, ['192.168.0.0/16', '::1']);
+  assert.is(options.logLevel, 'error');
+  assert.is(options.logTo, 2);
+  assert.equal(options.pools.map((p) => p.name), ['api', 'static', 'admin'], 'pools and routes come from the file');
+  assert.is(options.routes.length, 4);
+  assert.throws(() => parse(['--backend', '127.0.0.1:7000', '--trust-proxy', '10.0.0.0/40']), /^--trust-proxy: "10\.0\.0\.0\/40"/);
+  assert.throws(() => parse(['--backend', '127.0.0.1:7000', '--log-level', 'loud']), /^--log-level: "loud" is not one of debug, info, warn, error, silent$/);
+  assert.throws(() => parse(['--backend', '127.0.0.1:7000', '--listen', ':7001', '--listen', '0.0.0.0:7001']), /^--listen: 0\.0\.0\.0:7001 is given twice$/);
+});
+
+test('a config with pools and routes but no top-level backends needs no --backend', () => {
+  const options = parse(['--config', fixture('route-only-pools.toml')]);
+  assert.equal(options.backends, []);
+  assert.equal(options.routes.map((r) => r.pool), ['api']);
+});
+
 test.run();

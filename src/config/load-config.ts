@@ -10,8 +10,12 @@ import { extname } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { parse as parseToml, TomlDate, TomlError } from 'smol-toml';
 import { POLICIES } from '../balancer/policy.js';
+import { TrustedProxies, TrustedProxyError } from '../frontend/trusted-proxies.js';
+import { LOG_LEVELS } from '../log/event-log.js';
+import { hostPatternProblem, pathPrefixProblem } from '../routing/route-table.js';
 import {
-  ACCESS_LOG_CHOICES, DEFAULTS, OptionError, parseAddress, parseChoice, parseCount, parseDuration, parseSize, type Address, type ProxyOptions,
+  ACCESS_LOG_CHOICES, DEFAULT_POOL, DEFAULTS, OptionError, parseAddress, parseChoice, parseCount, parseDuration, parseLogTarget, parseSize,
+  type Address, type PoolOptions, type ProxyOptions, type RouteOptions,
 } from '../options.js';
 
 export class ConfigError extends Error {
@@ -142,45 +146,47 @@ function tomlLocator(text: string): Locate {
   };
   const top = sections[0] as Section;
 
-  const locateTop = (key: string): { line: number; valueAt?: number } | undefined => {
-    const direct = findKey(top, key);
-    if (direct !== undefined) return direct;
-    const table = sections.find((s) => s.name === key);
-    if (table !== undefined) return { line: table.header };
-    const dotted = new RegExp(`^\\s*${keyPattern(key)}\\s*\\.`);
-    for (let i = top.from; i < top.to; i++) if (dotted.test(lines[i] ?? '')) return { line: i + 1 };
-    return undefined;
+  /** The [table] named by an all-string path, or the [[array]] element a path ending in an index names. */
+  const sectionFor = (prefix: Path): Section | undefined => {
+    const last = prefix[prefix.length - 1];
+    const names = typeof last === 'number' ? prefix.slice(0, -1) : prefix;
+    if (names.length === 0 || !names.every((n) => typeof n === 'string')) return undefined;
+    const name = names.join('.');
+    return typeof last === 'number'
+      ? sections.find((s) => s.array && s.name === name && s.index === last)
+      : sections.find((s) => !s.array && s.name === name);
+  };
+
+  /** The line of `rest` inside a section: its key (or a dotted `key.sub =`), then into an array value. */
+  const within = (section: Section, rest: Path): number | undefined => {
+    const header = section === top ? undefined : section.header;
+    const [key, next, third] = rest;
+    if (typeof key !== 'string') return header;
+    const found = findKey(section, key);
+    if (found === undefined) {
+      const sub = typeof next === 'string' ? `\\s*\\.\\s*${keyPattern(next)}\\s*=` : '\\s*\\.';
+      const dotted = new RegExp(`^\\s*${keyPattern(key)}${sub}`);
+      for (let i = section.from; i < section.to; i++) if (dotted.test(lines[i] ?? '')) return i + 1;
+      return header;
+    }
+    if (typeof next !== 'number') return found.line;
+    // An element of `key = [...]`, and a key inside it when it is an inline table.
+    const { starts, end } = arrayElements(text, found.valueAt);
+    const start = starts[next];
+    if (start === undefined) return found.line;
+    if (typeof third !== 'string') return lineAt(start);
+    const stop = starts[next + 1] ?? end;
+    const m = new RegExp(`(?:^|[{,\\s])${keyPattern(third)}\\s*=`).exec(text.slice(start, stop));
+    return m === null ? lineAt(start) : lineAt(start + m.index + (m[0].length - m[0].trimStart().length));
   };
 
   return (path) => {
-    const [first, second, third] = path;
-    if (typeof first !== 'string') return undefined;
-    const outer = locateTop(first);
-    if (second === undefined) return outer?.line;
-
-    if (typeof second === 'string') {
-      const table = sections.find((s) => s.name === first && !s.array);
-      const inTable = table === undefined ? undefined : findKey(table, second);
-      if (inTable !== undefined) return inTable.line;
-      const dotted = new RegExp(`^\\s*${keyPattern(first)}\\s*\\.\\s*${keyPattern(second)}\\s*=`);
-      for (let i = top.from; i < top.to; i++) if (dotted.test(lines[i] ?? '')) return i + 1;
-      return outer?.line;
+    // The deepest table the path goes through, then the rest of the path inside it.
+    for (let k = path.length; k >= 1; k--) {
+      const section = sectionFor(path.slice(0, k));
+      if (section !== undefined) return within(section, path.slice(k));
     }
-
-    // An array element: of [[first]] tables, or of `first = [...]`.
-    const tableOf = sections.find((s) => s.name === first && s.array && s.index === second);
-    if (tableOf !== undefined) {
-      if (typeof third !== 'string') return tableOf.header;
-      return findKey(tableOf, third)?.line ?? tableOf.header;
-    }
-    if (outer?.valueAt === undefined) return outer?.line;
-    const { starts, end } = arrayElements(text, outer.valueAt);
-    const start = starts[second];
-    if (start === undefined) return outer.line;
-    if (typeof third !== 'string') return lineAt(start);
-    const stop = starts[second + 1] ?? end;
-    const m = new RegExp(`(?:^|[{,\\s])${keyPattern(third)}\\s*=`).exec(text.slice(start, stop));
-    return m === null ? lineAt(start) : lineAt(start + m.index + (m[0].length - m[0].trimStart().length));
+    return within(top, path);
   };
 }
 
@@ -264,7 +270,8 @@ const SECTIONS: Record<string, Record<string, readonly [NumericOption, Kind]>> =
     clients: ['rateLimitClients', { min: 1 }],
   },
 };
-const TOP_KEYS = ['listen', 'policy', 'backends', ...Object.keys(SECTIONS), 'access_log'];
+const TOP_KEYS = ['listen', 'policy', 'backends', 'pools', 'routes', 'trusted_proxies', ...Object.keys(SECTIONS), 'access_log', 'log'];
+const POOL_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 function describe(value: unknown): string {
   if (value === null || value === undefined) return 'nothing';
@@ -315,30 +322,110 @@ function validate(file: string, root: unknown, locate: Locate): Partial<ProxyOpt
   const doc = table([], root, TOP_KEYS);
   const options: Partial<ProxyOptions> = {};
 
-  if (doc.listen !== undefined) options.listen = address(['listen'], doc.listen, DEFAULTS.listen.host, '--listen');
-  if (doc.policy !== undefined) {
-    options.policy = check(['policy'], doc.policy, `one of ${POLICIES.join(', ')}`, (s) => parseChoice('policy', s, POLICIES));
+  if (doc.listen !== undefined) {
+    const list = typeof doc.listen === 'string' ? [doc.listen] : doc.listen;
+    if (!Array.isArray(list) || list.length === 0) fail(['listen'], 'a "HOST:PORT" string or a non-empty list of them', describe(doc.listen));
+    options.listen = (list as unknown[]).map((entry, i) =>
+      address(typeof doc.listen === 'string' ? ['listen'] : ['listen', i], entry, DEFAULTS.listen[0]?.host ?? '0.0.0.0', '--listen'));
+  }
+  const policy = (path: Path, value: unknown): PoolOptions['policy'] =>
+    check(path, value, `one of ${POLICIES.join(', ')}`, (s) => parseChoice('policy', s, POLICIES));
+  if (doc.policy !== undefined) options.policy = policy(['policy'], doc.policy);
+
+  const backendList = (path: Path, list: unknown): Address[] => {
+    if (!Array.isArray(list) || list.length === 0) fail(path, 'a non-empty list of "HOST:PORT" or { address, weight }', describe(list));
+    return (list as unknown[]).map((entry, i): Address => {
+      const at = [...path, i];
+      if (typeof entry === 'string') return address(at, entry, '127.0.0.1', '--backend');
+      const t = table(at, entry, ['address', 'weight']);
+      if (t.address === undefined) fail(at, 'an "address" key', 'none');
+      const backend: Address = address([...at, 'address'], t.address, '127.0.0.1', '--backend');
+      if (t.weight !== undefined) {
+        if (typeof t.weight !== 'number' || !(t.weight > 0) || !Number.isFinite(t.weight)) {
+          fail([...at, 'weight'], 'a number > 0', describe(t.weight));
+        }
+        backend.weight = t.weight as number;
+      }
+      return backend;
+    });
+  };
+  // Backends may come from --backend instead; with neither, option validation says so.
+  if (doc.backends !== undefined) options.backends = backendList(['backends'], doc.backends);
+
+  if (doc.pools !== undefined) {
+    const pools = table(['pools'], doc.pools, Object.keys(isTable(doc.pools) ? doc.pools : {}));
+    options.pools = Object.entries(pools).map(([name, value]): PoolOptions => {
+      const path = ['pools', name];
+      if (!POOL_NAME.test(name)) fail(path, 'a pool name of letters, digits, "_", "-" or "." (at most 64)', JSON.stringify(name), 'key');
+      if (name === DEFAULT_POOL && doc.backends !== undefined) {
+        fail(path, `no pool named "${DEFAULT_POOL}" beside top-level backends (they are the "${DEFAULT_POOL}" pool)`, 'both', 'key');
+      }
+      const t = table(path, value, ['backends', 'policy']);
+      if (t.backends === undefined) fail(path, 'a "backends" key', 'none');
+      return { name, backends: backendList([...path, 'backends'], t.backends), policy: t.policy === undefined ? DEFAULTS.policy : policy([...path, 'policy'], t.policy) };
+    });
   }
 
-  // Backends may come from --backend instead; with neither, option validation says so.
-  const backends = doc.backends;
-  if (backends !== undefined && (!Array.isArray(backends) || backends.length === 0)) {
-    fail(['backends'], 'a non-empty list of "HOST:PORT" or { address, weight }', describe(backends));
-  }
-  if (backends !== undefined) options.backends = (backends as unknown[]).map((entry, i): Address => {
-    const path = ['backends', i];
-    if (typeof entry === 'string') return address(path, entry, '127.0.0.1', '--backend');
-    const t = table(path, entry, ['address', 'weight']);
-    if (t.address === undefined) fail(path, 'an "address" key', 'none');
-    const backend: Address = address([...path, 'address'], t.address, '127.0.0.1', '--backend');
-    if (t.weight !== undefined) {
-      if (typeof t.weight !== 'number' || !(t.weight > 0) || !Number.isFinite(t.weight)) {
-        fail([...path, 'weight'], 'a number > 0', describe(t.weight));
+  if (doc.routes !== undefined) {
+    if (!Array.isArray(doc.routes) || doc.routes.length === 0) fail(['routes'], 'a non-empty list of routes', describe(doc.routes));
+    const known = [...(options.pools ?? []).map((p) => p.name), ...(doc.backends !== undefined ? [DEFAULT_POOL] : [])];
+    options.routes = (doc.routes as unknown[]).map((entry, i): RouteOptions => {
+      const path = ['routes', i];
+      const t = table(path, entry, ['host', 'path', 'port', 'pool', 'rate_limit']);
+      const text = (key: string, problem: (v: string) => string | null, expected: string): string | null => {
+        const value = t[key];
+        if (value === undefined) return null;
+        if (typeof value !== 'string') return fail([...path, key], expected, describe(value));
+        const why = problem(value);
+        return why === null ? value : fail([...path, key], `${expected} (${why})`, describe(value));
+      };
+      const route: RouteOptions = {
+        host: text('host', hostPatternProblem, 'a hostname or "*.domain"'),
+        pathPrefix: text('path', pathPrefixProblem, 'a path prefix starting with "/"'),
+        port: null,
+        pool: '',
+        rateLimit: null,
+      };
+      if (t.port !== undefined) {
+        if (typeof t.port !== 'number' || !Number.isInteger(t.port) || t.port < 1 || t.port > 65535) {
+          fail([...path, 'port'], 'a port number 1-65535', describe(t.port));
+        }
+        route.port = t.port as number;
       }
-      backend.weight = t.weight as number;
-    }
-    return backend;
-  });
+      if (t.pool === undefined) fail(path, 'a "pool" key', 'none');
+      if (typeof t.pool !== 'string' || !known.includes(t.pool)) {
+        fail([...path, 'pool'], known.length === 0 ? 'a pool defined under pools' : `one of the pools ${known.join(', ')}`, describe(t.pool));
+      }
+      route.pool = t.pool as string;
+      if (t.rate_limit !== undefined) {
+        const limit = table([...path, 'rate_limit'], t.rate_limit, ['rate', 'burst']);
+        const count = (key: string): number => {
+          const value = limit[key];
+          if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) fail([...path, 'rate_limit', key], 'a whole number >= 0', describe(value));
+          return value as number;
+        };
+        if (limit.rate === undefined) fail([...path, 'rate_limit'], 'a "rate" key (requests per second, 0 for no limit)', 'none');
+        route.rateLimit = { rate: count('rate'), burst: limit.burst === undefined ? 0 : count('burst') };
+      }
+      return route;
+    });
+  }
+
+  if (doc.trusted_proxies !== undefined) {
+    const list = doc.trusted_proxies;
+    if (!Array.isArray(list)) fail(['trusted_proxies'], 'a list of addresses or CIDR subnets', describe(list));
+    options.trustedProxies = (list as unknown[]).map((entry, i) => {
+      const path = ['trusted_proxies', i];
+      if (typeof entry !== 'string') return fail(path, 'an address or CIDR subnet string', describe(entry));
+      try {
+        TrustedProxies.parse([entry]);
+      } catch (err) {
+        if (err instanceof TrustedProxyError) fail(path, 'an IP address or CIDR subnet ("10.0.0.0/8")', describe(entry));
+        throw err;
+      }
+      return entry;
+    });
+  }
 
   for (const [section, fields] of Object.entries(SECTIONS)) {
     if (doc[section] === undefined) continue;
@@ -371,6 +458,18 @@ function validate(file: string, root: unknown, locate: Locate): Partial<ProxyOpt
       options.accessLogFile = t.file as string;
       // As on the command line (--access-log-file alone): a file without a format means JSON.
       options.accessLog ??= 'json';
+    }
+  }
+
+  if (doc.log !== undefined) {
+    const t = table(['log'], doc.log, ['level', 'file']);
+    if (t.level !== undefined) {
+      const path = ['log', 'level'];
+      options.logLevel = check(path, t.level, `one of ${LOG_LEVELS.join(', ')}`, (s) => parseChoice(flag(path), s, LOG_LEVELS));
+    }
+    if (t.file !== undefined) {
+      if (typeof t.file !== 'string' || t.file === '') fail(['log', 'file'], 'a file path, "stdout" or "stderr"', describe(t.file));
+      options.logTo = parseLogTarget(t.file as string);
     }
   }
   return options;

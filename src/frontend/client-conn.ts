@@ -24,7 +24,9 @@ import { Job, type Tunnel } from '../balancer/job.js';
 import { isIdempotent, METHOD_CONNECT, METHOD_HEAD } from '../http1/methods.js';
 import { tunnel } from './tunnel.js';
 import type { AccessLog } from '../log/access-log.js';
-import type { RateLimiter } from './rate-limiter.js';
+import type { EventLog } from '../log/event-log.js';
+import type { Route, Routing } from '../routing/routing.js';
+import type { TrustedProxies } from './trusted-proxies.js';
 import { requestRecord, refusedRecord, accessEntry } from '../log/request-record.js';
 
 export interface ClientLimits {
@@ -33,19 +35,25 @@ export interface ClientLimits {
   maxPipeline: number;
 }
 
-/** What every client connection of one proxy shares. */
+/**
+ * What every client connection of one proxy shares. A reload replaces `routing` and the logs:
+ * each request reads them when its head is complete, so requests in flight keep what they had.
+ */
 export interface ClientContext {
-  work: Chan<Job>;
+  routing: Routing;
   limits: ClientLimits;
   clock: ClientClock;
   accessLog: AccessLog | null;
-  rateLimiter: RateLimiter | null;
+  eventLog: EventLog | null;
+  trustedProxies: TrustedProxies | null;
 }
 
-/** Who the client is: its address, and the X-Forwarded-* lines made from it once per connection. */
+/** Who the client is and where it connected: its address, and the X-Forwarded-* lines made once per connection. */
 export interface ClientAddress {
   address: string;
   forwarded: ForwardedLines;
+  /** The listening port the connection arrived on (routes may match it). */
+  port: number;
 }
 
 /** The proxy's coarse clock and the client timeouts in its ticks. */
@@ -61,10 +69,13 @@ const AFTER_BODY_END = 1;
 
 export class ClientConn implements Receiver<Buffer> {
   private readonly socket: net.Socket;
-  private readonly work: Chan<Job>;
   private readonly limits: ClientLimits;
   private readonly fwd: ForwardedLines;
+  /** The TCP peer's address. */
   private readonly address: string;
+  private readonly port: number;
+  /** The peer is a trusted proxy: the client's own address is in X-Forwarded-For. */
+  private readonly behindProxy: boolean;
   /** Shared with every connection of the proxy; its access log is read per request (it closes at shutdown). */
   private readonly context: ClientContext;
   private readonly parser: Http1Parser;
@@ -103,11 +114,12 @@ export class ClientConn implements Receiver<Buffer> {
     this.socket = socket;
     this.clock = context.clock;
     this.lastActive = context.clock.ticks;
-    this.work = context.work;
     this.limits = context.limits;
     this.context = context;
     this.fwd = client.forwarded;
     this.address = client.address;
+    this.port = client.port;
+    this.behindProxy = context.trustedProxies?.isTrusted(client.address) ?? false;
     this.parser = new Http1Parser('request', { maxHeadBytes: context.limits.maxHeadBytes });
     this.parser.decodeBody = true; // the body limit counts payload, not chunk framing
     this.workSend = new ParkedSend<Job>(this);
@@ -131,19 +143,24 @@ export class ClientConn implements Receiver<Buffer> {
 
   /**
    * Graceful shutdown: requests already read (or being read) are answered, the last with
-   * `Connection: close` where its head has not gone out yet; no further request is read; an idle
-   * connection closes at once.
+   * `Connection: close` where its head has not gone out yet; no further request is read. An idle
+   * connection stays open until `closeIfIdle()` (a short grace): a request already on its way is
+   * answered, with `Connection: close`, rather than lost to the race with our FIN.
    */
   drain(): void {
     if (this.closed || this.draining) return;
     this.draining = true;
-    if (this.pipeline.length === 0 && !this.parser.inMessage) {
-      this.readingDone = true;
-      this.socket.end();
-    } else if (!this.parser.inMessage) {
+    if (this.pipeline.length > 0 && !this.parser.inMessage) {
       this.readingDone = true;
       if (this.newest !== null) this.newest.closeAfter = true;
     }
+  }
+
+  /** Draining, with nothing in flight and no request begun: close. */
+  closeIfIdle(): void {
+    if (this.closed || !this.draining || this.readingDone || this.pipeline.length > 0 || this.parser.inMessage) return;
+    this.readingDone = true;
+    this.socket.end();
   }
 
   /** The proxy's sweep: a head begun and not finished in time gets 408; an idle connection closes. */
@@ -151,7 +168,7 @@ export class ClientConn implements Receiver<Buffer> {
     if (this.closed || this.upgradeRest !== null) return;
     if (this.headSince >= 0 && now - this.headSince >= this.clock.headerTicks) {
       this.headSince = -1;
-      this.refuse(408);
+      this.refuse(408, 'the request head was not complete in time');
     } else if (this.pipeline.length === 0 && !this.parser.inMessage && now - this.lastActive >= this.clock.keepAliveTicks) {
       this.socket.destroy();
     }
@@ -213,7 +230,7 @@ export class ClientConn implements Receiver<Buffer> {
           // Too large counts as URI Too Long when the limit was crossed in the request line or the
           // target alone is over it; otherwise the header fields are to blame.
           this.abortRequest(this.reading, statusForParseError(parser.errorName,
-            parser.headerCount === 0 || parser.urlLength > this.limits.maxHeadBytes));
+            parser.headerCount === 0 || parser.urlLength > this.limits.maxHeadBytes), parser.errorReason);
           return;
       }
     }
@@ -224,38 +241,43 @@ export class ClientConn implements Receiver<Buffer> {
     const p = this.parser;
     const scan = this.scan;
     scan.scan(p);
-    const limiter = this.context.rateLimiter;
-    if (limiter !== null) {
-      const wait = limiter.take(this.address, performance.now());
-      if (wait > 0) {
-        this.refuse(429, wait);
-        return false;
-      }
-    }
     // Only HTTP/1.0 and 1.1 are spoken here; llhttp also accepts 0.9 and 2.0 request lines.
     if (p.versionMajor !== 1 || p.versionMinor > 1) {
-      this.refuse(505);
+      this.refuse(505, 'HTTP version not supported');
       return false;
     }
     if (p.method === METHOD_CONNECT) {
-      this.refuse(501);
+      this.refuse(501, 'CONNECT is not supported');
       return false;
     }
     const codings = scan.hasTransferEncoding ? scan.transferCodingStatus(p) : 0;
     if (codings !== 0) {
-      this.refuse(codings);
+      this.refuse(codings, 'unsupported Transfer-Encoding');
       return false;
     }
     // RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host; an HTTP/1.0 one at most one.
     if (scan.hostCount > 1 || (scan.hostIndex < 0 && p.versionMajor === 1 && p.versionMinor === 1)) {
-      this.refuse(400);
+      this.refuse(400, scan.hostCount > 1 ? 'more than one Host header' : 'no Host header');
       return false;
     }
     const contentLength = scan.contentLengthIndex < 0 ? 0
       : decimal(p.head, p.valueStart(scan.contentLengthIndex), p.valueLength(scan.contentLengthIndex));
     if (contentLength > this.limits.maxBodyBytes) {
-      this.refuse(413);
+      this.refuse(413, 'Content-Length over the body limit');
       return false;
+    }
+    const route = this.routeOf(p, scan);
+    if (route === null) {
+      this.refuse(404, 'no route matches the request');
+      return false;
+    }
+    const client = this.behindProxy ? this.forwardedClient(p, scan) : this.address;
+    if (route.rateLimiter !== null) {
+      const wait = route.rateLimiter.take(client, performance.now());
+      if (wait > 0) {
+        this.refuse(429, 'over the rate limit', wait, client);
+        return false;
+      }
     }
     const http10 = p.versionMajor === 1 && p.versionMinor === 0;
     const hasBody = scan.hasTransferEncoding || contentLength > 0;
@@ -270,15 +292,34 @@ export class ClientConn implements Receiver<Buffer> {
       http10,
     );
     job.upgrade = upgrade;
-    if (this.context.accessLog !== null) job.record = requestRecord(p);
+    if (this.context.accessLog !== null) job.record = requestRecord(p, client);
     this.pipeline.push(job);
     this.newest = job;
     if (hasBody) this.reading = job;
     if (this.pipeline.length === 1) this.writeFront();
-    if (this.work.trySend(job)) return true;
+    const work = route.pool.work;
+    if (work.trySend(job)) return true;
     this.block(chunk, bodyStart, AFTER_NOTHING);
-    this.workSend.park(this.work, job);
+    this.workSend.park(work, job);
     return false;
+  }
+
+  /** The route for this request under the current routing; strings are made only for rules that look at them. */
+  private routeOf(p: Http1Parser, scan: HeadScan): Route | null {
+    const routing = this.context.routing;
+    const table = routing.table;
+    if (table.size === 0) return routing.fallback;
+    const host = table.needsHost && scan.hostIndex >= 0
+      ? p.head.toString('latin1', p.valueStart(scan.hostIndex), p.valueStart(scan.hostIndex) + p.valueLength(scan.hostIndex))
+      : '';
+    const target = table.needsPath ? p.head.toString('latin1', p.urlStart, p.urlStart + p.urlLength) : '';
+    return routing.route(host, target, this.port);
+  }
+
+  /** The client named by X-Forwarded-For, as far as the trusted proxies in front of us vouch for it. */
+  private forwardedClient(p: Http1Parser, scan: HeadScan): string {
+    const values = scan.forwardedFor.map((i) => p.head.toString('latin1', p.valueStart(i), p.valueStart(i) + p.valueLength(i)));
+    return (this.context.trustedProxies as TrustedProxies).clientAddress(this.address, values.join(', '));
   }
 
   /** Sends request body bytes to the reading job; false if the body channel is full (reading blocks). */
@@ -287,7 +328,7 @@ export class ClientConn implements Receiver<Buffer> {
     if (body === null || body.closed) return true; // the exchange already ended
     job.bodyBytes += this.parser.bodyBytes;
     if (job.bodyBytes > this.limits.maxBodyBytes) {
-      this.abortRequest(job, 413);
+      this.abortRequest(job, 413, 'request body over the body limit');
       return false;
     }
     const piece = chunk.subarray(from, to);
@@ -326,18 +367,19 @@ export class ClientConn implements Receiver<Buffer> {
    * cancelled (the backend socket is destroyed, so the backend never sees it complete), and the
    * client gets `status` after the responses before it, unless a response had already begun.
    */
-  private abortRequest(job: Job | null, status: number): void {
+  private abortRequest(job: Job | null, status: number, reason: string): void {
     this.reading = null;
     if (job !== null) job.cancel();
-    this.refuse(status);
+    this.refuse(status, reason);
   }
 
   /** Answers a bad request with `status` after the responses before it, and reads no more. */
-  private refuse(status: number, retryAfter = 0): void {
+  private refuse(status: number, reason: string, retryAfter = 0, client = this.address): void {
     this.readingDone = true;
+    this.context.eventLog?.refused(client, status, reason);
     // A refused HEAD request (its head parsed far enough to know) gets the error without a body.
     const job = localResponse(status, this.parser.methodSoFar === METHOD_HEAD, retryAfter);
-    if (this.context.accessLog !== null) job.record = refusedRecord(this.parser);
+    if (this.context.accessLog !== null) job.record = refusedRecord(this.parser, client);
     this.pipeline.push(job);
     if (this.pipeline.length === 1) this.writeFront();
   }
@@ -385,7 +427,7 @@ export class ClientConn implements Receiver<Buffer> {
   private frontDone(job: Job): void {
     this.pipeline.shift();
     const log = this.context.accessLog;
-    if (log !== null && job.record !== null) log.write(accessEntry(job, this.address));
+    if (log !== null && job.record !== null) log.write(accessEntry(job));
     this.lastActive = this.clock.ticks;
     if (job.tunnel !== null) {
       this.startTunnel(job.tunnel);
@@ -427,7 +469,7 @@ export class ClientConn implements Receiver<Buffer> {
     // never complete: its exchange is cancelled and it is answered 400.
     if (this.upgradeRest !== null) return; // the tunnel (or the close after a declined upgrade) decides
     if (!this.readingDone && (this.reading !== null || this.parser.inMessage)) {
-      this.abortRequest(this.reading, 400);
+      this.abortRequest(this.reading, 400, 'the client closed its side mid-request');
       return;
     }
     this.readingDone = true;

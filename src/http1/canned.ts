@@ -5,6 +5,7 @@
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
   408: 'Request Timeout',
+  404: 'Not Found',
   413: 'Content Too Large',
   414: 'URI Too Long',
   429: 'Too Many Requests',

@@ -21,11 +21,12 @@ function headerText(p: Http1Parser, name: Buffer): string {
   return '';
 }
 
-export function requestRecord(p: Http1Parser): RequestRecord {
+export function requestRecord(p: Http1Parser, client: string): RequestRecord {
   let methodStart = 0;
   while (p.head[methodStart] === 0x0d || p.head[methodStart] === 0x0a) methodStart++;
   const methodEnd = p.head.indexOf(0x20, methodStart);
   return {
+    client,
     method: p.head.toString('latin1', methodStart, methodEnd),
     target: p.head.toString('latin1', p.urlStart, p.urlStart + p.urlLength),
     version: `${p.versionMajor}.${p.versionMinor}`,
@@ -38,18 +39,18 @@ export function requestRecord(p: Http1Parser): RequestRecord {
 }
 
 /** A refused request: what is known of its head (all of it if the head was complete). */
-export function refusedRecord(p: Http1Parser): RequestRecord {
-  if (p.inMessage && !p.readingHead) return requestRecord(p);
-  return { method: '-', target: '-', version: '-', referer: '', userAgent: '', headDoneAt: performance.now(), sentAt: -1, answeredAt: -1 };
+export function refusedRecord(p: Http1Parser, client: string): RequestRecord {
+  if (p.inMessage && !p.readingHead) return requestRecord(p, client);
+  return { client, method: '-', target: '-', version: '-', referer: '', userAgent: '', headDoneAt: performance.now(), sentAt: -1, answeredAt: -1 };
 }
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;
 
-export function accessEntry(job: Job, client: string): AccessEntry {
+export function accessEntry(job: Job): AccessEntry {
   const r = job.record as RequestRecord;
   return {
     time: Date.now(),
-    client,
+    client: r.client,
     method: r.method,
     target: r.target,
     version: r.version,

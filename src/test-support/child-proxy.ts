@@ -23,6 +23,8 @@ export interface ChildProxy {
   rssKb(): number;
   /** Peak resident set size so far (VmHWM), in KiB. */
   peakKb(): number;
+  /** Everything it wrote to stdout and stderr so far. */
+  output(): string;
   /** SIGTERM, then SIGKILL if it has not exited within a second; resolves when it has exited. */
   close(): Promise<void>;
 }
@@ -73,6 +75,7 @@ export function spawnProxy(args: string[], startTimeoutMs = 10_000): Promise<Chi
         exit,
         rssKb: () => procStatusKb(pid, 'VmRSS'),
         peakKb: () => procStatusKb(pid, 'VmHWM'),
+        output: () => stdout + stderr,
         close: async () => {
           if (child.exitCode === null && child.signalCode === null) {
             child.kill('SIGTERM');

@@ -63,7 +63,8 @@ export interface StartedProxy {
 /** A proxy on 127.0.0.1 (ephemeral port) in front of `backends`. */
 export async function startProxy(c: Cleanup, backends: { port: number; weight?: number }[], overrides: Partial<ProxyOptions> = {}): Promise<StartedProxy> {
   const proxy = new Proxy(withDefaults({
-    listen: { host: HOST, port: 0 },
+    listen: [{ host: HOST, port: 0 }],
+    logLevel: 'silent',
     backends: backends.map((b) => ({ host: HOST, port: b.port, ...(b.weight === undefined ? {} : { weight: b.weight }) })),
     ...overrides,
   }));

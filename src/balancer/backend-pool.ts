@@ -1,0 +1,93 @@
+/**
+ * A pool: a named set of backends with its own work channel, balancer and one worker per backend
+ * (what a single-pool proxy is, so several can run side by side and routes choose between them).
+ *
+ * Invariants:
+ * - `key` covers everything the pool was built from; a reload keeps a pool whose key is unchanged
+ *   (its sockets, pending counts and health state go on) and builds a new one otherwise.
+ * - A pool no route sends to any more is retired: it keeps running until `idle` (nothing queued,
+ *   nothing parked on its work channel, nothing pending on any worker), then it is closed.
+ */
+import { Chan } from '../csp/chan.js';
+import { Balancer } from './balancer.js';
+import { Worker, WORKER_QUEUE } from './worker.js';
+import type { Job } from './job.js';
+import type { EventLog } from '../log/event-log.js';
+import type { PoolOptions, ProxyOptions } from '../options.js';
+
+export interface WorkerStats {
+  name: string;
+  pending: number;
+  served: number;
+  failed: number;
+  open: number;
+  idle: number;
+  dialled: number;
+  /** Out of rotation after consecutive failures, until its cool-down ends. */
+  ejected: boolean;
+}
+
+/** The proxy-wide settings a pool's workers use. */
+export type BackendSettings = Pick<ProxyOptions,
+  'maxConnectionsPerBackend' | 'connectTimeoutMs' | 'responseTimeoutMs' | 'backendIdleTimeoutMs' | 'failuresToEject' | 'ejectCooldownMs'>;
+
+export function poolKey(pool: PoolOptions, settings: BackendSettings): string {
+  const s = settings;
+  return JSON.stringify([
+    pool.name, pool.policy, pool.backends.map((b) => [b.host, b.port, b.weight ?? 1]),
+    s.maxConnectionsPerBackend, s.connectTimeoutMs, s.responseTimeoutMs, s.backendIdleTimeoutMs, s.failuresToEject, s.ejectCooldownMs,
+  ]);
+}
+
+export class BackendPool {
+  readonly name: string;
+  readonly key: string;
+  readonly work: Chan<Job>;
+  readonly workers: readonly Worker[];
+  private readonly balancer: Balancer;
+
+  constructor(pool: PoolOptions, settings: BackendSettings, log: EventLog | null) {
+    this.name = pool.name;
+    this.key = poolKey(pool, settings);
+    const n = pool.backends.length;
+    const done = new Chan<Worker>(WORKER_QUEUE * n);
+    const health = new Chan<Worker>(n);
+    this.workers = pool.backends.map((b) => new Worker(`${b.host}:${b.port}`, {
+      host: b.host,
+      port: b.port,
+      maxConnections: settings.maxConnectionsPerBackend,
+      connectTimeoutMs: settings.connectTimeoutMs,
+      responseTimeoutMs: settings.responseTimeoutMs,
+      idleTimeoutMs: settings.backendIdleTimeoutMs,
+    }, b.weight ?? 1, done, health, { failuresToEject: settings.failuresToEject, cooldownMs: settings.ejectCooldownMs, log }));
+    this.balancer = new Balancer(done, health, this.workers, pool.policy);
+    this.work = this.balancer.work;
+  }
+
+  start(): void {
+    this.balancer.start();
+  }
+
+  /** Nothing queued or in flight: a retired pool may be closed. */
+  get idle(): boolean {
+    return this.work.size === 0 && this.work.waitingSenders === 0 && this.workers.every((w) => w.pending === 0);
+  }
+
+  close(): void {
+    for (const worker of this.workers) worker.close();
+    this.balancer.stop();
+  }
+
+  stats(): WorkerStats[] {
+    return this.workers.map((w) => ({
+      name: w.name,
+      pending: w.pending,
+      served: w.served,
+      failed: w.failed,
+      open: w.pool.open,
+      idle: w.pool.idleCount,
+      dialled: w.pool.dialled,
+      ejected: w.ejected,
+    }));
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * What a request goes to: the route table (host, path prefix, listening port; first match wins),
+ * each route's pool and rate limiter, and the default route to the pool named `default`.
+ *
+ * A Routing is immutable once built; a reload builds a new one and swaps it in, so a request is
+ * routed by exactly one configuration. Pools whose definition is unchanged are carried over from
+ * the previous Routing (connections, pending counts and health state go on); the others are new.
+ */
+import { BackendPool, poolKey } from '../balancer/backend-pool.js';
+import { RateLimiter } from '../frontend/rate-limiter.js';
+import { RouteTable } from './route-table.js';
+import type { EventLog } from '../log/event-log.js';
+import type { Chan } from '../csp/chan.js';
+import type { Job } from '../balancer/job.js';
+import { DEFAULT_POOL, type PoolOptions, type ProxyOptions, type RateLimitOptions } from '../options.js';
+
+export interface Route {
+  /** Where the request is sent (a BackendPool, or any work channel in benchmarks). */
+  pool: { readonly work: Chan<Job> };
+  /** Null: no rate limit on this route. */
+  rateLimiter: RateLimiter | null;
+}
+
+export class Routing {
+  readonly table: RouteTable<Route>;
+  /** Where requests no route matches go; null: they get 404. */
+  readonly fallback: Route | null;
+  readonly pools: ReadonlyMap<string, BackendPool>;
+  /** Every rate limiter of this configuration, to sweep. */
+  readonly rateLimiters: readonly RateLimiter[];
+
+  private constructor(table: RouteTable<Route>, fallback: Route | null, pools: Map<string, BackendPool>, limiters: RateLimiter[]) {
+    this.table = table;
+    this.fallback = fallback;
+    this.pools = pools;
+    this.rateLimiters = limiters;
+  }
+
+  /** The route for a request; '' may be passed for the host or target when the table does not need it. */
+  route(hostHeader: string, target: string, port: number): Route | null {
+    return this.table.match(hostHeader, target, port) ?? this.fallback;
+  }
+
+  /** Every request to `work`, no rate limit: for benchmarks that wire a balancer by hand. */
+  static fixed(work: Chan<Job>): Routing {
+    return new Routing(new RouteTable<Route>([]), { pool: { work }, rateLimiter: null }, new Map(), []);
+  }
+
+  /**
+   * Builds the routing `options` describe, reusing `previous`'s pools that are unchanged. New pools
+   * are not started: the caller starts them when it swaps the routing in.
+   */
+  static build(options: ProxyOptions, previous: Routing | null, log: EventLog | null): Routing {
+    const pools = new Map<string, BackendPool>();
+    for (const definition of poolDefinitions(options)) {
+      const old = previous?.pools.get(definition.name);
+      pools.set(definition.name, old !== undefined && old.key === poolKey(definition, options) ? old : new BackendPool(definition, options, log));
+    }
+    const limiters: RateLimiter[] = [];
+    const limiter = (limit: RateLimitOptions): RateLimiter | null => {
+      if (limit.rate <= 0) return null;
+      const made = new RateLimiter({
+        rate: limit.rate,
+        burst: limit.burst > 0 ? limit.burst : Math.max(1, Math.ceil(limit.rate)),
+        maxClients: options.rateLimitClients,
+      });
+      limiters.push(made);
+      return made;
+    };
+    // Routes without a limit of their own share the proxy-wide one (one bucket per client across them).
+    const shared = limiter({ rate: options.rateLimit, burst: options.rateBurst });
+    const rules = options.routes.map((r) => {
+      const pool = pools.get(r.pool);
+      if (pool === undefined) throw new Error(`route to pool "${r.pool}", which is not defined`); // the config check names the line
+      return {
+        host: r.host,
+        pathPrefix: r.pathPrefix,
+        port: r.port,
+        target: { pool, rateLimiter: r.rateLimit === null ? shared : limiter(r.rateLimit) },
+      };
+    });
+    const defaultPool = pools.get(DEFAULT_POOL);
+    const fallback = defaultPool === undefined ? null : { pool: defaultPool, rateLimiter: shared };
+    return new Routing(new RouteTable(rules), fallback, pools, limiters);
+  }
+}
+
+/** The named pools, and the default pool when `backends` are given. */
+export function poolDefinitions(options: ProxyOptions): PoolOptions[] {
+  const defined = [...options.pools];
+  if (options.backends.length > 0) defined.push({ name: DEFAULT_POOL, backends: options.backends, policy: options.policy });
+  return defined;
+}
+
