@@ -12,6 +12,7 @@ import { Balancer } from '../src/balancer/balancer.js';
 import { Worker } from '../src/balancer/worker.js';
 import { ClientConn } from '../src/frontend/client-conn.js';
 import { forwardedLines } from '../src/http1/head.js';
+import { Routing } from '../src/routing/routing.js';
 import type { SocketReader } from '../src/backend/upstream-conn.js';
 
 /** Just enough of net.Socket for the proxy: writes are captured, events are emitted by the bench. */
@@ -69,12 +70,13 @@ function rig(backends: number): Rig {
   balancer.start();
   const client = new MemorySocket();
   new ClientConn(asSocket(client), {
-    work: balancer.work,
+    routing: Routing.fixed(balancer.work),
     limits: { maxHeadBytes: 16384, maxBodyBytes: 1 << 20, maxPipeline: 32 },
     clock: { ticks: 0, headerTicks: 40, keepAliveTicks: 240 },
     accessLog: null,
-    rateLimiter: null,
-  }, { address: '127.0.0.1', forwarded: forwardedLines('127.0.0.1', 'http') });
+    eventLog: null,
+    trustedProxies: null,
+  }, { address: '127.0.0.1', forwarded: forwardedLines('127.0.0.1', 'http'), port: 8080 });
   return {
     async warm(response: Buffer): Promise<void> {
       for (let i = 0; i < backends; i++) client.emit('data', Buffer.from(REQUEST));
