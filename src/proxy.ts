@@ -141,6 +141,7 @@ export class Proxy {
       this.setTimeouts(options);
       for (const { server } of this.listeners) if (!listeners.some((l) => l.server === server)) server.close();
       this.listeners = listeners;
+      for (const { server } of listeners) limitConnections(server, options.maxConnections);
       this.currentOptions = options;
       if (oldAccessLog !== accessLog) await oldAccessLog?.close();
     } catch (err) {
@@ -208,7 +209,7 @@ export class Proxy {
   private openServer(address: Address): Promise<net.Server> {
     // Half-open: a client that half-closes after its request still gets the response (then we close).
     const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.onConnection(server, socket));
-    if (this.currentOptions.maxConnections > 0) server.maxConnections = this.currentOptions.maxConnections;
+    limitConnections(server, this.currentOptions.maxConnections);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(address.port, address.host, () => {
@@ -255,6 +256,12 @@ export class Proxy {
       if (this.clients.size === 0) this.whenNoClients?.();
     });
   }
+}
+
+/** At most `max` client connections at once on `server` (0: no limit). */
+function limitConnections(server: net.Server, max: number): void {
+  if (max > 0) server.maxConnections = max;
+  else delete (server as { maxConnections?: number }).maxConnections;
 }
 
 function boundAddress(server: net.Server): Address {

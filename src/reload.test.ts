@@ -72,6 +72,22 @@ test('reload adds and removes listeners; a connection accepted by a removed list
   assert.is((await early.readResponse()).body.toString(), 'e GET /still-here');
 }));
 
+test('reload changes trusted proxies and rate limits for connections already open', () => withCleanup(async (c) => {
+  const echo = await startUrlEcho(c, 'e');
+  const { proxy, port } = await startProxy(c, [echo], { trustedProxies: ['127.0.0.0/8'], rateLimit: 1, rateBurst: 1 });
+  const client = await connect(c, port);
+  const ask = async (forwardedFor: string): Promise<number> => {
+    await client.write(`GET / HTTP/1.1\r\nHost: lb.test\r\nX-Forwarded-For: ${forwardedFor}\r\n\r\n`);
+    return (await client.readResponse()).status;
+  };
+  assert.is(await ask('203.0.113.1'), 200);
+  assert.is(await ask('203.0.113.2'), 200, 'trusted peer: each forwarded client has its own bucket');
+  await proxy.reload(withOptions(proxy, { trustedProxies: [], rateBurst: 2 }));
+  assert.is(await ask('203.0.113.3'), 200, 'fresh buckets after the reload');
+  assert.is(await ask('203.0.113.4'), 200);
+  assert.is(await ask('203.0.113.5'), 429, 'no proxy is trusted any more: the peer\'s one bucket of 2 is spent');
+}));
+
 test('a reload that cannot apply (an address in use) is rejected whole: the old configuration goes on serving', () => withCleanup(async (c) => {
   const old = await startUrlEcho(c, 'old');
   const other = await startUrlEcho(c, 'new');

@@ -74,8 +74,10 @@ export class ClientConn implements Receiver<Buffer> {
   /** The TCP peer's address. */
   private readonly address: string;
   private readonly port: number;
+  /** The trusted-proxy list `behindProxy` was worked out for (a reload may replace it). */
+  private trustedSeen: TrustedProxies | null;
   /** The peer is a trusted proxy: the client's own address is in X-Forwarded-For. */
-  private readonly behindProxy: boolean;
+  private behindProxy: boolean;
   /** Shared with every connection of the proxy; its access log is read per request (it closes at shutdown). */
   private readonly context: ClientContext;
   private readonly parser: Http1Parser;
@@ -119,6 +121,7 @@ export class ClientConn implements Receiver<Buffer> {
     this.fwd = client.forwarded;
     this.address = client.address;
     this.port = client.port;
+    this.trustedSeen = context.trustedProxies;
     this.behindProxy = context.trustedProxies?.isTrusted(client.address) ?? false;
     this.parser = new Http1Parser('request', { maxHeadBytes: context.limits.maxHeadBytes });
     this.parser.decodeBody = true; // the body limit counts payload, not chunk framing
@@ -271,7 +274,7 @@ export class ClientConn implements Receiver<Buffer> {
       this.refuse(404, 'no route matches the request');
       return false;
     }
-    const client = this.behindProxy ? this.forwardedClient(p, scan) : this.address;
+    const client = this.clientOf(p, scan);
     if (route.rateLimiter !== null) {
       const wait = route.rateLimiter.take(client, performance.now());
       if (wait > 0) {
@@ -316,10 +319,16 @@ export class ClientConn implements Receiver<Buffer> {
     return routing.route(host, target, this.port);
   }
 
-  /** The client named by X-Forwarded-For, as far as the trusted proxies in front of us vouch for it. */
-  private forwardedClient(p: Http1Parser, scan: HeadScan): string {
+  /** The peer, or when it is a trusted proxy the client X-Forwarded-For names, as far as trusted hops vouch for it. */
+  private clientOf(p: Http1Parser, scan: HeadScan): string {
+    const trusted = this.context.trustedProxies;
+    if (trusted !== this.trustedSeen) {
+      this.trustedSeen = trusted;
+      this.behindProxy = trusted?.isTrusted(this.address) ?? false;
+    }
+    if (!this.behindProxy || trusted === null) return this.address;
     const values = scan.forwardedFor.map((i) => p.head.toString('latin1', p.valueStart(i), p.valueStart(i) + p.valueLength(i)));
-    return (this.context.trustedProxies as TrustedProxies).clientAddress(this.address, values.join(', '));
+    return trusted.clientAddress(this.address, values.join(', '));
   }
 
   /** Sends request body bytes to the reading job; false if the body channel is full (reading blocks). */
