@@ -41,6 +41,8 @@ test('error log: backend failures (warn), ejections (error), refused requests (i
   assert.is(ejected?.level, 'error');
   assert.is(ejected?.failures, 2);
   assert.is(ejected?.cooldown_ms, 60_000);
+  const down = got.find((l) => l.event === 'pool_down');
+  assert.equal({ level: down?.level, pool: down?.pool }, { level: 'error', pool: 'default' }, 'its only backend out: the pool is down');
   const refused = got.find((l) => l.event === 'request_refused');
   assert.equal({ level: refused?.level, client: refused?.client, status: refused?.status, reason: refused?.reason },
     { level: 'info', client: '127.0.0.1', status: 400, reason: 'no Host header' });

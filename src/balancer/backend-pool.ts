@@ -60,7 +60,7 @@ export class BackendPool {
       responseTimeoutMs: settings.responseTimeoutMs,
       idleTimeoutMs: settings.backendIdleTimeoutMs,
     }, b.weight ?? 1, done, health, { failuresToEject: settings.failuresToEject, cooldownMs: settings.ejectCooldownMs, log }));
-    this.balancer = new Balancer(done, health, this.workers, pool.policy);
+    this.balancer = new Balancer(done, health, this.workers, pool.policy, log === null ? null : { log, pool: pool.name });
     this.work = this.balancer.work;
   }
 

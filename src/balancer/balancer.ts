@@ -13,6 +13,13 @@ import { createPolicy, type Policy, type PolicyName } from './policy.js';
 import type { Worker } from './worker.js';
 import type { Job } from './job.js';
 import { noBackend, ProxyError } from '../errors.js';
+import type { EventLog } from '../log/event-log.js';
+
+/** Where a balancer reports its pool emptying and refilling (names the pool). */
+export interface BalancerLog {
+  log: EventLog;
+  pool: string;
+}
 
 export const WORK_QUEUE = 1024;
 const CASE_WORK = 0;
@@ -24,11 +31,13 @@ export class Balancer {
   readonly health: Chan<Worker>;
   readonly workers: Policy<Worker>;
   private readonly select: Select;
+  private readonly log: BalancerLog | null;
   private running = false;
 
-  constructor(done: Chan<Worker>, health: Chan<Worker>, workers: Iterable<Worker>, policy: PolicyName = 'least-pending') {
+  constructor(done: Chan<Worker>, health: Chan<Worker>, workers: Iterable<Worker>, policy: PolicyName = 'least-pending', log: BalancerLog | null = null) {
     this.done = done;
     this.health = health;
+    this.log = log;
     this.workers = createPolicy(policy, workers);
     this.select = new Select().recv(this.work).recv(this.done).recv(this.health);
   }
@@ -80,7 +89,16 @@ export class Balancer {
   }
 
   healthChanged(worker: Worker): void {
+    const before = this.workers.size;
     if (worker.ejected) this.workers.remove(worker);
     else this.workers.add(worker);
+    // Said once per change, not per refused request: until one returns, every request gets 503.
+    const log = this.log;
+    if (log === null) return;
+    if (before > 0 && this.workers.size === 0) {
+      log.log.error('pool_down', `pool ${log.pool} has no backend in rotation: requests get 503`, { pool: log.pool });
+    } else if (before === 0 && this.workers.size > 0) {
+      log.log.info('pool_up', `pool ${log.pool} has a backend in rotation again`, { pool: log.pool });
+    }
   }
 }
