@@ -5,6 +5,7 @@
 // Each task function rewrites BATCH heads and reports the mean per op (overriddenDuration), as in
 // heap.bench.ts. Both rewrites must produce the same bytes: checked once before timing.
 import { Bench } from 'tinybench';
+import { perOperation } from './batch.js';
 import { Http1Parser, EV_HEAD } from '../src/http1/parser.js';
 import { HeadScan } from '../src/http1/hop-by-hop.js';
 import { forwardedLines, requestHead, type ForwardedLines } from '../src/http1/head.js';
@@ -74,11 +75,6 @@ function naiveRequestHead(head: Buffer, clientAddress: string): Buffer {
   return Buffer.from(out.join('\r\n'), 'latin1');
 }
 
-function result(bench: Bench, t0: number): { overriddenDuration: number; overriddenIterationCost: number } {
-  const elapsed = bench.now() - t0;
-  return { overriddenDuration: elapsed / BATCH, overriddenIterationCost: elapsed };
-}
-
 /** Keeps the outputs observable so the work is not optimised away. */
 let sink = 0;
 
@@ -90,7 +86,7 @@ function bytesTask(bench: Bench, p: Http1Parser, fwd: ForwardedLines): () => unk
       scan.scan(p);
       sink = (sink + requestHead(p, scan, fwd, false).length) | 0;
     }
-    return result(bench, t0);
+    return perOperation(bench, t0, BATCH);
   };
 }
 
@@ -99,7 +95,7 @@ function naiveTask(bench: Bench, p: Http1Parser): () => unknown {
   return () => {
     const t0 = bench.now();
     for (let i = 0; i < BATCH; i++) sink = (sink + naiveRequestHead(head, CLIENT).length) | 0;
-    return result(bench, t0);
+    return perOperation(bench, t0, BATCH);
   };
 }
 

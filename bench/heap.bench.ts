@@ -5,6 +5,7 @@
 // one item shape ordered by lessLoaded, as in the proxy: mixing shapes or comparators in one process
 // makes the sift loops polymorphic and measured them up to twice as slow.
 import { Bench } from 'tinybench';
+import { perOperation } from './batch.js';
 import { Heap } from '../src/heap/heap.js';
 import { WorkerPool, lessLoaded, type PoolMember } from '../src/balancer/pool.js';
 
@@ -53,11 +54,6 @@ function makeHeap(n: number): Heap<Worker> {
   return heap;
 }
 
-function result(bench: Bench, t0: number): { overriddenDuration: number; overriddenIterationCost: number } {
-  const elapsed = bench.now() - t0;
-  return { overriddenDuration: elapsed / BATCH, overriddenIterationCost: elapsed };
-}
-
 function poolTask(bench: Bench, n: number): () => unknown {
   const pool = new WorkerPool(makeWorkers(n));
   const inflight: Worker[] = [];
@@ -77,7 +73,7 @@ function poolTask(bench: Bench, n: number): () => unknown {
       pool.completed(inflight[j]!);
       inflight[j] = w;
     }
-    return result(bench, t0);
+    return perOperation(bench, t0, BATCH);
   };
 }
 
@@ -103,7 +99,7 @@ function scanTask(bench: Bench, n: number): () => unknown {
       inflight[j]!.pending--;
       inflight[j] = w;
     }
-    return result(bench, t0);
+    return perOperation(bench, t0, BATCH);
   };
 }
 
@@ -117,7 +113,7 @@ function fixTask(bench: Bench, n: number): () => unknown {
       w.pending = (random[r++ & RANDOM_MASK]! * 4 * n) | 0;
       heap.fix(w);
     }
-    return result(bench, t0);
+    return perOperation(bench, t0, BATCH);
   };
 }
 
@@ -131,7 +127,7 @@ function pushPopTask(bench: Bench, n: number): () => unknown {
       w.pending = (random[r++ & RANDOM_MASK]! * 4 * n) | 0;
       heap.push(w);
     }
-    return result(bench, t0);
+    return perOperation(bench, t0, BATCH);
   };
 }
 

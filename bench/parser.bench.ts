@@ -5,6 +5,7 @@
 // time (it skips the copy when handed the very same Buffer again).
 // Node's own parser is not included: process.binding('http_parser') prints DEP0111 on Node 20.
 import { Bench } from 'tinybench';
+import { perOperation } from './batch.js';
 import { createParser, TYPE } from 'llhttp-wasm';
 import { Http1Parser, EV_END, EV_HEAD, EV_NONE } from '../src/http1/parser.js';
 import { BROWSER_HEADERS, PAGE_REQUEST_LINE, SMALL_REQUEST } from './requests.js';
@@ -44,11 +45,6 @@ function pair(text: string): [Buffer, Buffer] {
   return [Buffer.from(text, 'latin1'), Buffer.from(text, 'latin1')];
 }
 
-function result(bench: Bench, t0: number): { overriddenDuration: number; overriddenIterationCost: number } {
-  const elapsed = bench.now() - t0;
-  return { overriddenDuration: elapsed / BATCH, overriddenIterationCost: elapsed };
-}
-
 function oursTask(bench: Bench, kind: 'request' | 'response', bufs: [Buffer, Buffer], messages: number): () => unknown {
   const p = new Http1Parser(kind);
   let n = 0;
@@ -67,7 +63,7 @@ function oursTask(bench: Bench, kind: 'request' | 'response', bufs: [Buffer, Buf
       }
       if (ends !== messages) throw new Error(`parsed ${ends} messages, expected ${messages}`);
     }
-    return result(bench, t0);
+    return perOperation(bench, t0, BATCH);
   };
 }
 
@@ -87,7 +83,7 @@ function wrapperTask(bench: Bench, type: number, bufs: [Buffer, Buffer], message
       const ret = p.execute(bufs[n++ & 1] as Buffer);
       if (ret !== 0 || ends !== messages) throw new Error(`wrapper: execute ${ret}, ${ends} messages, expected ${messages}`);
     }
-    return result(bench, t0);
+    return perOperation(bench, t0, BATCH);
   };
 }
 

@@ -4,6 +4,7 @@
 // without building a string). Eight rules like a small site's; the request matches the first rule,
 // the last, or none. Each task runs BATCH routes and reports the mean per op (overriddenDuration).
 import { Bench } from 'tinybench';
+import { perOperation, type BatchResult } from './batch.js';
 import { RouteTable, type RouteRule } from '../src/routing/route-table.js';
 
 const BATCH = 1024;
@@ -32,7 +33,7 @@ export default async function routingBench(): Promise<Bench> {
   const empty = new RouteTable<string>([]);
   const bench = new Bench({ name: 'routing, per request', time: 1000 });
   let sink = 0;
-  const task = (t: RouteTable<string>, h: ReturnType<typeof head>) => (): { overriddenDuration: number; overriddenIterationCost: number } => {
+  const task = (t: RouteTable<string>, h: ReturnType<typeof head>) => (): BatchResult => {
     const t0 = bench.now();
     for (let i = 0; i < BATCH; i++) {
       if (t.size === 0) {
@@ -43,8 +44,7 @@ export default async function routingBench(): Promise<Bench> {
       const target = t.needsPath ? h.buf.toString('latin1', h.target[0], h.target[1]) : '';
       if (t.match(host, target, 8080) !== undefined) sink++;
     }
-    const elapsed = bench.now() - t0;
-    return { overriddenDuration: elapsed / BATCH, overriddenIterationCost: elapsed };
+    return perOperation(bench, t0, BATCH);
   };
   bench.add('no routes (default pool)', task(empty, head('www.example.com', '/index.html')));
   bench.add('8 rules, first matches', task(table, head('api.example.com', '/v1/users/42?fields=name')));

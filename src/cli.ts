@@ -7,7 +7,7 @@ import { loadConfig } from './config/load-config.js';
 import { TrustedProxies, TrustedProxyError } from './frontend/trusted-proxies.js';
 import { LOG_LEVELS } from './log/event-log.js';
 import {
-  ACCESS_LOG_CHOICES, DEFAULTS, OptionError, parseAddress, parseChoice, parseCount, parseDuration, parseLogTarget, parseSize, withDefaults,
+  ACCESS_LOG_CHOICES, DEFAULT_LISTEN_HOST, DEFAULTS, OptionError, parseAddress, parseChoice, parseCount, parseDuration, parseLogTarget, parseSize, withDefaults,
   type ProxyOptions,
 } from './options.js';
 
@@ -120,7 +120,7 @@ export function parseCommandLine(argv: string[]): ProxyOptions | 'help' {
     backends: flagBackends.length > 0 ? flagBackends : fromFile.backends ?? [],
   };
   const v = values;
-  if (v.listen !== undefined) options.listen = v.listen.map((text) => parseAddress('--listen', text, DEFAULTS.listen[0]?.host ?? '0.0.0.0'));
+  if (v.listen !== undefined) options.listen = v.listen.map((text) => parseAddress('--listen', text, DEFAULT_LISTEN_HOST));
   if (v.policy !== undefined) options.policy = parseChoice('--policy', v.policy, POLICIES);
   if (v['access-log'] !== undefined) options.accessLog = parseChoice('--access-log', v['access-log'], ACCESS_LOG_CHOICES);
   if (v['access-log-file'] !== undefined) {

@@ -95,8 +95,11 @@ export interface ProxyOptions {
   rateLimitClients: number;
 }
 
+/** The host of a listen address given as `:PORT`. */
+export const DEFAULT_LISTEN_HOST = '0.0.0.0';
+
 export const DEFAULTS: Omit<ProxyOptions, 'backends'> = {
-  listen: [{ host: '0.0.0.0', port: 8080 }],
+  listen: [{ host: DEFAULT_LISTEN_HOST, port: 8080 }],
   policy: 'least-pending',
   pools: [],
   routes: [],
@@ -191,6 +194,11 @@ export function withDefaults(partial: Partial<ProxyOptions> & { backends: Addres
   for (const { host, port } of options.listen) {
     if (port !== 0 && seen.has(`${host}:${port}`)) throw new OptionError(`--listen: ${host}:${port} is given twice`);
     seen.add(`${host}:${port}`);
+  }
+  // The config file names the line of a bad route; this catches the same for options built in code.
+  const pools = new Set([...options.pools.map((p) => p.name), ...(options.backends.length > 0 ? [DEFAULT_POOL] : [])]);
+  for (const [i, route] of options.routes.entries()) {
+    if (!pools.has(route.pool)) throw new OptionError(`routes[${i}].pool: "${route.pool}" is not a defined pool`);
   }
   return options;
 }

@@ -22,8 +22,6 @@ import { forwardedLines } from './http1/head.js';
 import { llhttp } from './http1/llhttp.js';
 import type { Address, ProxyOptions } from './options.js';
 
-export type { WorkerStats };
-
 export interface PoolStats {
   name: string;
   workers: WorkerStats[];
@@ -130,9 +128,7 @@ export class Proxy {
 
       // Nothing below fails: swap.
       for (const pool of routing.pools.values()) pool.start();
-      for (const pool of oldRouting.pools.values()) {
-        if (![...routing.pools.values()].includes(pool)) this.retiring.add(pool);
-      }
+      for (const pool of oldRouting.pools.values()) if (!routing.has(pool)) this.retiring.add(pool);
       const oldAccessLog = this.context.accessLog;
       this.context.routing = routing;
       this.context.accessLog = accessLog;
@@ -148,7 +144,7 @@ export class Proxy {
       for (const server of opened) server.close();
       if (accessLog !== null && accessLog !== this.context.accessLog) await accessLog.close();
       if (routing !== null) {
-        for (const pool of routing.pools.values()) if (![...oldRouting.pools.values()].includes(pool)) pool.close();
+        for (const pool of routing.pools.values()) if (!oldRouting.has(pool)) pool.close();
       }
       throw err;
     }

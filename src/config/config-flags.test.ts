@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine } from '../cli.js';
 import { ConfigError } from './load-config.js';
-import type { ProxyOptions } from '../options.js';
+import { withDefaults, type ProxyOptions } from '../options.js';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../../../fixtures/configs/${name}`, import.meta.url));
 
@@ -49,6 +49,14 @@ test('a config with pools and routes but no top-level backends needs no --backen
   const options = parse(['--config', fixture('route-only-pools.toml')]);
   assert.equal(options.backends, []);
   assert.equal(options.routes.map((r) => r.pool), ['api']);
+});
+
+test('options built in code are checked too: a route to a pool that is not defined is an OptionError naming it', () => {
+  const route = { host: null, pathPrefix: '/api', port: null, pool: 'api', rateLimit: null };
+  assert.throws(() => withDefaults({ backends: [{ host: '127.0.0.1', port: 7000 }], routes: [route] }), /^routes\[0\]\.pool: "api" is not a defined pool$/);
+  assert.throws(() => withDefaults({ backends: [], pools: [{ name: 'web', policy: 'p2c', backends: [{ host: '127.0.0.1', port: 7000 }] }], routes: [{ ...route, pool: 'default' }] }),
+    /"default" is not a defined pool/, 'no backends: no default pool');
+  assert.is(withDefaults({ backends: [{ host: '127.0.0.1', port: 7000 }], routes: [{ ...route, pool: 'default' }] }).routes.length, 1);
 });
 
 test.run();

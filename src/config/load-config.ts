@@ -14,7 +14,7 @@ import { TrustedProxies, TrustedProxyError } from '../frontend/trusted-proxies.j
 import { LOG_LEVELS } from '../log/event-log.js';
 import { hostPatternProblem, pathPrefixProblem } from '../routing/route-table.js';
 import {
-  ACCESS_LOG_CHOICES, DEFAULT_POOL, DEFAULTS, OptionError, parseAddress, parseChoice, parseCount, parseDuration, parseLogTarget, parseSize,
+  ACCESS_LOG_CHOICES, DEFAULT_LISTEN_HOST, DEFAULT_POOL, DEFAULTS, OptionError, parseAddress, parseChoice, parseCount, parseDuration, parseLogTarget, parseSize,
   type Address, type PoolOptions, type ProxyOptions, type RouteOptions,
 } from '../options.js';
 
@@ -326,7 +326,7 @@ function validate(file: string, root: unknown, locate: Locate): Partial<ProxyOpt
     const list = typeof doc.listen === 'string' ? [doc.listen] : doc.listen;
     if (!Array.isArray(list) || list.length === 0) fail(['listen'], 'a "HOST:PORT" string or a non-empty list of them', describe(doc.listen));
     options.listen = (list as unknown[]).map((entry, i) =>
-      address(typeof doc.listen === 'string' ? ['listen'] : ['listen', i], entry, DEFAULTS.listen[0]?.host ?? '0.0.0.0', '--listen'));
+      address(typeof doc.listen === 'string' ? ['listen'] : ['listen', i], entry, DEFAULT_LISTEN_HOST, '--listen'));
   }
   const policy = (path: Path, value: unknown): PoolOptions['policy'] =>
     check(path, value, `one of ${POLICIES.join(', ')}`, (s) => parseChoice('policy', s, POLICIES));
@@ -353,8 +353,8 @@ function validate(file: string, root: unknown, locate: Locate): Partial<ProxyOpt
   if (doc.backends !== undefined) options.backends = backendList(['backends'], doc.backends);
 
   if (doc.pools !== undefined) {
-    const pools = table(['pools'], doc.pools, Object.keys(isTable(doc.pools) ? doc.pools : {}));
-    options.pools = Object.entries(pools).map(([name, value]): PoolOptions => {
+    if (!isTable(doc.pools)) fail(['pools'], 'a table of pools by name', describe(doc.pools));
+    options.pools = Object.entries(doc.pools as Table).map(([name, value]): PoolOptions => {
       const path = ['pools', name];
       if (!POOL_NAME.test(name)) fail(path, 'a pool name of letters, digits, "_", "-" or "." (at most 64)', JSON.stringify(name), 'key');
       if (name === DEFAULT_POOL && doc.backends !== undefined) {

@@ -36,6 +36,11 @@ export class Routing {
     this.rateLimiters = limiters;
   }
 
+  /** Whether `pool` is one of this routing's pools (the same object, not only the same name). */
+  has(pool: BackendPool): boolean {
+    return this.pools.get(pool.name) === pool;
+  }
+
   /** The route for a request; '' may be passed for the host or target when the table does not need it. */
   route(hostHeader: string, target: string, port: number): Route | null {
     return this.table.match(hostHeader, target, port) ?? this.fallback;
@@ -71,7 +76,7 @@ export class Routing {
     const shared = limiter({ rate: options.rateLimit, burst: options.rateBurst });
     const rules = options.routes.map((r) => {
       const pool = pools.get(r.pool);
-      if (pool === undefined) throw new Error(`route to pool "${r.pool}", which is not defined`); // the config check names the line
+      if (pool === undefined) throw new Error(`route to pool "${r.pool}", which is not defined`); // withDefaults refuses such options
       return {
         host: r.host,
         pathPrefix: r.pathPrefix,
