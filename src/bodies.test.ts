@@ -11,7 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { startRaw } from '../backends/raw.js';
 import { loadFixture } from './http1/fixtures.js';
 import { headerValue } from './test-support/raw-client.js';
-import { HOST, connect, startProxy, waitFor, waitForIdle, withCleanup, type Cleanup } from './test-support/harness.js';
+import { HOST, connect, echoBackends, startProxy, waitFor, waitForIdle, withCleanup, type Cleanup } from './test-support/harness.js';
+import type { EchoHandle } from '../backends/echo.js';
 import { spawnProxy } from './test-support/child-proxy.js';
 import { prng } from './test-support/prng.js';
 import { Pattern, StreamReader, WriteProgress, headField, waitForStall, writePattern } from './test-support/bulk.js';
@@ -99,6 +100,46 @@ test('a 256 KB chunked upload with an extension on every chunk, sent in random p
   assert.is(res.status, 200);
   assert.is(cap.body().length, framed.length);
   assert.ok(cap.body().equals(framed), 'chunk sizes, extensions and trailer fields byte-exact');
+  await waitForIdle(proxy);
+}));
+
+test('Connection: close in a request\'s trailers: the backend socket is not reused (its parser closes it) and the client is closed after the response', () => withCleanup(async (c) => {
+  const [echo] = await echoBackends(c, 1);
+  const { proxy, port } = await startProxy(c, [echo as EchoHandle]);
+  const client = await connect(c, port);
+  await client.write('POST /t HTTP/1.1\r\nHost: lb.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nConnection: close\r\n\r\n');
+  assert.is((await client.readResponse()).status, 200);
+  await client.waitForEnd(1_000);
+  // A node:http backend answers 400 (data after Connection: close) to a request on that socket.
+  for (const path of ['/after-1', '/after-2']) {
+    const next = await connect(c, port);
+    await next.write(`GET ${path} HTTP/1.1\r\nHost: lb.test\r\n\r\n`);
+    assert.is((await next.readResponse()).status, 200, path);
+  }
+  assert.is(echo?.stats().connections, 2, 'the first socket closed, the second carried both later requests');
+  await waitForIdle(proxy);
+}));
+
+test('Connection: close in a response\'s trailers: that backend socket is not reused, and the client is closed after it', () => withCleanup(async (c) => {
+  let requests = 0;
+  const backend = c.add(await startRaw({
+    onConnection: (socket) => {
+      socket.on('data', () => {
+        requests++;
+        // Said in the trailers only; the socket stays open, so only the proxy's parser can tell.
+        socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nConnection: close\r\n\r\n');
+      });
+    },
+  }));
+  const { proxy, port } = await startProxy(c, [backend]);
+  for (const path of ['/1', '/2', '/3']) {
+    const client = await connect(c, port);
+    await client.write(`GET ${path} HTTP/1.1\r\nHost: lb.test\r\n\r\n`);
+    assert.is((await client.readResponse({ label: path })).status, 200, path);
+    await client.waitForEnd(1_000);
+  }
+  assert.is(requests, 3);
+  assert.is(backend.connections(), 3, 'a new backend socket for every request');
   await waitForIdle(proxy);
 }));
 

@@ -403,7 +403,9 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
     this.job = null;
     job.exchange = null;
     this.reused = true;
-    const reusable = this.parser.keepAlive && !job.cancelled && !this.bodyParked && (job.body === null || job.body.closed);
+    // The client's parser sees those trailers too: it takes no further response on that connection.
+    if (this.parser.closedByTrailers) job.closeAfter = true;
+    const reusable = this.parser.keepAlive && !job.backendCloses && !job.cancelled && !this.bodyParked && (job.body === null || job.body.closed);
     job.settle(null);
     if (!reusable) {
       this.destroy();

@@ -71,6 +71,11 @@ export class Job {
   readonly idempotent: boolean;
   /** The client connection closes after this response (the request asked, or the response needs it). */
   closeAfter: boolean;
+  /**
+   * The request's trailer section said `Connection: close`: the backend's parser saw it too and will
+   * close, so its socket is not reused.
+   */
+  backendCloses = false;
   /** The client spoke HTTP/1.0 (no chunked responses, keep-alive only if asked). */
   readonly http10: boolean;
   /** The client asked to switch protocols (Upgrade); on 101 the backend socket becomes `tunnel`. */

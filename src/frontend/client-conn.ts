@@ -208,6 +208,11 @@ export class ClientConn implements Receiver<Buffer> {
         case EV_END: {
           const job = this.reading;
           this.reading = null;
+          if (job !== null && parser.closedByTrailers) {
+            // The backend's parser sees the trailers too: its socket and this one close after the response.
+            job.closeAfter = true;
+            job.backendCloses = true;
+          }
           if (job !== null && job.body !== null) {
             if (at > off && !this.sendBody(job, chunk, off, at, AFTER_BODY_END)) {
               this.bodyEnded = job;

@@ -58,13 +58,14 @@ export interface LlhttpExports {
   llhttp_get_http_major(parser: number): number;
   llhttp_get_http_minor(parser: number): number;
   llhttp_message_needs_eof(parser: number): number;
+  llhttp_should_keep_alive(parser: number): number;
 }
 
 const REQUIRED_EXPORTS: readonly (keyof LlhttpExports)[] = [
   'memory', '_initialize', 'malloc', 'free', 'llhttp_alloc', 'llhttp_free', 'llhttp_execute',
   'llhttp_finish', 'llhttp_resume', 'llhttp_reset', 'llhttp_get_error_pos', 'llhttp_get_error_reason',
   'llhttp_errno_name', 'llhttp_get_method', 'llhttp_get_http_major', 'llhttp_get_http_minor',
-  'llhttp_message_needs_eof',
+  'llhttp_message_needs_eof', 'llhttp_should_keep_alive',
 ];
 
 export class LlhttpLoadError extends Error {

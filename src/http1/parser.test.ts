@@ -814,4 +814,29 @@ test('many parsers alive at once, created and destroyed mid-stream', () => {
   }
 });
 
+test('a chunked message whose trailers say Connection: close ends keep-alive at its end (closedByTrailers)', () => {
+  const events = (p: Http1Parser, text: string): ParseEvent[] => {
+    const chunk = Buffer.from(text, 'latin1');
+    const out: ParseEvent[] = [];
+    for (let off = 0; off < chunk.length;) {
+      const ev = p.execute(chunk, off);
+      if (ev === EV_NONE) break;
+      out.push(ev);
+      off = p.at;
+    }
+    return out;
+  };
+  const p = new Http1Parser('request');
+  const head = 'POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n';
+  assert.equal(events(p, `${head}1\r\na\r\n0\r\nX-Sum: 1\r\n\r\n`), [EV_HEAD, EV_END]);
+  assert.ok(p.keepAlive && !p.closedByTrailers, 'ordinary trailers leave keep-alive on');
+  assert.equal(events(p, `${head}1\r\na\r\n0\r\nConnection: close\r\n\r\n`), [EV_HEAD, EV_END]);
+  assert.ok(!p.keepAlive && p.closedByTrailers, 'Connection: close in the trailers ends it');
+  const r = new Http1Parser('response');
+  assert.equal(events(r, 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nConnection: close\r\n\r\n'), [EV_HEAD, EV_END]);
+  assert.ok(!r.keepAlive && r.closedByTrailers, 'responses too');
+  p.destroy();
+  r.destroy();
+});
+
 test.run();

@@ -60,7 +60,15 @@ export class Http1Parser implements CallbackTarget {
   versionMajor = 1;
   versionMinor = 1;
   upgrade = false;
+  /**
+   * The connection may carry another message: llhttp's verdict at the end of the head, revised at
+   * the end of a chunked message, whose trailer section can say `Connection: close` too.
+   */
   keepAlive = false;
+  /** The last message's trailer section turned keep-alive off (its head had left it on). */
+  closedByTrailers = false;
+  /** The message being parsed is framed by Transfer-Encoding (it may have trailers). */
+  private chunked = false;
 
   /** Set by a response consumer before the response to a HEAD request arrives. */
   expectNoBody = false;
@@ -276,6 +284,7 @@ export class Http1Parser implements CallbackTarget {
     this.inMessage = true;
     this.headReported = false;
     this.upgrade = false;
+    this.closedByTrailers = false;
     this.headerCount = 0;
     this.urlStart = this.urlLength = 0;
     this.statusTextStart = this.statusTextLength = 0;
@@ -353,7 +362,9 @@ export class Http1Parser implements CallbackTarget {
       this.method = heap[base + layout.method] as number;
       const flags = (heap[base + layout.flags] as number) | ((heap[base + layout.flags + 1] as number) << 8);
       transferEncoding = (flags & (F_CHUNKED | F_TRANSFER_ENCODING)) !== 0;
+      this.chunked = transferEncoding;
     } else {
+      this.chunked = true; // unknown: ask again at message end
       this.versionMajor = ll.exports.llhttp_get_http_major(this.ptr);
       this.versionMinor = ll.exports.llhttp_get_http_minor(this.ptr);
       this.method = ll.exports.llhttp_get_method(this.ptr);
@@ -389,6 +400,11 @@ export class Http1Parser implements CallbackTarget {
   }
 
   onMessageComplete(): number {
+    // llhttp applies trailer fields to the flags it keeps; they are reset only after this callback.
+    if (this.chunked && this.keepAlive && this.ll.exports.llhttp_should_keep_alive(this.ptr) !== 1) {
+      this.keepAlive = false;
+      this.closedByTrailers = true;
+    }
     return HPE_PAUSED;
   }
 
