@@ -18,6 +18,8 @@ export interface EchoReport {
   rawHeaders: string[];
   bodyLength: number;
   bodySha256: string;
+  /** Trailer fields of a chunked body, by lowercase name (node:http's `req.trailers`). */
+  trailers: NodeJS.Dict<string>;
 }
 
 export interface EchoHandle extends BackendHandle<http.Server> {
@@ -48,6 +50,7 @@ export async function startEcho(opts: EchoOptions): Promise<EchoHandle> {
         rawHeaders: req.rawHeaders,
         bodyLength,
         bodySha256: hash.digest('hex'),
+        trailers: req.trailers,
       };
       const body = Buffer.from(JSON.stringify(report));
       res.writeHead(200, {

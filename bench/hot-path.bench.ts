@@ -71,12 +71,12 @@ function rig(backends: number): Rig {
   const client = new MemorySocket();
   new ClientConn(asSocket(client), {
     routing: Routing.fixed(balancer.work),
-    limits: { maxHeadBytes: 16384, maxBodyBytes: 1 << 20, maxPipeline: 32 },
-    clock: { ticks: 0, headerTicks: 40, keepAliveTicks: 240 },
+    limits: { maxHeadBytes: 16384, maxBodyBytes: 1 << 20, maxPipeline: 32, allowTrace: false },
+    clock: { ticks: 0, headerTicks: 40, keepAliveTicks: 240, lingerTicks: 20 },
     accessLog: null,
     eventLog: null,
     trustedProxies: null,
-  }, { address: '127.0.0.1', forwarded: forwardedLines('127.0.0.1', 'http'), port: 8080 });
+  }, { address: '127.0.0.1', forwarded: forwardedLines('127.0.0.1', 'http', '127.0.0.1', 8080), port: 8080 });
   return {
     async warm(response: Buffer): Promise<void> {
       for (let i = 0; i < backends; i++) client.emit('data', Buffer.from(REQUEST));

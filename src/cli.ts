@@ -28,6 +28,7 @@ export const USAGE = `Usage: chanlb [--listen HOST:PORT ...] --backend HOST:PORT
   --log-file PATH             the error log's destination: a file, stdout or stderr (default stderr)
   --trust-proxy ADDR          an address or CIDR subnet whose X-Forwarded-For names the client (rate
                               limits, logs); repeat the flag or separate with commas
+  --allow-trace               forward TRACE requests (default: answer 405, as they echo cookies back)
 
 Limits and timeouts (durations take ms, s or m; sizes k, m or g):
   --connect-timeout D         backend TCP connect (default ${d.connectTimeoutMs}ms) -> 502
@@ -75,12 +76,13 @@ const FLAGS = {
   'rate-limit': { type: 'string' },
   'rate-burst': { type: 'string' },
   'rate-limit-clients': { type: 'string' },
+  'allow-trace': { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
 
 type NumericOption = { [K in keyof ProxyOptions]: ProxyOptions[K] extends number ? K : never }[keyof ProxyOptions];
 type LimitFlag = Exclude<keyof typeof FLAGS,
-  'listen' | 'backend' | 'config' | 'policy' | 'access-log' | 'access-log-file' | 'log-level' | 'log-file' | 'trust-proxy' | 'help'>;
+  'listen' | 'backend' | 'config' | 'policy' | 'access-log' | 'access-log-file' | 'log-level' | 'log-file' | 'trust-proxy' | 'allow-trace' | 'help'>;
 const atLeast = (min: number) => (flag: string, text: string): number => parseCount(flag, text, min);
 
 const LIMITS: readonly [LimitFlag, NumericOption, (flag: string, text: string) => number][] = [
@@ -142,6 +144,7 @@ export function parseCommandLine(argv: string[]): ProxyOptions | 'help' {
       throw err;
     }
   }
+  if (v['allow-trace'] === true) options.allowTrace = true;
   for (const [flag, key, parse] of LIMITS) {
     const text = v[flag];
     if (text !== undefined) options[key] = parse(`--${flag}`, text);

@@ -93,6 +93,8 @@ export interface ProxyOptions {
   rateBurst: number;
   /** Client addresses tracked by the rate limit at most (the oldest is forgotten beyond). */
   rateLimitClients: number;
+  /** Forward TRACE requests (off: 405, since TRACE echoes the request's cookies and credentials back). */
+  allowTrace: boolean;
 }
 
 /** The host of a listen address given as `:PORT`. */
@@ -124,6 +126,7 @@ export const DEFAULTS: Omit<ProxyOptions, 'backends'> = {
   rateLimit: 0,
   rateBurst: 0,
   rateLimitClients: 100_000,
+  allowTrace: false,
 };
 
 export class OptionError extends Error {

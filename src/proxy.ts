@@ -42,6 +42,13 @@ export interface ProxyStats {
  */
 const IDLE_GRACE_MS = 100;
 
+/**
+ * A connection closing after its last response (an error, `Connection: close`) reads and discards
+ * what the client still sends for this long at most, so the client reads the response before our
+ * close resets the connection (nginx's lingering close).
+ */
+const LINGER_MS = 5_000;
+
 /** Listeners are kept across reloads by address; each port-0 (any free port) entry is its own. */
 const addressKey = (a: Address, index: number): string => `${a.host}:${a.port}${a.port === 0 ? `#${index}` : ''}`;
 
@@ -74,7 +81,7 @@ export class Proxy {
     this.context = {
       routing: Routing.build(options, null, this.eventLog),
       limits: options,
-      clock: { ticks: 0, headerTicks: 0, keepAliveTicks: 0 },
+      clock: { ticks: 0, headerTicks: 0, keepAliveTicks: 0, lingerTicks: 0 },
       accessLog: openAccessLog(options),
       eventLog: this.eventLog,
       trustedProxies: options.trustedProxies.length > 0 ? TrustedProxies.parse(options.trustedProxies) : null,
@@ -220,6 +227,7 @@ export class Proxy {
   private setTimeouts(options: ProxyOptions): void {
     this.context.clock.headerTicks = Math.ceil(options.headerTimeoutMs / this.tickMs);
     this.context.clock.keepAliveTicks = Math.ceil(options.keepAliveTimeoutMs / this.tickMs);
+    this.context.clock.lingerTicks = Math.ceil(LINGER_MS / this.tickMs);
   }
 
   private readonly sweep = (): void => {
@@ -243,7 +251,7 @@ export class Proxy {
     const address = socket.remoteAddress ?? 'unknown';
     const client = new ClientConn(socket, this.context, {
       address,
-      forwarded: forwardedLines(address, 'http'),
+      forwarded: forwardedLines(address, 'http', socket.localAddress ?? '127.0.0.1', socket.localPort ?? 0),
       port: socket.localPort ?? 0,
     });
     this.clients.add(client);

@@ -51,7 +51,7 @@ test('routes: host (exact, wildcard), path prefix, listening port, first match w
     [first, 'cdn.example.com', '/', 'default GET /'], // a wildcard needs a label before the domain
     [first, 'www.example.com', '/static/site.css', 'static GET /static/site.css'],
     [first, 'www.example.com', '/staticx', 'default GET /staticx'],
-    [first, 'other.example.com', 'http://api.example.com/v1/x', 'api GET http://api.example.com/v1/x'], // absolute form: its authority wins
+    [first, 'other.example.com', 'http://api.example.com/v1/x', 'api GET /v1/x'], // absolute form: its authority wins; forwarded in origin form
     [second, 'www.example.com', '/anything', 'default GET /anything'],
   ];
   for (const [port, host, target, body] of cases) {

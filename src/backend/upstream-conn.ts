@@ -3,6 +3,11 @@
  * the request body, frame the response with llhttp, send its bytes to the job's output slot, then
  * go back to the pool (or be destroyed when the response or the job says it cannot be reused).
  *
+ * The client gets a response framed by the proxy (framing.ts decides, for the rewritten head and the
+ * verbatim relay alike): status line `HTTP/1.1`, the body as it came under one canonical
+ * Content-Length, else re-chunked (to an HTTP/1.1 client) or decoded and delimited by close (to an
+ * HTTP/1.0 client). A Transfer-Encoding other than chunked is a bad response (502).
+ *
  * Invariants:
  * - At most one job at a time (no pipelining to backends: a failure would be ambiguous).
  * - Every exchange ends in exactly one of: `finish` (response complete) or `fail` (error, abort,
@@ -17,6 +22,9 @@ import { CLOSED, EMPTY, type Receiver, type Sender } from '../csp/chan.js';
 import { Http1Parser, EV_NONE, EV_HEAD, EV_END, EV_UPGRADE, EV_ERROR } from '../http1/parser.js';
 import { HeadScan } from '../http1/hop-by-hop.js';
 import { responseHead } from '../http1/head.js';
+import {
+  ResponseFraming, declaredLength, decimalLength, decodedBytes, encodeChunked, BODY_CHUNKED, BODY_CLOSE, BODY_LENGTH,
+} from '../http1/framing.js';
 import type { Job, Exchange } from '../balancer/job.js';
 import { clientBodyTimeout, backendBadResponse, backendClosed, backendConnectTimeout, backendRefused, backendTimeout, type ProxyError } from '../errors.js';
 
@@ -65,20 +73,21 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
   private readonly owner: UpstreamOwner;
   private readonly parser = new Http1Parser('response', { maxHeadBytes: 64 * 1024 });
   private readonly scan = new HeadScan();
+  private readonly framing = new ResponseFraming();
   private responseStarted = false;
   private headPending = false;
   /** The current response's head has been parsed: bytes up to its end are body. */
   private inBody = false;
   /** The response being read is interim (1xx other than 101): the exchange goes on after it. */
   private interim = false;
-  /** An HTTP/1.0 client and a chunked response: the body is relayed decoded. */
-  private dechunk = false;
   /** The backend answered 101 to an upgrade: after its head the socket becomes a tunnel. */
   private tunnelling = false;
   private closeClient = false;
   private bodyParked = false;
   private bodyBlocked = false;
   private closed = false;
+  /** The backend closed while the output slot was full: the close is handled once the stash is parsed. */
+  private peerClosed = false;
   // Output backpressure: the chunk waiting for the slot, and where parsing resumes after it.
   value: Buffer = NO_LINE;
   private stash: Buffer | null = null;
@@ -91,6 +100,9 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
   constructor(owner: UpstreamOwner, open: (reader: SocketReader) => net.Socket) {
     this.owner = owner;
     this.lastActive = owner.ticks;
+    // Body spans are recorded for every response: which framing applies is known only at its head,
+    // after llhttp has already read the body bytes that came with it.
+    this.parser.decodeBody = true;
     const socket = open(this);
     this.socket = socket;
     socket.setTimeout(owner.connectTimeoutMs);
@@ -106,8 +118,6 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
     this.job = job;
     job.exchange = this;
     this.responseStarted = false;
-    this.dechunk = false;
-    this.parser.decodeBody = false;
     this.headPending = false;
     this.inBody = false;
     this.interim = false;
@@ -221,7 +231,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
       switch (ev) {
         case EV_NONE:
           // Bytes of a head still arriving are the parser's to keep, not the client's yet.
-          if (this.headPending || (this.inBody && at > off)) this.emit(chunk, off, at, AFTER_NOTHING, at);
+          if (this.headPending || (this.inBody && at > off)) this.emit(chunk, off, at, AFTER_NOTHING, at, false);
           return;
         case EV_HEAD:
           this.onHead(job);
@@ -229,7 +239,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
           continue;
         case EV_END:
           if (at > off || this.headPending) {
-            if (!this.emit(chunk, off, at, AFTER_END, at)) return;
+            if (!this.emit(chunk, off, at, AFTER_END, at, true)) return;
           }
           if (this.interim) {
             // 100 Continue and other interim responses: the final response follows on this exchange.
@@ -256,6 +266,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
     job.status = parser.statusCode; // an interim status is replaced by the final one
     this.headPending = true;
     this.inBody = true;
+    this.framing.decide(parser, this.scan, job.isHead, job.http10);
     if (parser.statusCode === 101) {
       if (!job.upgrade) {
         this.fail(backendBadResponse(this.owner.address, 'switched protocols without being asked to'));
@@ -270,17 +281,11 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
       this.closeClient = false;
       return;
     }
-    // An HTTP/1.0 client cannot read chunked coding (RFC 9112 §6.1). A backend sends it anyway now
-    // and then: the body goes on decoded, delimited by closing the connection.
-    this.dechunk = job.http10 && this.scan.hasTransferEncoding && !job.isHead;
-    if (this.dechunk) {
-      this.scan.dropTransferEncoding();
-      parser.decodeBody = true;
+    if (this.framing.refusal !== null) {
+      this.fail(backendBadResponse(this.owner.address, this.framing.refusal));
+      return;
     }
-    // A body that ends at close cannot be delimited for the client on a kept connection.
-    const delimitedByClose = (!parser.keepAlive && this.scan.contentLengthIndex < 0 && !this.scan.hasTransferEncoding
-      && !job.isHead && parser.statusCode !== 204 && parser.statusCode !== 304) || this.dechunk;
-    this.closeClient = job.closeAfter || delimitedByClose;
+    this.closeClient = job.closeAfter || this.framing.out === BODY_CLOSE;
     if (this.closeClient) job.closeAfter = true;
   }
 
@@ -325,34 +330,41 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
   }
 
 
-  /** Sends head (if pending) and body bytes [from, to) to the output slot; false if it blocked. */
-  private emit(chunk: Buffer, from: number, to: number, after: number, resumeAt: number): boolean {
+  /**
+   * Sends the head (if pending) and the body of [from, to) to the output slot, framed as decided
+   * (`end`: the response ends here); false if the slot was full (the socket pauses until it is taken).
+   */
+  private emit(chunk: Buffer, from: number, to: number, after: number, resumeAt: number, end: boolean): boolean {
     const job = this.job as Job;
-    // What the client gets of [from, to): the bytes as they are, or decoded from chunked coding.
+    // RFC 9110 §15.2: no 1xx response to an HTTP/1.0 client.
+    if (this.interim && job.http10) {
+      this.headPending = false;
+      return true;
+    }
+    // What the client gets of [from, to): the bytes as they are, or decoded and perhaps re-chunked.
     let body = chunk;
-    if (this.dechunk) {
-      body = this.decodedBody(chunk);
+    if (this.framing.decoded) {
+      body = this.framing.out === BODY_CHUNKED ? encodeChunked(this.parser, chunk, end) ?? NO_LINE : decodedBytes(this.parser, chunk);
       from = 0;
       to = body.length;
     }
     let out: Buffer;
     if (this.headPending) {
       this.headPending = false;
-      const connection = this.parser.statusCode < 200 ? NO_LINE
+      const connection = this.interim || this.tunnelling ? NO_LINE
         : this.closeClient ? CONNECTION_CLOSE : job.http10 ? CONNECTION_KEEP_ALIVE : NO_LINE;
-      const head = this.parser.head;
-      if (connection === NO_LINE && this.scan.dropped === 0 && this.scan.upgradeIndex < 0
-        && head.buffer === body.buffer && head.byteOffset + head.length === body.byteOffset + from) {
-        out = Buffer.from(body.subarray(from - head.length, to)); // nothing to rewrite: the bytes as they came
-      } else {
-        out = responseHead(this.parser, this.scan, this.tunnelling, connection, body, from, to);
-      }
+      out = this.relayable(connection, body, from)
+        ? Buffer.from(body.subarray(from - this.parser.head.length, to)) // nothing to rewrite: the bytes as they came
+        : responseHead(this.parser, this.scan, this.tunnelling, this.framing.out, declaredLength(this.parser, this.framing.out),
+          connection, body, from, to);
+      if (!this.interim) job.finalStarted = true;
     } else {
-      out = this.dechunk ? body : Buffer.from(body.subarray(from, to));
+      out = this.framing.decoded ? body : Buffer.from(body.subarray(from, to));
     }
     if (job.output.closed) return true; // the client is gone; abort() follows from cancel()
     job.bytesOut += out.length;
-    if (job.output.trySend(out)) return true;
+    if (!this.interim) job.bodyBytesOut += to - from;
+    if (out.length === 0 || job.output.trySend(out)) return true;
     this.value = out;
     this.stash = Buffer.from(chunk); // the read buffer is reused after this call
     this.stashAt = resumeAt;
@@ -362,16 +374,21 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
     return false;
   }
 
-  /** The body bytes of the last parse step without their chunked framing, copied into one buffer. */
-  private decodedBody(chunk: Buffer): Buffer {
+  /**
+   * Whether the head the backend sent can go to the client byte for byte, with the body after it in
+   * one copy: HTTP/1.1, one canonical Content-Length (no leading zero, no trailing whitespace), no
+   * Transfer-Encoding, nothing to drop or add, and the head contiguous with the body in the read.
+   */
+  private relayable(connection: Buffer, body: Buffer, from: number): boolean {
     const p = this.parser;
-    const out = Buffer.allocUnsafe(p.bodyBytes);
-    let at = 0;
-    for (let i = 0; i < p.bodySpanCount; i++) {
-      const start = p.bodySpans[2 * i] as number;
-      at += chunk.copy(out, at, start, start + (p.bodySpans[2 * i + 1] as number));
-    }
-    return out;
+    const scan = this.scan;
+    if (connection !== NO_LINE || this.framing.out !== BODY_LENGTH || this.framing.decoded || p.transferEncoding) return false;
+    if (p.versionMajor !== 1 || p.versionMinor !== 1 || scan.dropped !== 0 || scan.upgradeIndex >= 0) return false;
+    const i = scan.contentLengthIndex;
+    const length = p.valueLength(i);
+    if (length !== decimalLength(p.contentLength) || (length > 1 && p.head[p.valueStart(i)] === 0x30)) return false;
+    const head = p.head;
+    return head.buffer === body.buffer && head.byteOffset + head.length === body.byteOffset + from;
   }
 
   /** Sender<Buffer>: the blocked output chunk was taken (or the slot closed under it). */
@@ -393,7 +410,9 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
       }
     }
     this.parse(chunk, this.stashAt);
-    if (this.stash === null && !this.closed) this.socket.resume();
+    if (this.stash !== null) return;
+    if (this.peerClosed) this.onPeerClosed();
+    else if (!this.closed) this.socket.resume();
   }
 
   /** The response is complete: settle the job and return the socket if it can carry another. */
@@ -403,9 +422,8 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
     this.job = null;
     job.exchange = null;
     this.reused = true;
-    // The client's parser sees those trailers too: it takes no further response on that connection.
-    if (this.parser.closedByTrailers) job.closeAfter = true;
-    const reusable = this.parser.keepAlive && !job.backendCloses && !job.cancelled && !this.bodyParked && (job.body === null || job.body.closed);
+    // Trailers that said `Connection: close` turned keepAlive off; the client never sees them.
+    const reusable = this.parser.keepAlive && !this.peerClosed && !job.cancelled && !this.bodyParked && (job.body === null || job.body.closed);
     job.settle(null);
     if (!reusable) {
       this.destroy();
@@ -460,10 +478,19 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
   };
 
   private readonly onClose = (): void => {
-    if (this.job !== null && this.stash === null) {
-      // A response that ends at close is complete; anything else was cut short.
+    if (this.job !== null && this.stash !== null) {
+      this.peerClosed = true; // bytes still wait for the client: finish them first (sent())
+      return;
+    }
+    this.onPeerClosed();
+  };
+
+  /** The backend closed its socket: a response that ends at close is complete; anything else was cut short. */
+  private onPeerClosed(): void {
+    if (this.job !== null) {
       if (this.responseStarted && this.parser.finish() === EV_END) {
-        if (!this.headPending || this.emit(NO_LINE, 0, 0, AFTER_END, 0)) this.finish();
+        const last = this.headPending || this.framing.out === BODY_CHUNKED; // the head, or the last chunk
+        if (!last || this.emit(NO_LINE, 0, 0, AFTER_END, 0, true)) this.finish();
         return;
       }
       this.fail(this.connected ? backendClosed(this.owner.address) : backendRefused(this.owner.address, 'closed'));
@@ -472,5 +499,5 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
       this.closed = true;
       this.owner.discarded(this);
     }
-  };
+  }
 }

@@ -1,6 +1,6 @@
 /**
- * A Job is one proxied request: the forwarded head, the request body as a channel of chunks, and
- * the output slot (a channel of response chunks) that the client connection drains in request order.
+ * A Job is one proxied request: the forwarded head, the request body as a channel of chunks (already
+ * framed for the backend), and the response slot that the client connection drains in request order.
  *
  * Lifecycle: created by the client connection at the end of the request head; sent on the work
  * channel; dispatched by the balancer to a worker (`worker` set, that worker's pending +1); run by the
@@ -17,12 +17,14 @@
 import type * as net from 'node:net';
 import { Chan } from '../csp/chan.js';
 import type { ProxyError } from '../errors.js';
-import { cannedResponse } from '../http1/canned.js';
+import { cannedResponse, cannedBodyLength } from '../http1/canned.js';
+import { ResponseSlot } from './response-slot.js';
 
-/** Response chunks buffered per job before the backend socket is paused. */
-const OUTPUT_SLOTS = 16;
-/** Request body chunks buffered per job before the client socket is paused. */
-const BODY_SLOTS = 16;
+/**
+ * Request body chunks buffered per job before the client socket is paused: a client read is at most
+ * 64 KiB, so an upload waiting on a slow backend holds at most about 256 KiB here.
+ */
+const BODY_SLOTS = 4;
 
 /** What a job needs from the worker that runs it. */
 export interface JobOwner {
@@ -61,25 +63,36 @@ export interface Exchange {
   abort(): void;
 }
 
+/** What a job is made from, at the end of the request head. */
+export interface JobInit {
+  /** The request head as forwarded. */
+  head: Buffer;
+  /** The request has a body (chunks follow on `body`). */
+  hasBody: boolean;
+  isHead: boolean;
+  idempotent: boolean;
+  closeAfter: boolean;
+  http10: boolean;
+  upgrade: boolean;
+  /** The request body goes to the backend re-chunked (else as it came, under its Content-Length). */
+  chunkedBody: boolean;
+}
+
 export class Job {
   readonly head: Buffer;
   readonly body: Chan<Buffer> | null;
-  readonly output = new Chan<Buffer>(OUTPUT_SLOTS);
+  readonly output = new ResponseSlot();
   /** HEAD: the response has no body whatever its headers say. */
   readonly isHead: boolean;
   /** Safe to send again on a fresh connection if a reused one died before any response byte. */
   readonly idempotent: boolean;
   /** The client connection closes after this response (the request asked, or the response needs it). */
   closeAfter: boolean;
-  /**
-   * The request's trailer section said `Connection: close`: the backend's parser saw it too and will
-   * close, so its socket is not reused.
-   */
-  backendCloses = false;
   /** The client spoke HTTP/1.0 (no chunked responses, keep-alive only if asked). */
   readonly http10: boolean;
   /** The client asked to switch protocols (Upgrade); on 101 the backend socket becomes `tunnel`. */
-  upgrade = false;
+  readonly upgrade: boolean;
+  readonly chunkedBody: boolean;
   tunnel: Tunnel | null = null;
   /** Request body bytes read so far (for the body size limit). */
   bodyBytes = 0;
@@ -91,20 +104,26 @@ export class Job {
   aborted = false;
   retried = false;
   private isSettled = false;
-  /** Response bytes handed to the output slot so far (0 means an error can still be answered cleanly). */
+  /** Response bytes handed to the output slot so far, interim responses included. */
   bytesOut = 0;
+  /** Of those, the final response's body bytes (what an access log reports). */
+  bodyBytesOut = 0;
+  /** The final response's head went out: from then on an error can only cut the response short. */
+  finalStarted = false;
   /** The status of the response the client gets (0 until known). */
   status = 0;
   /** Set when the access log is on. */
   record: RequestRecord | null = null;
 
-  constructor(head: Buffer, hasBody: boolean, isHead: boolean, idempotent: boolean, closeAfter: boolean, http10: boolean) {
-    this.head = head;
-    this.body = hasBody ? new Chan<Buffer>(BODY_SLOTS) : null;
-    this.isHead = isHead;
-    this.idempotent = idempotent;
-    this.closeAfter = closeAfter;
-    this.http10 = http10;
+  constructor(init: JobInit) {
+    this.head = init.head;
+    this.body = init.hasBody ? new Chan<Buffer>(BODY_SLOTS) : null;
+    this.isHead = init.isHead;
+    this.idempotent = init.idempotent;
+    this.closeAfter = init.closeAfter;
+    this.http10 = init.http10;
+    this.upgrade = init.upgrade;
+    this.chunkedBody = init.chunkedBody;
   }
 
   get settled(): boolean {
@@ -112,9 +131,9 @@ export class Job {
   }
 
   /**
-   * Ends the job. With an error and nothing sent yet, the client gets the error's canned response
-   * and the connection closes; with bytes already sent, the response is cut and the connection
-   * closes. Reports the worker done.
+   * Ends the job. With an error before the final response began (an interim 100 Continue may have
+   * gone out), the client gets the error's canned response and the connection closes; after it
+   * began, the response is cut and the connection closes. Reports the worker done.
    */
   settle(error: ProxyError | null): void {
     if (this.isSettled) return;
@@ -124,12 +143,15 @@ export class Job {
       this.error = error;
       this.closeAfter = true;
       if (!this.output.closed) {
-        const canned = cannedResponse(error.status, this.isHead);
-        if (this.bytesOut > 0 || !this.output.trySend(canned)) {
+        if (this.finalStarted) {
           this.aborted = true;
         } else {
+          const canned = cannedResponse(error.status, this.isHead);
+          this.output.push(canned);
           this.status = error.status;
-          this.bytesOut = canned.length;
+          this.bytesOut += canned.length;
+          this.bodyBytesOut = this.isHead ? 0 : cannedBodyLength(error.status);
+          this.finalStarted = true;
         }
       }
     }

@@ -270,7 +270,7 @@ const SECTIONS: Record<string, Record<string, readonly [NumericOption, Kind]>> =
     clients: ['rateLimitClients', { min: 1 }],
   },
 };
-const TOP_KEYS = ['listen', 'policy', 'backends', 'pools', 'routes', 'trusted_proxies', ...Object.keys(SECTIONS), 'access_log', 'log'];
+const TOP_KEYS = ['listen', 'policy', 'backends', 'pools', 'routes', 'trusted_proxies', ...Object.keys(SECTIONS), 'access_log', 'log', 'allow_trace'];
 const POOL_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 function describe(value: unknown): string {
@@ -459,6 +459,11 @@ function validate(file: string, root: unknown, locate: Locate): Partial<ProxyOpt
       // As on the command line (--access-log-file alone): a file without a format means JSON.
       options.accessLog ??= 'json';
     }
+  }
+
+  if (doc.allow_trace !== undefined) {
+    if (typeof doc.allow_trace !== 'boolean') fail(['allow_trace'], 'true or false', describe(doc.allow_trace));
+    options.allowTrace = doc.allow_trace as boolean;
   }
 
   if (doc.log !== undefined) {

@@ -9,7 +9,12 @@
  *   channel or a request body channel is full, or `maxPipeline` requests are in flight; it resumes
  *   from the stash when the blocker clears. Writing stops while the socket needs to drain, so a slow
  *   reader fills the slots and that pauses the backend socket.
- * - After an error response or a `Connection: close` exchange no further request is read.
+ * - After an error response or a `Connection: close` exchange no further request is read; what the
+ *   client still sends is read and discarded for a bounded time and amount (a lingering close, as
+ *   nginx's), so our close does not reset the connection before the client has read the response.
+ * - At most `OUTPUT_BUDGET` bytes of response wait in the jobs' slots (response-slot.ts), plus what
+ *   the socket buffers before `write` says stop (its 16 KiB high-water mark, and the chunk that
+ *   crossed it: one backend read, at most 64 KiB).
  * - When the socket closes, every job not yet settled is cancelled: its backend socket is destroyed,
  *   never pooled, and its worker's pending count still comes back down.
  */
@@ -17,11 +22,14 @@ import type * as net from 'node:net';
 import { CLOSED, EMPTY, type Chan, type Receiver, type Sender } from '../csp/chan.js';
 import { Ring } from '../csp/ring.js';
 import { Http1Parser, EV_NONE, EV_HEAD, EV_END, EV_UPGRADE, EV_ERROR } from '../http1/parser.js';
-import { HeadScan } from '../http1/hop-by-hop.js';
+import { HeadScan, CODINGS_CHUNKED, CODINGS_OTHERS_THEN_CHUNKED, trimmedLength } from '../http1/hop-by-hop.js';
 import { requestHead, type ForwardedLines } from '../http1/head.js';
-import { cannedResponse, statusForParseError } from '../http1/canned.js';
+import { cannedResponse, cannedBodyLength, statusForParseError } from '../http1/canned.js';
+import { RequestTarget, validHost } from '../http1/request-target.js';
+import { requestBody, encodeChunked, BODY_CHUNKED } from '../http1/framing.js';
 import { Job, type Tunnel } from '../balancer/job.js';
-import { isIdempotent, METHOD_CONNECT, METHOD_HEAD } from '../http1/methods.js';
+import { OutputBudget } from '../balancer/response-slot.js';
+import { isIdempotent, METHOD_CONNECT, METHOD_HEAD, METHOD_TRACE } from '../http1/methods.js';
 import { tunnel } from './tunnel.js';
 import type { AccessLog } from '../log/access-log.js';
 import type { EventLog } from '../log/event-log.js';
@@ -33,7 +41,14 @@ export interface ClientLimits {
   maxHeadBytes: number;
   maxBodyBytes: number;
   maxPipeline: number;
+  /** TRACE is forwarded; otherwise it gets 405 (it echoes a request's cookies back, as nginx refuses it). */
+  allowTrace: boolean;
 }
+
+/** Response bytes one client connection may hold queued for it (see the file comment). */
+export const OUTPUT_BUDGET = 128 * 1024;
+/** What a connection closing after an error still reads and discards, at most. */
+const LINGER_BYTES = 4 * 1024 * 1024;
 
 /**
  * What every client connection of one proxy shares. A reload replaces `routing` and the logs:
@@ -61,6 +76,8 @@ export interface ClientClock {
   ticks: number;
   headerTicks: number;
   keepAliveTicks: number;
+  /** How long a connection closing after its last response reads and discards what still comes. */
+  lingerTicks: number;
 }
 
 /** What resumes after the blocked send is taken. */
@@ -82,7 +99,9 @@ export class ClientConn implements Receiver<Buffer> {
   private readonly context: ClientContext;
   private readonly parser: Http1Parser;
   private readonly scan = new HeadScan();
+  private readonly target = new RequestTarget();
   private readonly pipeline = new Ring<Job>(4);
+  private readonly budget = new OutputBudget(OUTPUT_BUDGET);
   /** The request whose body is being read (null between requests). */
   private reading: Job | null = null;
   /** The most recent job (the last in `pipeline` while it is there). */
@@ -97,6 +116,9 @@ export class ClientConn implements Receiver<Buffer> {
   private readonly clock: ClientClock;
   private lastActive: number;
   private headSince = -1;
+  /** Since when the connection has been closing (our FIN sent), discarding what the client sends; -1 before. */
+  private lingerSince = -1;
+  private discarded = 0;
 
   // Input backpressure.
   private blocked = false;
@@ -168,7 +190,12 @@ export class ClientConn implements Receiver<Buffer> {
 
   /** The proxy's sweep: a head begun and not finished in time gets 408; an idle connection closes. */
   tick(now: number): void {
-    if (this.closed || this.upgradeRest !== null) return;
+    if (this.closed) return;
+    if (this.lingerSince >= 0) {
+      if (now - this.lingerSince >= this.clock.lingerTicks) this.socket.destroy();
+      return;
+    }
+    if (this.upgradeRest !== null) return;
     if (this.headSince >= 0 && now - this.headSince >= this.clock.headerTicks) {
       this.headSince = -1;
       this.refuse(408, 'the request head was not complete in time');
@@ -180,7 +207,12 @@ export class ClientConn implements Receiver<Buffer> {
   // ---- reading requests ----
 
   private readonly onData = (chunk: Buffer): void => {
-    if (this.readingDone) return;
+    if (this.readingDone) {
+      // Closing: discard, within bounds (see lingerSince).
+      this.discarded += chunk.length;
+      if (this.discarded > LINGER_BYTES) this.socket.destroy();
+      return;
+    }
     this.lastActive = this.clock.ticks;
     this.parse(chunk, 0);
     if (!this.parser.readingHead) this.headSince = -1;
@@ -199,7 +231,7 @@ export class ClientConn implements Receiver<Buffer> {
       const at = parser.at;
       switch (ev) {
         case EV_NONE:
-          if (at > off && this.reading !== null) this.sendBody(this.reading, chunk, off, at, AFTER_NOTHING);
+          if (at > off && this.reading !== null) this.sendBody(this.reading, chunk, off, at, AFTER_NOTHING, false);
           return;
         case EV_HEAD:
           off = at;
@@ -208,13 +240,11 @@ export class ClientConn implements Receiver<Buffer> {
         case EV_END: {
           const job = this.reading;
           this.reading = null;
-          if (job !== null && parser.closedByTrailers) {
-            // The backend's parser sees the trailers too: its socket and this one close after the response.
-            job.closeAfter = true;
-            job.backendCloses = true;
-          }
+          // Trailers that said `Connection: close` end this connection (the client's parser has
+          // stopped); the backend never sees them (framing.ts forwards no hop-by-hop trailer field).
+          if (job !== null && parser.closedByTrailers) job.closeAfter = true;
           if (job !== null && job.body !== null) {
-            if (at > off && !this.sendBody(job, chunk, off, at, AFTER_BODY_END)) {
+            if ((at > off || job.chunkedBody) && !this.sendBody(job, chunk, off, at, AFTER_BODY_END, true)) {
               this.bodyEnded = job;
               return;
             }
@@ -238,40 +268,20 @@ export class ClientConn implements Receiver<Buffer> {
           // Too large counts as URI Too Long when the limit was crossed in the request line or the
           // target alone is over it; otherwise the header fields are to blame.
           this.abortRequest(this.reading, statusForParseError(parser.errorName,
-            parser.headerCount === 0 || parser.urlLength > this.limits.maxHeadBytes), parser.errorReason);
+            parser.headerCount === 0 || parser.urlLength > this.limits.maxHeadBytes, parser.headSoFar), parser.errorReason);
           return;
       }
     }
   }
 
-  /** A request head is complete: make its job and send it on the work channel. */
+  /** A request head is complete: admit it, make its job and send it on the work channel. */
   private onHead(chunk: Buffer, bodyStart: number): boolean {
     const p = this.parser;
     const scan = this.scan;
     scan.scan(p);
-    // Only HTTP/1.0 and 1.1 are spoken here; llhttp also accepts 0.9 and 2.0 request lines.
-    if (p.versionMajor !== 1 || p.versionMinor > 1) {
-      this.refuse(505, 'HTTP version not supported');
-      return false;
-    }
-    if (p.method === METHOD_CONNECT) {
-      this.refuse(501, 'CONNECT is not supported');
-      return false;
-    }
-    const codings = scan.hasTransferEncoding ? scan.transferCodingStatus(p) : 0;
-    if (codings !== 0) {
-      this.refuse(codings, 'unsupported Transfer-Encoding');
-      return false;
-    }
-    // RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host; an HTTP/1.0 one at most one.
-    if (scan.hostCount > 1 || (scan.hostIndex < 0 && p.versionMajor === 1 && p.versionMinor === 1)) {
-      this.refuse(400, scan.hostCount > 1 ? 'more than one Host header' : 'no Host header');
-      return false;
-    }
-    const contentLength = scan.contentLengthIndex < 0 ? 0
-      : decimal(p.head, p.valueStart(scan.contentLengthIndex), p.valueLength(scan.contentLengthIndex));
-    if (contentLength > this.limits.maxBodyBytes) {
-      this.refuse(413, 'Content-Length over the body limit');
+    const status = this.admit(p, scan);
+    if (status !== 0) {
+      this.refuse(status, this.refusal);
       return false;
     }
     const route = this.routeOf(p, scan);
@@ -287,19 +297,23 @@ export class ClientConn implements Receiver<Buffer> {
         return false;
       }
     }
-    const http10 = p.versionMajor === 1 && p.versionMinor === 0;
-    const hasBody = scan.hasTransferEncoding || contentLength > 0;
-    const upgrade = p.upgrade;
-    const job = new Job(
-      requestHead(p, scan, this.fwd, upgrade),
+    const bodyMode = requestBody(p);
+    const hasBody = bodyMode === BODY_CHUNKED || p.contentLength > 0;
+    // A tunnel is offered only by a request without a body (a WebSocket handshake has none); one
+    // with a body (h2c from curl --http2) goes as an ordinary request, the connection closing after.
+    const upgrade = p.upgrade && !hasBody;
+    const job = new Job({
+      head: requestHead(p, scan, this.target, this.fwd, upgrade, bodyMode, p.contentLength),
       hasBody,
-      p.method === METHOD_HEAD,
-      isIdempotent(p.method),
+      isHead: p.method === METHOD_HEAD,
+      idempotent: isIdempotent(p.method),
       // After an upgrade request only a tunnel can follow: if the backend declines, close.
-      !p.keepAlive || upgrade,
-      http10,
-    );
-    job.upgrade = upgrade;
+      closeAfter: !p.keepAlive || p.upgrade,
+      http10: p.versionMajor === 1 && p.versionMinor === 0,
+      upgrade,
+      chunkedBody: bodyMode === BODY_CHUNKED,
+    });
+    job.output.budget = this.budget;
     if (this.context.accessLog !== null) job.record = requestRecord(p, client);
     this.pipeline.push(job);
     this.newest = job;
@@ -310,6 +324,45 @@ export class ClientConn implements Receiver<Buffer> {
     this.block(chunk, bodyStart, AFTER_NOTHING);
     this.workSend.park(work, job);
     return false;
+  }
+
+  /** Why admit() refused the last request (for the error log). */
+  private refusal = '';
+
+  /**
+   * Whether the proxy forwards this request: 0, or the status it answers itself (RFC 9112 §3 for
+   * the request line, §6 for framing; RFC 9110 §7.2 for Host). The framing llhttp accepted is
+   * otherwise one the proxy can write (framing.ts).
+   */
+  private admit(p: Http1Parser, scan: HeadScan): number {
+    // CONNECT (authority-form, a tunnel to anywhere) is a forward proxy's business, not this one's.
+    if (p.method === METHOD_CONNECT) return this.refuseWith(501, 'CONNECT is not supported');
+    const lineStatus = this.target.read(p);
+    if (lineStatus !== 0) return this.refuseWith(lineStatus, this.target.reason);
+    // HTTP/1.x above 1.1 is answered as 1.1 (RFC 9110 §6.2); other majors (0.9, 2, 3) are not spoken here.
+    if (p.versionMajor !== 1) return this.refuseWith(505, 'HTTP version not supported');
+    if (p.method === METHOD_TRACE && !this.limits.allowTrace) return this.refuseWith(405, 'TRACE is not allowed');
+    if (scan.hasTransferEncoding) {
+      // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
+      if (p.versionMinor === 0) return this.refuseWith(400, 'Transfer-Encoding in an HTTP/1.0 request');
+      const codings = scan.transferCodings(p);
+      if (codings === CODINGS_OTHERS_THEN_CHUNKED) return this.refuseWith(501, 'a transfer coding other than chunked');
+      if (codings !== CODINGS_CHUNKED || !p.chunked) return this.refuseWith(400, 'a Transfer-Encoding that does not end in one chunked');
+    }
+    // RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host; an HTTP/1.0 one at most one.
+    if (scan.hostCount > 1) return this.refuseWith(400, 'more than one Host header');
+    if (scan.hostIndex < 0) {
+      if (p.versionMinor !== 0) return this.refuseWith(400, 'no Host header');
+    } else if (!validHost(p.head, p.valueStart(scan.hostIndex), trimmedLength(p.head, p.valueStart(scan.hostIndex), p.valueLength(scan.hostIndex)))) {
+      return this.refuseWith(400, 'a Host that is not host[:port]');
+    }
+    if (p.contentLength > this.limits.maxBodyBytes) return this.refuseWith(413, 'Content-Length over the body limit');
+    return 0;
+  }
+
+  private refuseWith(status: number, reason: string): number {
+    this.refusal = reason;
+    return status;
   }
 
   /** The route for this request under the current routing; strings are made only for rules that look at them. */
@@ -336,8 +389,12 @@ export class ClientConn implements Receiver<Buffer> {
     return trusted.clientAddress(this.address, values.join(', '));
   }
 
-  /** Sends request body bytes to the reading job; false if the body channel is full (reading blocks). */
-  private sendBody(job: Job, chunk: Buffer, from: number, to: number, after: number): boolean {
+  /**
+   * Sends request body bytes [from, to) of `chunk` to the reading job, as the backend gets them: as
+   * they are under Content-Length, re-chunked under chunked (`end`: with the last chunk and the
+   * trailers). False if the body channel is full (reading blocks).
+   */
+  private sendBody(job: Job, chunk: Buffer, from: number, to: number, after: number, end: boolean): boolean {
     const body = job.body;
     if (body === null || body.closed) return true; // the exchange already ended
     job.bodyBytes += this.parser.bodyBytes;
@@ -345,8 +402,8 @@ export class ClientConn implements Receiver<Buffer> {
       this.abortRequest(job, 413, 'request body over the body limit');
       return false;
     }
-    const piece = chunk.subarray(from, to);
-    if (body.trySend(piece)) return true;
+    const piece = job.chunkedBody ? encodeChunked(this.parser, chunk, end) : chunk.subarray(from, to);
+    if (piece === null || body.trySend(piece)) return true;
     this.block(chunk, to, after);
     this.bodySend.park(body, piece);
     return false;
@@ -393,6 +450,7 @@ export class ClientConn implements Receiver<Buffer> {
     this.context.eventLog?.refused(client, status, reason);
     // A refused HEAD request (its head parsed far enough to know) gets the error without a body.
     const job = localResponse(status, this.parser.methodSoFar === METHOD_HEAD, retryAfter);
+    job.output.budget = this.budget;
     if (this.context.accessLog !== null) job.record = refusedRecord(this.parser, client);
     this.pipeline.push(job);
     if (this.pipeline.length === 1) this.writeFront();
@@ -405,6 +463,10 @@ export class ClientConn implements Receiver<Buffer> {
     for (;;) {
       const job = this.pipeline.peek();
       if (job === undefined || this.writeBlocked || this.outputParked || this.closed) return;
+      if (this.budget.front !== job.output) {
+        this.budget.front = job.output;
+        this.budget.wake();
+      }
       const chunk = job.output.tryRecv();
       if (chunk === EMPTY) {
         this.outputParked = true;
@@ -416,6 +478,7 @@ export class ClientConn implements Receiver<Buffer> {
         continue;
       }
       this.write(chunk);
+      this.budget.wake();
     }
   }
 
@@ -447,15 +510,16 @@ export class ClientConn implements Receiver<Buffer> {
       this.startTunnel(job.tunnel);
       return;
     }
-    if (job.aborted || (job.cancelled && job.bytesOut > 0)) {
+    if (job.aborted || (job.cancelled && job.finalStarted)) {
       this.socket.destroy(); // the response was cut short: never let it look complete
       return;
     }
     if (job.closeAfter) {
       this.readingDone = true;
       // Reading may be paused (a declined upgrade, a blocked pipeline): resume, discarding, so the
-      // client's own FIN is seen and the socket closes; the idle sweep reaps one that never sends it.
+      // client's own FIN is seen and the socket closes; the sweep cuts one that lingers too long.
       this.upgradeRest = null;
+      this.lingerSince = this.clock.ticks;
       this.socket.resume();
       this.socket.end();
       return;
@@ -509,25 +573,19 @@ export class ClientConn implements Receiver<Buffer> {
   };
 }
 
+const NO_HEAD = Buffer.alloc(0);
+
 /** A response made here (an error), already complete in its slot. */
 function localResponse(status: number, toHead: boolean, retryAfter: number): Job {
-  const job = new Job(Buffer.alloc(0), false, false, false, true, false);
+  const job = new Job({ head: NO_HEAD, hasBody: false, isHead: toHead, idempotent: false, closeAfter: true, http10: false, upgrade: false, chunkedBody: false });
   const canned = cannedResponse(status, toHead, retryAfter);
-  job.output.trySend(canned);
+  job.output.push(canned);
   job.status = status;
   job.bytesOut = canned.length;
+  job.bodyBytesOut = toHead ? 0 : cannedBodyLength(status);
+  job.finalStarted = true;
   job.settle(null);
   return job;
-}
-
-/** A Content-Length value (llhttp has checked it is digits, OWS aside, and that repeats agree). */
-function decimal(head: Buffer, start: number, length: number): number {
-  let value = 0;
-  for (let i = start; i < start + length; i++) {
-    const c = head[i] as number;
-    if (c >= 0x30 && c <= 0x39) value = value * 10 + (c - 0x30);
-  }
-  return value;
 }
 
 /** A send a blocked connection waits on (one on the work channel, one on a body channel). */

@@ -2,10 +2,13 @@
  * Prebuilt error responses: short, plain text, and always `Connection: close` (after an error the
  * proxy cannot trust where the next message would begin).
  */
+import { unknownMethodStatus } from './request-target.js';
+
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
   408: 'Request Timeout',
   404: 'Not Found',
+  405: 'Method Not Allowed',
   413: 'Content Too Large',
   414: 'URI Too Long',
   429: 'Too Many Requests',
@@ -20,6 +23,21 @@ const REASONS: Record<number, string> = {
 const cache = new Map<string, Buffer>();
 
 /**
+ * RFC 9110 §15.5.6: a 405 lists the methods that are allowed. The proxy forwards every method but
+ * CONNECT and TRACE, so it names the common ones.
+ */
+const ALLOW = 'Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n';
+
+function cannedBody(status: number): string {
+  return `${status} ${REASONS[status] ?? 'Error'}\n`;
+}
+
+/** Bytes of the body of cannedResponse(status) (for an access log's body size). */
+export function cannedBodyLength(status: number): number {
+  return cannedBody(status).length;
+}
+
+/**
  * The error response for `status`; `toHead`: the answer to a HEAD request, which has no body;
  * `retryAfter`: seconds for a Retry-After header (429), 0 for none.
  */
@@ -28,10 +46,10 @@ export function cannedResponse(status: number, toHead = false, retryAfter = 0): 
   let response = cache.get(key);
   if (response === undefined) {
     const reason = REASONS[status] ?? 'Error';
-    const body = `${status} ${reason}\n`;
-    const retry = retryAfter > 0 ? `Retry-After: ${retryAfter}\r\n` : '';
+    const body = cannedBody(status);
+    const extra = (retryAfter > 0 ? `Retry-After: ${retryAfter}\r\n` : '') + (status === 405 ? ALLOW : '');
     response = Buffer.from(
-      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n${retry}Connection: close\r\n\r\n${toHead ? '' : body}`,
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n${extra}Connection: close\r\n\r\n${toHead ? '' : body}`,
       'latin1',
     );
     cache.set(key, response);
@@ -39,13 +57,16 @@ export function cannedResponse(status: number, toHead = false, retryAfter = 0): 
   return response;
 }
 
-/** The status a request parse error is answered with (RFC 9112 §2.2, §6.1, §6.3). */
-export function statusForParseError(errorName: string, inRequestLine: boolean): number {
+/**
+ * The status a request parse error is answered with (RFC 9112 §2.2, §6.1, §6.3). An unknown method
+ * is 501 only in a well-formed request line (judged on `received`, what arrived of it), else 400.
+ */
+export function statusForParseError(errorName: string, inRequestLine: boolean, received: Uint8Array): number {
   switch (errorName) {
     case 'HPE_HEADERS_OVERFLOW':
       return inRequestLine ? 414 : 431;
     case 'HPE_INVALID_METHOD':
-      return 501;
+      return unknownMethodStatus(received);
     default:
       return 400;
   }

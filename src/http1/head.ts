@@ -1,25 +1,32 @@
 /**
- * Writing a forwarded head as one Buffer: the start line, the header lines the HeadScan keeps
- * (copied as raw bytes, in runs), the proxy's own lines, and the blank line. Sizes are summed
- * first so each head is one allocation and one write.
+ * Writing a forwarded head as one Buffer. The start line and every line that frames or routes the
+ * message are written by the proxy from parsed values (framing.ts decides the framing); the other
+ * header lines the HeadScan keeps are copied as raw bytes, in runs. Sizes are summed first so each
+ * head is one allocation and one write.
  *
  * A header line runs from its name to the next header's name (llhttp in strict mode has already
  * refused obs-fold, bare LF and whitespace before the colon, so a line is exactly `name:value CRLF`).
  */
 import type { Http1Parser } from './parser.js';
 import { copyAll, copyBytes } from './copy-bytes.js';
-import { H_DROP, type HeadScan } from './hop-by-hop.js';
-import { H_X_FORWARDED_FOR, H_X_FORWARDED_HOST, H_X_FORWARDED_PROTO, H_UPGRADE } from './header-kind.js';
+import { H_DROP, trimmedLength, type HeadScan } from './hop-by-hop.js';
+import {
+  H_X_FORWARDED_FOR, H_X_FORWARDED_HOST, H_X_FORWARDED_PROTO, H_UPGRADE, H_CONTENT_LENGTH, H_TRANSFER_ENCODING, H_HOST,
+} from './header-kind.js';
+import { BODY_CHUNKED, decimalLength, writeDecimal } from './framing.js';
+import type { RequestTarget } from './request-target.js';
 
 const CRLF = Buffer.from('\r\n');
-const HTTP11_CRLF = Buffer.from(' HTTP/1.1\r\n');
-// An HTTP/1.0 client's request goes on as HTTP/1.0, so the backend answers without chunked coding
-// (RFC 9112 §6.1), asking to keep the pooled connection open.
-const HTTP10_CRLF_KEEP_ALIVE = Buffer.from(' HTTP/1.0\r\nConnection: keep-alive\r\n');
+// RFC 9110 §6.2: an intermediary sends its own HTTP version on every message it forwards.
+const SP_HTTP11_CRLF = Buffer.from(' HTTP/1.1\r\n');
+const HTTP11_SP = Buffer.from('HTTP/1.1 ');
+const HOST = Buffer.from('Host: ');
 const XFF = Buffer.from('X-Forwarded-For: ');
 const XFF_JOIN = Buffer.from(', ');
 const XF_HOST = Buffer.from('X-Forwarded-Host: ');
 const CONNECTION_UPGRADE = Buffer.from('Connection: upgrade\r\n');
+const CONTENT_LENGTH = Buffer.from('Content-Length: ');
+const TRANSFER_ENCODING_CHUNKED = Buffer.from('Transfer-Encoding: chunked\r\n');
 
 /** Per-connection constant lines, built once when the client connects. */
 export interface ForwardedLines {
@@ -27,12 +34,16 @@ export interface ForwardedLines {
   clientAddress: Buffer;
   /** `X-Forwarded-Proto: http\r\n` (or https behind TLS termination). */
   proto: Buffer;
+  /** The address the client connected to: the Host of an HTTP/1.0 request that sent none (RFC 9112 §3.3). */
+  localAuthority: Buffer;
 }
 
-export function forwardedLines(clientAddress: string, proto: 'http' | 'https'): ForwardedLines {
+export function forwardedLines(clientAddress: string, proto: 'http' | 'https', localAddress: string, localPort: number): ForwardedLines {
+  const host = localAddress.includes(':') ? `[${localAddress}]` : localAddress;
   return {
     clientAddress: Buffer.from(clientAddress, 'latin1'),
     proto: Buffer.from(`X-Forwarded-Proto: ${proto}\r\n`, 'latin1'),
+    localAuthority: Buffer.from(`${host}:${localPort}`, 'latin1'),
   };
 }
 
@@ -41,13 +52,14 @@ function lineEnd(p: Http1Parser, i: number): number {
 }
 
 /**
- * Whether a header is copied as it is. Hop-by-hop headers never are; on requests the proxy writes
- * X-Forwarded-* itself; on responses they are the backend's business and pass through.
+ * Whether a header line is copied as it is. Hop-by-hop headers never are, nor the framing headers
+ * (the proxy writes its own); on requests the proxy writes Host and X-Forwarded-* itself; on
+ * responses X-Forwarded-* are the backend's business and pass through.
  */
 function copied(kind: number, keepUpgrade: boolean, request: boolean): boolean {
-  if (kind === H_DROP) return false;
+  if (kind === H_DROP || kind === H_CONTENT_LENGTH || kind === H_TRANSFER_ENCODING) return false;
   if (kind === H_UPGRADE) return keepUpgrade;
-  return !request || (kind !== H_X_FORWARDED_FOR && kind !== H_X_FORWARDED_PROTO && kind !== H_X_FORWARDED_HOST);
+  return !request || (kind !== H_HOST && kind !== H_X_FORWARDED_FOR && kind !== H_X_FORWARDED_PROTO && kind !== H_X_FORWARDED_HOST);
 }
 
 /** Bytes of the kept header lines (and, with `out`, copies them from `at`). */
@@ -78,45 +90,80 @@ function copyKept(p: Http1Parser, scan: HeadScan, keepUpgrade: boolean, request:
   return total;
 }
 
-function valueEnd(p: Http1Parser, i: number): number {
-  return p.valueStart(i) + p.valueLength(i);
+/** The framing line for a body mode: `Content-Length: n` (n >= 0), chunked, or nothing. */
+function framingSize(mode: number, length: number): number {
+  if (mode === BODY_CHUNKED) return TRANSFER_ENCODING_CHUNKED.length;
+  return length >= 0 ? CONTENT_LENGTH.length + decimalLength(length) + CRLF.length : 0;
+}
+
+function writeFraming(mode: number, length: number, out: Buffer, at: number): number {
+  if (mode === BODY_CHUNKED) return copyAll(TRANSFER_ENCODING_CHUNKED, out, at);
+  if (length < 0) return 0;
+  let w = at + copyAll(CONTENT_LENGTH, out, at);
+  w += writeDecimal(length, out, w);
+  w += copyAll(CRLF, out, w);
+  return w - at;
 }
 
 /**
- * The request head sent to a backend: `METHOD target HTTP/1.1` (1.0 for 1.0 clients), the end-to-end headers, the client
- * added to X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host set. `upgrade` keeps Upgrade and
- * sends `Connection: upgrade` (a tunnel was asked for); otherwise both are dropped.
+ * The request head sent to a backend: `METHOD target HTTP/1.1` (an absolute-form target in origin
+ * form), Host (the target's authority, else the client's Host, else the address the client
+ * connected to), the end-to-end headers, the framing `bodyMode` and `length` say, the client added
+ * to X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host set. `upgrade` keeps Upgrade and sends
+ * `Connection: upgrade` (a tunnel was asked for); otherwise both are dropped.
  */
-export function requestHead(p: Http1Parser, scan: HeadScan, fwd: ForwardedLines, upgrade: boolean): Buffer {
-  const version = p.versionMajor === 1 && p.versionMinor === 0 ? HTTP10_CRLF_KEEP_ALIVE : HTTP11_CRLF;
+export function requestHead(
+  p: Http1Parser, scan: HeadScan, target: RequestTarget, fwd: ForwardedLines, upgrade: boolean, bodyMode: number, length: number,
+): Buffer {
   const head = p.head;
-  let lineStart = 0;
-  while (head[lineStart] === 0x0d || head[lineStart] === 0x0a) lineStart++; // llhttp skips CRLF before a request
-  const targetEnd = p.urlStart + p.urlLength;
+  // The host: an absolute-form target's authority wins over the Host header (RFC 9112 §3.2.2).
+  let hostBytes: Uint8Array = head;
+  let hostStart = target.authorityStart;
+  let hostEnd = target.authorityEnd;
+  const clientGaveHost = hostStart >= 0 || scan.hostIndex >= 0;
+  if (hostStart < 0 && scan.hostIndex >= 0) {
+    hostStart = p.valueStart(scan.hostIndex);
+    hostEnd = hostStart + trimmedLength(head, hostStart, p.valueLength(scan.hostIndex));
+  } else if (hostStart < 0) {
+    hostBytes = fwd.localAuthority;
+    hostStart = 0;
+    hostEnd = fwd.localAuthority.length;
+  }
+  const hostLength = hostEnd - hostStart;
 
-  let size = targetEnd - lineStart + version.length + copyKept(p, scan, upgrade, true, null, 0);
+  let size = target.methodLength + 1 + (target.slash ? 1 : 0) + (target.end - target.start) + SP_HTTP11_CRLF.length;
+  size += HOST.length + hostLength + CRLF.length;
+  size += copyKept(p, scan, upgrade, true, null, 0);
+  size += framingSize(bodyMode, length);
   size += XFF.length + fwd.clientAddress.length + CRLF.length;
   for (const i of scan.forwardedFor) size += p.valueLength(i) + XFF_JOIN.length;
   size += fwd.proto.length;
-  if (scan.hostIndex >= 0) size += XF_HOST.length + p.valueLength(scan.hostIndex) + CRLF.length;
+  if (clientGaveHost) size += XF_HOST.length + hostLength + CRLF.length;
   if (upgrade) size += CONNECTION_UPGRADE.length;
   size += CRLF.length;
 
   const out = Buffer.allocUnsafe(size);
-  let at = copyBytes(head, lineStart, targetEnd, out, 0);
-  at += copyAll(version, out, at);
+  let at = copyBytes(head, 0, target.methodLength, out, 0);
+  out[at++] = 0x20;
+  if (target.slash) out[at++] = 0x2f;
+  at += copyBytes(head, target.start, target.end, out, at);
+  at += copyAll(SP_HTTP11_CRLF, out, at);
+  at += copyAll(HOST, out, at);
+  at += copyBytes(hostBytes, hostStart, hostEnd, out, at);
+  at += copyAll(CRLF, out, at);
   at += copyKept(p, scan, upgrade, true, out, at);
+  at += writeFraming(bodyMode, length, out, at);
   at += copyAll(XFF, out, at);
   for (const i of scan.forwardedFor) {
-    at += copyBytes(head, p.valueStart(i), valueEnd(p, i), out, at);
+    at += copyBytes(head, p.valueStart(i), p.valueStart(i) + p.valueLength(i), out, at);
     at += copyAll(XFF_JOIN, out, at);
   }
   at += copyAll(fwd.clientAddress, out, at);
   at += copyAll(CRLF, out, at);
   at += copyAll(fwd.proto, out, at);
-  if (scan.hostIndex >= 0) {
+  if (clientGaveHost) {
     at += copyAll(XF_HOST, out, at);
-    at += copyBytes(head, p.valueStart(scan.hostIndex), valueEnd(p, scan.hostIndex), out, at);
+    at += copyBytes(hostBytes, hostStart, hostEnd, out, at);
     at += copyAll(CRLF, out, at);
   }
   if (upgrade) at += copyAll(CONNECTION_UPGRADE, out, at);
@@ -125,21 +172,28 @@ export function requestHead(p: Http1Parser, scan: HeadScan, fwd: ForwardedLines,
 }
 
 /**
- * The response head sent to a client: the backend's status line and end-to-end headers, plus
- * `connection` (e.g. `Connection: close\r\n`, or empty). X-Forwarded-* from a backend pass through.
+ * The response head sent to a client: `HTTP/1.1 code reason`, the backend's end-to-end headers, the
+ * framing `bodyMode` and `length` say (length -1: no Content-Length line), and `connection` (e.g.
+ * `Connection: close\r\n`, or empty). X-Forwarded-* from a backend pass through.
  * `body[bodyStart, bodyEnd)` is appended in the same buffer so a small response is one write.
  */
 export function responseHead(
-  p: Http1Parser, scan: HeadScan, upgrade: boolean, connection: Buffer,
+  p: Http1Parser, scan: HeadScan, upgrade: boolean, bodyMode: number, length: number, connection: Buffer,
   body: Buffer, bodyStart: number, bodyEnd: number,
 ): Buffer {
   const head = p.head;
-  const statusLineEnd = p.headerCount > 0 ? p.nameStart(0) : head.length - 2;
+  const reasonEnd = p.statusTextStart + p.statusTextLength;
   const kept = copyKept(p, scan, upgrade, false, null, 0);
-  const size = statusLineEnd + kept + (upgrade ? CONNECTION_UPGRADE.length : 0) + connection.length + CRLF.length + (bodyEnd - bodyStart);
+  const size = HTTP11_SP.length + 4 + p.statusTextLength + CRLF.length + kept + framingSize(bodyMode, length)
+    + (upgrade ? CONNECTION_UPGRADE.length : 0) + connection.length + CRLF.length + (bodyEnd - bodyStart);
   const out = Buffer.allocUnsafe(size);
-  let at = copyBytes(head, 0, statusLineEnd, out, 0);
+  let at = copyAll(HTTP11_SP, out, 0);
+  at += writeDecimal(p.statusCode, out, at); // llhttp accepts three digits only
+  out[at++] = 0x20;
+  at += copyBytes(head, p.statusTextStart, reasonEnd, out, at);
+  at += copyAll(CRLF, out, at);
   at += copyKept(p, scan, upgrade, false, out, at);
+  at += writeFraming(bodyMode, length, out, at);
   if (upgrade) at += copyAll(CONNECTION_UPGRADE, out, at);
   at += copyAll(connection, out, at);
   at += copyAll(CRLF, out, at);

@@ -1,6 +1,11 @@
 /**
  * The few header names a proxy must understand, recognised by comparing bytes case-insensitively
  * (no strings). Every other header passes through untouched.
+ *
+ * A name that matches one of them only when `_` is read as `-` (`Transfer_Encoding`, `X_Forwarded_For`)
+ * is H_LOOKALIKE: servers that map header names to variables (CGI, PHP, WSGI, Rack) read it as the
+ * real header, so the proxy drops it rather than let it stand in for one it controls (nginx drops
+ * every name with `_` by default).
  */
 export const H_OTHER = 0;
 export const H_CONNECTION = 1;
@@ -18,6 +23,7 @@ export const H_X_FORWARDED_PROTO = 12;
 export const H_X_FORWARDED_HOST = 13;
 export const H_PROXY_AUTHORIZATION = 14;
 export const H_PROXY_AUTHENTICATE = 15;
+export const H_LOOKALIKE = 16;
 
 const NAMES: readonly (readonly [string, number])[] = [
   ['connection', H_CONNECTION],
@@ -57,12 +63,35 @@ export function equalsLower(buf: Uint8Array, start: number, length: number, lowe
   return true;
 }
 
+const UNDERSCORE = 0x5f;
+const DASH = 0x2d;
+
 export function headerKind(buf: Uint8Array, start: number, length: number): number {
   const bucket = BY_LENGTH[length];
   if (bucket === undefined) return H_OTHER;
   for (let b = 0; b < bucket.length; b++) {
     const entry = bucket[b] as { name: Buffer; kind: number };
-    if (equalsLower(buf, start, length, entry.name)) return entry.kind;
+    const match = compareName(buf, start, length, entry.name);
+    if (match !== NO_MATCH) return match === EXACT ? entry.kind : H_LOOKALIKE;
   }
   return H_OTHER;
+}
+
+const NO_MATCH = 0;
+const EXACT = 1;
+const WITH_UNDERSCORES = 2;
+
+/** Like equalsLower, and tells apart a name that matches only with `_` in place of `-`. */
+function compareName(buf: Uint8Array, start: number, length: number, lower: Uint8Array): number {
+  let folded = false;
+  for (let i = 0; i < length; i++) {
+    const c = buf[start + i] as number;
+    if ((c | 0x20) === lower[i]) continue;
+    if (c === UNDERSCORE && lower[i] === DASH) {
+      folded = true;
+      continue;
+    }
+    return NO_MATCH;
+  }
+  return folded ? WITH_UNDERSCORES : EXACT;
 }

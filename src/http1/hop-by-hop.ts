@@ -3,8 +3,12 @@
  * what the proxy acts on (RFC 9110 §7.6.1: Connection and every header it names, Keep-Alive,
  * Proxy-Connection, TE, Trailer and Upgrade are hop-by-hop; RFC 9112 §9.3 for keep-alive).
  *
- * Transfer-Encoding is hop-by-hop in principle, but this proxy relays bodies with their framing
- * intact, so the header travels with the bytes it describes.
+ * A Connection token never removes a header that frames or routes the message (Content-Length,
+ * Transfer-Encoding, Host) or one the proxy writes itself (X-Forwarded-*): RFC 9110 §7.6.1 forbids a
+ * sender to list a field meant for every recipient, and obeying one would forward a body without
+ * the framing that delimits it, so the backend would read it as the next request (smuggling). Such
+ * tokens are ignored, as nginx and HAProxy ignore every token but close, keep-alive and upgrade.
+ * Those headers are never copied anyway: framing.ts and head.ts write them from what was parsed.
  *
  * A HeadScan is owned by one connection and reused for every message: no allocation per head.
  */
@@ -12,11 +16,18 @@ import type { Http1Parser } from './parser.js';
 import {
   headerKind, equalsLower, H_OTHER, H_CONNECTION, H_KEEP_ALIVE, H_PROXY_CONNECTION, H_TE, H_TRAILER,
   H_UPGRADE, H_HOST, H_EXPECT, H_X_FORWARDED_FOR, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST,
-  H_PROXY_AUTHORIZATION, H_PROXY_AUTHENTICATE, H_CONTENT_LENGTH, H_TRANSFER_ENCODING,
+  H_PROXY_AUTHORIZATION, H_PROXY_AUTHENTICATE, H_CONTENT_LENGTH, H_TRANSFER_ENCODING, H_LOOKALIKE,
 } from './header-kind.js';
 
 /** A header the proxy does not forward. */
 export const H_DROP = 255;
+
+/** transferCodings(): what a Transfer-Encoding field list says (RFC 9112 §6.1, §6.3). */
+export const CODINGS_CHUNKED = 0;
+/** Other codings, then chunked: the body length is known, but the proxy would have to forward them. */
+export const CODINGS_OTHERS_THEN_CHUNKED = 1;
+/** chunked is not last, or comes twice: the length cannot be known, or the sender is broken. */
+export const CODINGS_UNFRAMED = 2;
 
 const CLOSE = Buffer.from('close');
 const KEEP_ALIVE = Buffer.from('keep-alive');
@@ -26,6 +37,12 @@ const CHUNKED = Buffer.from('chunked');
 
 function isOws(byte: number | undefined): boolean {
   return byte === 0x20 || byte === 0x09;
+}
+
+/** Headers a Connection token may not remove (see the file comment). */
+function framesOrRoutes(kind: number): boolean {
+  return kind === H_CONTENT_LENGTH || kind === H_TRANSFER_ENCODING || kind === H_HOST
+    || kind === H_X_FORWARDED_FOR || kind === H_X_FORWARDED_PROTO || kind === H_X_FORWARDED_HOST;
 }
 
 export class HeadScan {
@@ -39,10 +56,9 @@ export class HeadScan {
   connectionKeepAlive = false;
   connectionUpgrade = false;
   expectContinue = false;
-  /** The first Content-Length header, or -1. */
+  /** The Content-Length header (llhttp refuses a second one), or -1. */
   contentLengthIndex = -1;
   hasTransferEncoding = false;
-  transferEncodingIndex = -1;
   hostIndex = -1;
   hostCount = 0;
   /** Indexes of X-Forwarded-For headers, in order (their values are joined when forwarding). */
@@ -59,7 +75,6 @@ export class HeadScan {
     if (this.kinds.length < count) this.kinds = new Uint8Array(Math.max(count, 2 * this.kinds.length));
     this.connectionClose = this.connectionKeepAlive = this.connectionUpgrade = false;
     this.expectContinue = this.hasTransferEncoding = false;
-    this.transferEncodingIndex = -1;
     this.contentLengthIndex = -1;
     this.hostIndex = this.upgradeIndex = -1;
     this.dropped = 0;
@@ -77,16 +92,15 @@ export class HeadScan {
         case H_CONNECTION:
         case H_PROXY_CONNECTION:
           sawNamed = this.readConnectionTokens(head, p.valueStart(i), p.valueLength(i)) || sawNamed;
-          this.kinds[i] = H_DROP;
-          this.dropped++;
+          this.drop(i);
           break;
         case H_KEEP_ALIVE:
         case H_TE:
         case H_TRAILER:
         case H_PROXY_AUTHORIZATION:
         case H_PROXY_AUTHENTICATE:
-          this.kinds[i] = H_DROP;
-          this.dropped++;
+        case H_LOOKALIKE:
+          this.drop(i);
           break;
         case H_UPGRADE:
           this.upgradeIndex = i;
@@ -101,11 +115,10 @@ export class HeadScan {
           }
           break;
         case H_CONTENT_LENGTH:
-          if (this.contentLengthIndex < 0) this.contentLengthIndex = i;
+          this.contentLengthIndex = i;
           break;
         case H_TRANSFER_ENCODING:
           this.hasTransferEncoding = true;
-          this.transferEncodingIndex = i;
           break;
         case H_X_FORWARDED_FOR:
           this.forwardedFor.push(i);
@@ -119,13 +132,14 @@ export class HeadScan {
   }
 
   /**
-   * The request's transfer codings, judged (RFC 9112 §6.1, §6.3): 0 when they are just `chunked`,
-   * the one coding the proxy understands; 400 when chunked is not the last (the body length cannot
-   * be known); 501 when other codings come before it.
+   * The transfer codings of every Transfer-Encoding header, as one list (RFC 9110 §5.3), with empty
+   * members ignored (RFC 9110 §5.6.1): just `chunked`, other codings before a final `chunked`, or a
+   * list whose body length cannot be known (chunked missing, not last, or given twice).
    */
-  transferCodingStatus(p: Http1Parser): number {
+  transferCodings(p: Http1Parser): number {
     const head = p.head;
     let others = false;
+    let chunkedCount = 0;
     let lastIsChunked = false;
     for (let i = 0; i < this.count; i++) {
       if (this.kinds[i] !== H_TRANSFER_ENCODING) continue;
@@ -138,31 +152,28 @@ export class HeadScan {
         while (tokenEnd > tokenStart && isOws(head[tokenEnd - 1])) tokenEnd--;
         if (tokenEnd === tokenStart) continue;
         lastIsChunked = equalsLower(head, tokenStart, tokenEnd - tokenStart, CHUNKED);
-        if (!lastIsChunked) others = true;
+        if (lastIsChunked) chunkedCount++;
+        else others = true;
       }
     }
-    return !lastIsChunked ? 400 : others ? 501 : 0;
+    if (!lastIsChunked || chunkedCount > 1) return CODINGS_UNFRAMED;
+    return others ? CODINGS_OTHERS_THEN_CHUNKED : CODINGS_CHUNKED;
   }
 
-  /** Drops Transfer-Encoding: the proxy relays the body decoded, delimited by closing the connection. */
-  dropTransferEncoding(): void {
-    for (let i = 0; i < this.count; i++) {
-      if (this.kinds[i] === H_TRANSFER_ENCODING) {
-        this.kinds[i] = H_DROP;
-        this.dropped++;
-      }
-    }
+  private drop(i: number): void {
+    this.kinds[i] = H_DROP;
+    this.dropped++;
   }
 
   /** Marks Connection-named headers for dropping (they are hop-by-hop by declaration). */
   private dropNamed(p: Http1Parser): void {
     const head = p.head;
     for (let i = 0; i < p.headerCount; i++) {
-      if (this.kinds[i] === H_DROP) continue;
+      const kind = this.kinds[i] as number;
+      if (kind === H_DROP || framesOrRoutes(kind)) continue;
       for (let t = 0; t < this.namedCount; t++) {
         if (equalsIgnoringCase(head, p.nameStart(i), p.nameLength(i), this.named[2 * t] as number, this.named[2 * t + 1] as number)) {
-          this.kinds[i] = H_DROP;
-          this.dropped++;
+          this.drop(i);
           break;
         }
       }

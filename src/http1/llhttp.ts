@@ -59,13 +59,14 @@ export interface LlhttpExports {
   llhttp_get_http_minor(parser: number): number;
   llhttp_message_needs_eof(parser: number): number;
   llhttp_should_keep_alive(parser: number): number;
+  llhttp_set_lenient_version(parser: number, enabled: number): void;
 }
 
 const REQUIRED_EXPORTS: readonly (keyof LlhttpExports)[] = [
   'memory', '_initialize', 'malloc', 'free', 'llhttp_alloc', 'llhttp_free', 'llhttp_execute',
   'llhttp_finish', 'llhttp_resume', 'llhttp_reset', 'llhttp_get_error_pos', 'llhttp_get_error_reason',
   'llhttp_errno_name', 'llhttp_get_method', 'llhttp_get_http_major', 'llhttp_get_http_minor',
-  'llhttp_message_needs_eof', 'llhttp_should_keep_alive',
+  'llhttp_message_needs_eof', 'llhttp_should_keep_alive', 'llhttp_set_lenient_version',
 ];
 
 export class LlhttpLoadError extends Error {
@@ -81,24 +82,26 @@ let executing: CallbackTarget | null = null;
 
 /**
  * Byte offsets of llhttp_t fields (llhttp 9.x `llhttp.h`, wasm32) that the parser reads straight from
- * memory at headers-complete instead of calling a getter per field. Checked against the getters at
- * load time; when they disagree (another llhttp build) `layout` is null and the getters are used.
+ * memory at headers-complete instead of calling a getter per field (and `content_length` and `flags`,
+ * which have no getter). Checked against the getters and known requests at load time.
  */
 export interface StructLayout {
+  contentLength: number;
   method: number;
   httpMajor: number;
   httpMinor: number;
   flags: number;
 }
 
-const LLHTTP_9_LAYOUT: StructLayout = { method: 41, httpMajor: 42, httpMinor: 43, flags: 50 };
-/** llhttp_flags: the message is framed by Transfer-Encoding (chunked or not). */
+const LLHTTP_9_LAYOUT: StructLayout = { contentLength: 32, method: 41, httpMajor: 42, httpMinor: 43, flags: 50 };
+/** llhttp_flags (llhttp.h). */
 export const F_CHUNKED = 1 << 3;
+export const F_CONTENT_LENGTH = 1 << 5;
 export const F_TRANSFER_ENCODING = 1 << 9;
 
 export interface Llhttp {
   readonly exports: LlhttpExports;
-  readonly layout: StructLayout | null;
+  readonly layout: StructLayout;
   /** Current view of WASM memory (replaced whenever memory grows). */
   heap: Uint8Array;
   /** Start of the shared input region and its capacity. */
@@ -157,11 +160,14 @@ function instantiate(): Llhttp {
   });
   const exports = instance.exports as unknown as LlhttpExports;
   exports._initialize();
+  if (!layoutHolds(exports, LLHTTP_9_LAYOUT)) {
+    throw new LlhttpLoadError('the llhttp WASM module does not have the llhttp 9.x parser struct layout');
+  }
   const inputCapacity = 64 * 1024;
   const input = exports.malloc(inputCapacity);
   return {
     exports,
-    layout: checkLayout(exports, LLHTTP_9_LAYOUT),
+    layout: LLHTTP_9_LAYOUT,
     heap: new Uint8Array(exports.memory.buffer),
     input,
     inputCapacity,
@@ -170,15 +176,50 @@ function instantiate(): Llhttp {
   };
 }
 
-/** Parses a known request and compares the fields at `layout` with what the getters say. */
-function checkLayout(ex: LlhttpExports, layout: StructLayout): StructLayout | null {
-  const request = Buffer.from('PUT /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n', 'latin1');
+/** Reads llhttp_t's flags (a uint16) and content_length (a uint64; exact up to 2^53) at `layout`. */
+export function readFlags(heap: Uint8Array, parser: number, layout: StructLayout): number {
+  return (heap[parser + layout.flags] as number) | ((heap[parser + layout.flags + 1] as number) << 8);
+}
+
+export function readContentLength(heap: Uint8Array, parser: number, layout: StructLayout): number {
+  const at = parser + layout.contentLength;
+  let value = 0;
+  for (let i = 7; i >= 0; i--) value = value * 256 + (heap[at + i] as number);
+  return value;
+}
+
+/** Parses two known requests and compares the fields at `layout` with the getters and the headers. */
+function layoutHolds(ex: LlhttpExports, layout: StructLayout): boolean {
+  const chunked = headFields(ex, 'PUT /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n', layout);
+  const sized = headFields(ex, 'POST /x HTTP/1.1\r\nContent-Length: 4294967301\r\n\r\n', layout);
+  return chunked !== null && sized !== null
+    && chunked.method === 4 && chunked.getters.method === 4
+    && chunked.major === 1 && chunked.getters.major === 1 && chunked.minor === 0 && chunked.getters.minor === 0
+    && (chunked.flags & (F_CHUNKED | F_TRANSFER_ENCODING)) === (F_CHUNKED | F_TRANSFER_ENCODING)
+    && (chunked.flags & F_CONTENT_LENGTH) === 0
+    && sized.method === 3 && sized.minor === 1 && sized.getters.minor === 1
+    && (sized.flags & (F_CONTENT_LENGTH | F_CHUNKED)) === F_CONTENT_LENGTH
+    && sized.contentLength === 4294967301;
+}
+
+interface HeadFields {
+  method: number;
+  major: number;
+  minor: number;
+  flags: number;
+  contentLength: number;
+  getters: { method: number; major: number; minor: number };
+}
+
+/** Runs `request` to headers-complete and reads the fields there, by `layout` and by the getters. */
+function headFields(ex: LlhttpExports, request: string, layout: StructLayout): HeadFields | null {
+  const bytes = Buffer.from(request, 'latin1');
   const parser = ex.llhttp_alloc(TYPE_REQUEST);
-  const data = ex.malloc(request.length);
+  const data = ex.malloc(bytes.length);
   try {
-    new Uint8Array(ex.memory.buffer).set(request, data);
+    new Uint8Array(ex.memory.buffer).set(bytes, data);
     let atHeadersComplete = false;
-    const probe: CallbackTarget = {
+    executing = {
       onMessageBegin: () => 0,
       onSpan: () => 0,
       onHeadersComplete: () => {
@@ -188,16 +229,16 @@ function checkLayout(ex: LlhttpExports, layout: StructLayout): StructLayout | nu
       onMessageComplete: () => 0,
       onBody: () => 0,
     };
-    executing = probe;
-    const ret = ex.llhttp_execute(parser, data, request.length);
-    if (ret !== HPE_PAUSED || !atHeadersComplete) return null;
+    if (ex.llhttp_execute(parser, data, bytes.length) !== HPE_PAUSED || !atHeadersComplete) return null;
     const heap = new Uint8Array(ex.memory.buffer);
-    const flags = (heap[parser + layout.flags] as number) | ((heap[parser + layout.flags + 1] as number) << 8);
-    const agrees = heap[parser + layout.method] === ex.llhttp_get_method(parser) && ex.llhttp_get_method(parser) === 4
-      && heap[parser + layout.httpMajor] === ex.llhttp_get_http_major(parser) && ex.llhttp_get_http_major(parser) === 1
-      && heap[parser + layout.httpMinor] === ex.llhttp_get_http_minor(parser) && ex.llhttp_get_http_minor(parser) === 0
-      && (flags & (F_CHUNKED | F_TRANSFER_ENCODING)) === (F_CHUNKED | F_TRANSFER_ENCODING);
-    return agrees ? layout : null;
+    return {
+      method: heap[parser + layout.method] as number,
+      major: heap[parser + layout.httpMajor] as number,
+      minor: heap[parser + layout.httpMinor] as number,
+      flags: readFlags(heap, parser, layout),
+      contentLength: readContentLength(heap, parser, layout),
+      getters: { method: ex.llhttp_get_method(parser), major: ex.llhttp_get_http_major(parser), minor: ex.llhttp_get_http_minor(parser) },
+    };
   } finally {
     executing = null;
     ex.free(data);

@@ -356,7 +356,7 @@ test('request-target forms and methods', () => {
   assert.is(options.url, '*');
   assert.is(options.method, METHOD_OPTIONS);
   const absolute = one('get-absolute-form.http');
-  assert.is(absolute.url, 'http://example.com:8080/path/to?q=a%20b#frag');
+  assert.is(absolute.url, 'http://example.com:8080/path/to?q=a%20b');
   assert.equal(absolute.headers[1], ['Proxy-Connection', 'keep-alive']);
   assert.is(one('head.http').method, METHOD_HEAD);
   const post = one('post-content-length.http');

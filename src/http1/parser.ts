@@ -22,8 +22,8 @@
  */
 import {
   type CallbackTarget, execute as llExecute, finish as llFinish, llhttp, reserveInput, cString, type Llhttp,
-  HPE_OK, HPE_PAUSED, HPE_PAUSED_UPGRADE, TYPE_REQUEST, TYPE_RESPONSE, F_CHUNKED, F_TRANSFER_ENCODING,
-  SPAN_URL, SPAN_STATUS, SPAN_FIELD, SPAN_VALUE,
+  HPE_OK, HPE_PAUSED, HPE_PAUSED_UPGRADE, TYPE_REQUEST, TYPE_RESPONSE, F_CHUNKED, F_CONTENT_LENGTH,
+  F_TRANSFER_ENCODING, SPAN_URL, SPAN_STATUS, SPAN_FIELD, SPAN_VALUE, readFlags, readContentLength,
 } from './llhttp.js';
 
 export const EV_NONE = 0;
@@ -33,13 +33,18 @@ export const EV_UPGRADE = 3;
 export const EV_ERROR = 4;
 export type ParseEvent = typeof EV_NONE | typeof EV_HEAD | typeof EV_END | typeof EV_UPGRADE | typeof EV_ERROR;
 
-/** Error code for a head larger than `maxHeadBytes` (not an llhttp errno). */
+/** Error code for a head (or trailer section) larger than `maxHeadBytes` (not an llhttp errno). */
 export const ERR_HEAD_TOO_LARGE = 1000;
+/** What a callback returns to stop llhttp with an error (llhttp's HPE_USER). */
+const HPE_USER = 24;
 
 const SKIP_BODY = 1; // on_headers_complete: "this message has no body" (a response to HEAD)
 
 export interface ParserOptions {
-  /** Bytes of head (request/status line and headers) allowed before EV_ERROR with ERR_HEAD_TOO_LARGE. */
+  /**
+   * Bytes of head (request/status line and headers), and of a trailer section, allowed before
+   * EV_ERROR with ERR_HEAD_TOO_LARGE.
+   */
   maxHeadBytes?: number;
 }
 
@@ -67,8 +72,24 @@ export class Http1Parser implements CallbackTarget {
   keepAlive = false;
   /** The last message's trailer section turned keep-alive off (its head had left it on). */
   closedByTrailers = false;
-  /** The message being parsed is framed by Transfer-Encoding (it may have trailers). */
-  private chunked = false;
+  /**
+   * How llhttp frames the current message's body (RFC 9112 §6.3), read at the end of its head:
+   * `chunked` when Transfer-Encoding ends in chunked; `transferEncoding` when the header is there at
+   * all (a response with other codings is then read until close); `contentLength` the value of
+   * Content-Length, or -1 without one.
+   */
+  chunked = false;
+  transferEncoding = false;
+  contentLength = -1;
+
+  /**
+   * The trailer section of the last chunked message, copied (it is rare and may span reads):
+   * field i is name [trailerSpans[4i], +[4i+1]) and value [trailerSpans[4i+2], +[4i+3]) in `trailers`.
+   */
+  trailers: Buffer = Buffer.alloc(0);
+  trailerCount = 0;
+  trailerSpans = new Int32Array(8);
+  private trailerLength = 0;
 
   /** Set by a response consumer before the response to a HEAD request arrives. */
   expectNoBody = false;
@@ -104,12 +125,21 @@ export class Http1Parser implements CallbackTarget {
   private lastSpanEnd = -1;
   private partial = Buffer.allocUnsafe(0);
   private partialLength = 0;
+  /** Where the bytes of the running execute start and end in WASM memory (for trailer pieces). */
+  private inputStart = 0;
+  private inputEnd = 0;
+  /** The last trailer piece ended where its execute's input did: the next may continue it. */
+  private trailerPieceOpen = false;
+  private trailerOverflow = false;
 
   constructor(kind: 'request' | 'response', options: ParserOptions = {}) {
     this.kind = kind;
     this.maxHeadBytes = options.maxHeadBytes ?? 16 * 1024;
     this.ll = llhttp();
     this.ptr = this.ll.exports.llhttp_alloc(kind === 'request' ? TYPE_REQUEST : TYPE_RESPONSE);
+    // Any HTTP/x.y request line parses; the caller decides what to do with versions other than 1.0
+    // and 1.1 (RFC 9110 §6.2: a higher 1.x minor is answered as 1.1; another major gets 505).
+    if (kind === 'request') this.ll.exports.llhttp_set_lenient_version(this.ptr, 1);
     reserveInput(this.ll, 0); // the allocation may have grown memory: refresh the heap view
   }
 
@@ -146,6 +176,8 @@ export class Http1Parser implements CallbackTarget {
     this.headStart = start;
     this.chunk = chunk;
     this.bodySpanCount = 0;
+    this.inputStart = ll.input + start;
+    this.inputEnd = ll.input + chunk.length;
 
     const ret = llExecute(ll, this, this.ptr, ll.input + start, chunk.length - start);
     if (ret === HPE_OK) {
@@ -184,12 +216,13 @@ export class Http1Parser implements CallbackTarget {
       this.upgradePending = true;
       return EV_UPGRADE;
     }
-    this.errorCode = ret;
+    this.errorCode = this.trailerOverflow ? ERR_HEAD_TOO_LARGE : ret;
     return EV_ERROR;
   }
 
   /** The connection ended: completes a message whose body ends at close (EV_END), else EV_NONE or EV_ERROR. */
   finish(): ParseEvent {
+    this.bodySpanCount = 0; // no input: spans of the last execute are spent
     if (this.pending !== -1) {
       const ev = this.takePending();
       if (ev === EV_END) return ev;
@@ -223,7 +256,9 @@ export class Http1Parser implements CallbackTarget {
   }
 
   get errorReason(): string {
-    if (this.errorCode === ERR_HEAD_TOO_LARGE) return `head larger than ${this.maxHeadBytes} bytes`;
+    if (this.errorCode === ERR_HEAD_TOO_LARGE) {
+      return `${this.trailerOverflow ? 'trailer section' : 'head'} larger than ${this.maxHeadBytes} bytes`;
+    }
     return cString(this.ll, this.ll.exports.llhttp_get_error_reason(this.ptr));
   }
 
@@ -240,6 +275,12 @@ export class Http1Parser implements CallbackTarget {
    */
   get methodSoFar(): number {
     return this.inMessage && this.urlLength > 0 ? this.ll.exports.llhttp_get_method(this.ptr) : -1;
+  }
+
+  /** What arrived of the current message's head up to the end of the last chunk (error paths only: copies). */
+  get headSoFar(): Buffer {
+    const rest = this.chunk.subarray(Math.min(this.headStart, this.chunk.length));
+    return this.partialLength === 0 ? Buffer.from(rest) : Buffer.concat([this.partial.subarray(0, this.partialLength), rest]);
   }
 
   /** A message has begun and its head is not complete yet. */
@@ -293,6 +334,10 @@ export class Http1Parser implements CallbackTarget {
     this.partialLength = 0;
     this.headLate = false;
     this.bodyStart = -1;
+    this.trailerCount = 0;
+    this.trailerLength = 0;
+    this.trailerPieceOpen = false;
+    this.trailerOverflow = false;
     // llhttp skips empty lines (CR, LF) before a message: the head starts at the start line.
     const chunk = this.chunk;
     let begin = this.headStart;
@@ -303,7 +348,7 @@ export class Http1Parser implements CallbackTarget {
   }
 
   onSpan(kind: number, at: number, length: number): number {
-    if (!this.inHead) return 0; // trailer fields: body bytes, relayed raw
+    if (!this.inHead) return this.onTrailerSpan(kind, at, length);
     const start = at + this.spanBias;
     const end = start + length;
     const joined = kind === this.lastSpanKind && start === this.lastSpanEnd;
@@ -352,23 +397,16 @@ export class Http1Parser implements CallbackTarget {
     this.statusCode = statusCode;
     this.upgrade = upgrade === 1;
     this.keepAlive = shouldKeepAlive === 1;
-    let transferEncoding = true; // unknown without the layout: pause, the always-correct path
     const layout = ll.layout;
-    if (layout !== null) {
-      const heap = ll.heap;
-      const base = this.ptr;
-      this.versionMajor = heap[base + layout.httpMajor] as number;
-      this.versionMinor = heap[base + layout.httpMinor] as number;
-      this.method = heap[base + layout.method] as number;
-      const flags = (heap[base + layout.flags] as number) | ((heap[base + layout.flags + 1] as number) << 8);
-      transferEncoding = (flags & (F_CHUNKED | F_TRANSFER_ENCODING)) !== 0;
-      this.chunked = transferEncoding;
-    } else {
-      this.chunked = true; // unknown: ask again at message end
-      this.versionMajor = ll.exports.llhttp_get_http_major(this.ptr);
-      this.versionMinor = ll.exports.llhttp_get_http_minor(this.ptr);
-      this.method = ll.exports.llhttp_get_method(this.ptr);
-    }
+    const heap = ll.heap;
+    const base = this.ptr;
+    this.versionMajor = heap[base + layout.httpMajor] as number;
+    this.versionMinor = heap[base + layout.httpMinor] as number;
+    this.method = heap[base + layout.method] as number;
+    const flags = readFlags(heap, base, layout);
+    this.chunked = (flags & F_CHUNKED) !== 0;
+    this.transferEncoding = (flags & F_TRANSFER_ENCODING) !== 0;
+    this.contentLength = (flags & F_CONTENT_LENGTH) !== 0 ? readContentLength(heap, base, layout) : -1;
     // A response to HEAD has no body whatever its headers say; llhttp then completes the message at
     // once and the head is reported on message-complete instead.
     if (this.expectNoBody && this.kind === 'response' && statusCode >= 200) {
@@ -379,7 +417,7 @@ export class Http1Parser implements CallbackTarget {
     // message instead of two) it is still exact when the body, if any, is plain bytes: the first
     // body byte, else the message end, else the end of the chunk. A chunked body starts with a size
     // line that on_body does not report, and a tunnel must stop at the head, so those pause.
-    if (transferEncoding || this.upgrade) return HPE_PAUSED;
+    if (this.transferEncoding || this.upgrade) return HPE_PAUSED;
     this.headLate = true;
     return 0;
   }
@@ -401,11 +439,58 @@ export class Http1Parser implements CallbackTarget {
 
   onMessageComplete(): number {
     // llhttp applies trailer fields to the flags it keeps; they are reset only after this callback.
-    if (this.chunked && this.keepAlive && this.ll.exports.llhttp_should_keep_alive(this.ptr) !== 1) {
+    if (this.transferEncoding && this.keepAlive && this.ll.exports.llhttp_should_keep_alive(this.ptr) !== 1) {
       this.keepAlive = false;
       this.closedByTrailers = true;
     }
     return HPE_PAUSED;
+  }
+
+  /**
+   * A piece of a trailer field: copied into `trailers`. A span llhttp reports in pieces (split across
+   * reads) continues where its last piece ended, at the end of that run's input; a new span never
+   * starts at the start of a run's input right after a piece of its own kind ended at the end of one.
+   */
+  private onTrailerSpan(kind: number, at: number, length: number): number {
+    if (kind !== SPAN_FIELD && kind !== SPAN_VALUE) return 0;
+    if (this.trailerLength + length > this.maxHeadBytes) {
+      this.trailerOverflow = true;
+      return HPE_USER;
+    }
+    const continues = this.trailerPieceOpen && kind === this.lastSpanKind && at === this.inputStart;
+    this.lastSpanKind = kind;
+    this.trailerPieceOpen = at + length === this.inputEnd;
+    const start = this.trailerLength;
+    if (start + length > this.trailers.length) {
+      const grown = Buffer.allocUnsafe(Math.max(start + length, 2 * this.trailers.length, 256));
+      this.trailers.copy(grown, 0, 0, start);
+      this.trailers = grown;
+    }
+    this.trailers.set(this.ll.heap.subarray(at, at + length), start);
+    this.trailerLength += length;
+    if (continues) {
+      const i = 4 * (this.trailerCount - 1) + (kind === SPAN_FIELD ? 1 : 3);
+      this.trailerSpans[i] = (this.trailerSpans[i] as number) + length;
+      return 0;
+    }
+    if (kind === SPAN_FIELD) {
+      const i = 4 * this.trailerCount;
+      if (i + 4 > this.trailerSpans.length) {
+        const grown = new Int32Array(this.trailerSpans.length * 2);
+        grown.set(this.trailerSpans);
+        this.trailerSpans = grown;
+      }
+      this.trailerSpans[i] = start;
+      this.trailerSpans[i + 1] = length;
+      this.trailerSpans[i + 2] = start + length; // an empty value may have no span
+      this.trailerSpans[i + 3] = 0;
+      this.trailerCount++;
+    } else if (this.trailerCount > 0) {
+      const i = 4 * (this.trailerCount - 1);
+      this.trailerSpans[i + 2] = start;
+      this.trailerSpans[i + 3] = length;
+    }
+    return 0;
   }
 
   private takePending(): ParseEvent {
