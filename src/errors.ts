@@ -28,5 +28,7 @@ export const backendTimeout = (addr: string, ms: number): ProxyError =>
   new ProxyError('PRX_ERR_BACKEND_TIMEOUT', 504, 'backend', `backend ${addr} sent no response within ${ms} ms`);
 export const noBackend = (): ProxyError =>
   new ProxyError('PRX_ERR_NO_BACKEND', 503, 'internal', 'no backend is available');
+export const clientStalled = (ms: number): ProxyError =>
+  new ProxyError('PRX_ERR_CLIENT_STALLED', 408, 'client', `the client read none of its response for ${ms} ms`);
 export const clientBodyTimeout = (ms: number): ProxyError =>
   new ProxyError('PRX_ERR_CLIENT_BODY_TIMEOUT', 408, 'client', `the client sent no request body bytes for ${ms} ms`);

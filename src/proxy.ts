@@ -29,6 +29,8 @@ export interface PoolStats {
 
 export interface ProxyStats {
   clients: number;
+  /** Response bytes held for clients (queued, parked, in socket buffers): in all, and the most one connection holds. */
+  bufferedOutput: { total: number; max: number };
   /** Every worker of the current pools. */
   workers: WorkerStats[];
   pools: PoolStats[];
@@ -201,8 +203,16 @@ export class Proxy {
 
   stats(): ProxyStats {
     const pools = [...this.context.routing.pools.values()].map((pool) => ({ name: pool.name, workers: pool.stats() }));
+    let total = 0;
+    let max = 0;
+    for (const client of this.clients) {
+      const held = client.bufferedOutput;
+      total += held;
+      if (held > max) max = held;
+    }
     return {
       clients: this.clients.size,
+      bufferedOutput: { total, max },
       workers: pools.flatMap((p) => p.workers),
       pools,
       retiring: this.retiring.size,

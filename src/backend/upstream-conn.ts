@@ -12,13 +12,15 @@
  * - At most one job at a time (no pipelining to backends: a failure would be ambiguous).
  * - Every exchange ends in exactly one of: `finish` (response complete) or `fail` (error, abort,
  *   timeout); both settle the job, and only a complete keep-alive response returns the socket.
- * - Backpressure: when the output slot is full the socket is paused and the unparsed rest of the
- *   chunk is kept (`stash`) until the slot takes the blocked chunk; when the backend socket cannot
- *   take more request body, the body channel is not read until it drains.
+ * - Backpressure: the socket reads only while the job's response slot holds a read credit (room in
+ *   the client connection's budget for one more read); without one it is paused until granted, so
+ *   every piece it read is accepted. When the backend socket cannot take more request body, the body
+ *   channel is not read until it drains.
  * - Bytes from a backend with no exchange running (a response nobody asked for) destroy the socket.
  */
 import type * as net from 'node:net';
-import { CLOSED, EMPTY, type Receiver, type Sender } from '../csp/chan.js';
+import { CLOSED, EMPTY, type Receiver } from '../csp/chan.js';
+import type { CreditWaiter } from '../balancer/response-slot.js';
 import { Http1Parser, EV_NONE, EV_HEAD, EV_END, EV_UPGRADE, EV_ERROR } from '../http1/parser.js';
 import { HeadScan } from '../http1/hop-by-hop.js';
 import { responseHead } from '../http1/head.js';
@@ -26,7 +28,7 @@ import {
   ResponseFraming, declaredLength, decimalLength, decodedBytes, encodeChunked, BODY_CHUNKED, BODY_CLOSE, BODY_LENGTH,
 } from '../http1/framing.js';
 import type { Job, Exchange } from '../balancer/job.js';
-import { clientBodyTimeout, backendBadResponse, backendClosed, backendConnectTimeout, backendRefused, backendTimeout, type ProxyError } from '../errors.js';
+import { clientBodyTimeout, clientStalled, backendBadResponse, backendClosed, backendConnectTimeout, backendRefused, backendTimeout, type ProxyError } from '../errors.js';
 
 const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n');
 const CONNECTION_KEEP_ALIVE = Buffer.from('Connection: keep-alive\r\n');
@@ -57,11 +59,10 @@ export interface SocketReader {
   onRead(nread: number, buffer: Uint8Array): boolean;
 }
 
-/** After the blocked output chunk is taken: what the parse loop was about to do. */
-const AFTER_NOTHING = 0;
-const AFTER_END = 1;
+/** The most a backend socket reads at once (the pool's read buffer): what a read credit is worth. */
+export const MAX_READ = 64 * 1024;
 
-export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>, SocketReader {
+export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, CreditWaiter {
   readonly socket: net.Socket;
   /** Has carried an exchange before (so a close before any response byte may be a keep-alive race). */
   reused = false;
@@ -86,13 +87,8 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
   private bodyParked = false;
   private bodyBlocked = false;
   private closed = false;
-  /** The backend closed while the output slot was full: the close is handled once the stash is parsed. */
-  private peerClosed = false;
-  // Output backpressure: the chunk waiting for the slot, and where parsing resumes after it.
-  value: Buffer = NO_LINE;
-  private stash: Buffer | null = null;
-  private stashAt = 0;
-  private afterBlocked = AFTER_NOTHING;
+  /** Paused until the client's slot grants a read credit (the client is not reading). */
+  private awaitingCredit = false;
 
   /** The client socket this one relays to once it has become a tunnel. */
   private relayTo: net.Socket | null = null;
@@ -125,6 +121,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
     this.parser.expectNoBody = job.isHead;
     if (job.record !== null) job.record.sentAt = performance.now();
     this.lastActive = this.owner.ticks;
+    this.readOnlyWithCredit(job);
     if (this.connected) this.writeRequest(job);
   }
 
@@ -141,6 +138,11 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
     if (body !== null && body !== undefined && !body.closed) {
       // The client stopped sending its body: its fault, not the backend's (no health penalty).
       this.fail(clientBodyTimeout(this.owner.responseTimeoutMs));
+      return;
+    }
+    if (this.awaitingCredit) {
+      // The client stopped reading the response (as nginx's send_timeout): not the backend's fault either.
+      this.fail(clientStalled(this.owner.responseTimeoutMs));
       return;
     }
     this.fail(this.responseStarted ? backendClosed(this.owner.address) : backendTimeout(this.owner.address, this.owner.responseTimeoutMs));
@@ -205,7 +207,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
 
   /**
    * SocketReader: bytes from the backend, in the shared read buffer. The parser copies what it keeps
-   * of a head; every piece sent on (to the output slot, the stash, a tunnel) is copied out first.
+   * of a head; every piece sent on (to the output slot, a tunnel) is copied out first.
    */
   onRead(nread: number, buffer: Uint8Array): boolean {
     const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, nread);
@@ -231,16 +233,14 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
       switch (ev) {
         case EV_NONE:
           // Bytes of a head still arriving are the parser's to keep, not the client's yet.
-          if (this.headPending || (this.inBody && at > off)) this.emit(chunk, off, at, AFTER_NOTHING, at, false);
+          if (this.headPending || (this.inBody && at > off)) this.emit(chunk, off, at, false);
           return;
         case EV_HEAD:
           this.onHead(job);
           off = at;
           continue;
         case EV_END:
-          if (at > off || this.headPending) {
-            if (!this.emit(chunk, off, at, AFTER_END, at, true)) return;
-          }
+          if (at > off || this.headPending) this.emit(chunk, off, at, true);
           if (this.interim) {
             // 100 Continue and other interim responses: the final response follows on this exchange.
             this.interim = false;
@@ -332,14 +332,14 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
 
   /**
    * Sends the head (if pending) and the body of [from, to) to the output slot, framed as decided
-   * (`end`: the response ends here); false if the slot was full (the socket pauses until it is taken).
+   * (`end`: the response ends here); then reads on only with another read credit.
    */
-  private emit(chunk: Buffer, from: number, to: number, after: number, resumeAt: number, end: boolean): boolean {
+  private emit(chunk: Buffer, from: number, to: number, end: boolean): void {
     const job = this.job as Job;
     // RFC 9110 §15.2: no 1xx response to an HTTP/1.0 client.
     if (this.interim && job.http10) {
       this.headPending = false;
-      return true;
+      return;
     }
     // What the client gets of [from, to): the bytes as they are, or decoded and perhaps re-chunked.
     let body = chunk;
@@ -361,17 +361,20 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
     } else {
       out = this.framing.decoded ? body : Buffer.from(body.subarray(from, to));
     }
-    if (job.output.closed) return true; // the client is gone; abort() follows from cancel()
+    if (job.output.closed) return; // the client is gone; abort() follows from cancel()
     job.bytesOut += out.length;
     if (!this.interim) job.bodyBytesOut += to - from;
-    if (out.length === 0 || job.output.trySend(out)) return true;
-    this.value = out;
-    this.stash = Buffer.from(chunk); // the read buffer is reused after this call
-    this.stashAt = resumeAt;
-    this.afterBlocked = after;
+    if (out.length === 0) return;
+    job.output.push(out);
+    if (!end) this.readOnlyWithCredit(job);
+  }
+
+  /** Keeps the socket reading if the job's slot holds a read credit; else pauses it until one is granted. */
+  private readOnlyWithCredit(job: Job): void {
+    if (job.output.takeCredit()) return;
+    this.awaitingCredit = true;
     this.socket.pause();
-    job.output.addSender(this);
-    return false;
+    job.output.awaitCredit(this);
   }
 
   /**
@@ -391,28 +394,11 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
     return head.buffer === body.buffer && head.byteOffset + head.length === body.byteOffset + from;
   }
 
-  /** Sender<Buffer>: the blocked output chunk was taken (or the slot closed under it). */
-  sent(ok: boolean): void {
-    const chunk = this.stash as Buffer;
-    this.stash = null;
-    this.value = NO_LINE;
-    if (!ok) {
-      this.fail(null);
-      return;
-    }
-    if (this.afterBlocked === AFTER_END) {
-      if (this.interim) {
-        this.interim = false;
-        this.inBody = false;
-      } else {
-        this.ended(chunk, this.stashAt);
-        return;
-      }
-    }
-    this.parse(chunk, this.stashAt);
-    if (this.stash !== null) return;
-    if (this.peerClosed) this.onPeerClosed();
-    else if (!this.closed) this.socket.resume();
+  /** CreditWaiter: the client's slot has room for another read again. */
+  creditGranted(): void {
+    this.awaitingCredit = false;
+    this.lastActive = this.owner.ticks;
+    if (this.job !== null && !this.closed) this.socket.resume();
   }
 
   /** The response is complete: settle the job and return the socket if it can carry another. */
@@ -423,8 +409,9 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
     job.exchange = null;
     this.reused = true;
     // Trailers that said `Connection: close` turned keepAlive off; the client never sees them.
-    const reusable = this.parser.keepAlive && !this.peerClosed && !job.cancelled && !this.bodyParked && (job.body === null || job.body.closed);
+    const reusable = this.parser.keepAlive && !job.cancelled && !this.bodyParked && (job.body === null || job.body.closed);
     job.settle(null);
+    this.awaitingCredit = false;
     if (!reusable) {
       this.destroy();
       return false;
@@ -477,20 +464,12 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
     this.fail(backendClosed(this.owner.address));
   };
 
-  private readonly onClose = (): void => {
-    if (this.job !== null && this.stash !== null) {
-      this.peerClosed = true; // bytes still wait for the client: finish them first (sent())
-      return;
-    }
-    this.onPeerClosed();
-  };
-
   /** The backend closed its socket: a response that ends at close is complete; anything else was cut short. */
-  private onPeerClosed(): void {
+  private readonly onClose = (): void => {
     if (this.job !== null) {
       if (this.responseStarted && this.parser.finish() === EV_END) {
-        const last = this.headPending || this.framing.out === BODY_CHUNKED; // the head, or the last chunk
-        if (!last || this.emit(NO_LINE, 0, 0, AFTER_END, 0, true)) this.finish();
+        if (this.headPending || this.framing.out === BODY_CHUNKED) this.emit(NO_LINE, 0, 0, true); // the head, or the last chunk
+        this.finish();
         return;
       }
       this.fail(this.connected ? backendClosed(this.owner.address) : backendRefused(this.owner.address, 'closed'));
@@ -499,5 +478,5 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, Sender<Buffer>,
       this.closed = true;
       this.owner.discarded(this);
     }
-  }
+  };
 }

@@ -1,57 +1,76 @@
 /**
  * A job's response slot: the chunks a backend exchange has produced and the client connection has
- * not written yet, bounded in bytes across every job of one client connection (OutputBudget), so a
- * client that stops reading holds a fixed amount of memory however many responses it pipelined.
+ * not written yet. Its memory is bounded per client connection (OutputBudget), however many
+ * responses the client pipelined, by credit: a backend socket reads only while its slot holds a
+ * read credit, one read's worth of room in the connection's budget. A piece that was read is then
+ * always accepted, so no exchange ever sits on bytes it could not hand over.
  *
- * It keeps the channel verbs of the Chan it replaces (trySend, tryRecv, addSender, addReceiver,
- * close), with one producer (the backend exchange) and one consumer (the client connection).
+ * One producer (the backend exchange) and one consumer (the client connection) per slot.
  *
  * Invariants:
- * - A chunk is accepted while the connection's queued bytes stay within the budget's limit; the
- *   front job (the one being written) is also accepted whenever its own slot is empty, so the
- *   response at the front always makes progress, whatever the jobs behind it hold.
- * - A parked receiver means the slot is empty and the client socket can take more: a chunk then
- *   goes straight to it, unqueued.
- * - A refused producer parks (addSender) and the budget wakes it, front job first, as bytes leave.
- * - After close() no chunk is accepted; queued chunks still drain before tryRecv reports CLOSED.
+ * - Queued bytes plus the credits held by reading slots stay within the limit, except that the
+ *   front slot (the response being written) may read whenever its own slot is empty: the front
+ *   always makes progress, whatever the responses behind it hold. So a connection holds at most
+ *   about limit + one read (+ the head rewritten into the first piece).
+ * - A producer without credit has paused its socket and waits (awaitCredit); the budget grants
+ *   credit as bytes leave or credits are returned, the front slot first, then in the order they asked.
+ * - A parked consumer means the slot is empty and the client socket can take more: a chunk then goes
+ *   straight to it, unqueued.
+ * - After close() nothing is accepted and the credit is returned; queued chunks still drain before
+ *   tryRecv reports CLOSED.
  */
 import { Ring } from '../csp/ring.js';
-import { CLOSED, EMPTY, ChanClosedError, type Receiver, type Sender } from '../csp/chan.js';
+import { CLOSED, EMPTY, ChanClosedError, type Receiver } from '../csp/chan.js';
 
-/** One client connection's bound on response bytes queued in its jobs' slots. */
+/** A producer that paused its source until its slot is granted a read credit. */
+export interface CreditWaiter {
+  creditGranted(): void;
+}
+
+/** One client connection's bound on the response bytes its jobs may hold. */
 export class OutputBudget {
   readonly limit: number;
+  /** The most one read can add to a slot: what a credit is worth. */
+  readonly readSize: number;
   queued = 0;
+  /** Slots holding a read credit. */
+  readers = 0;
   /** The slot being written to the client. */
   front: ResponseSlot | null = null;
-  /** Slots whose producer waits for room, in the order they parked. */
-  private readonly parked = new Ring<ResponseSlot>(2);
+  /** Slots waiting for credit, in the order they asked. */
+  private readonly waiting = new Ring<ResponseSlot>(2);
 
-  constructor(limit: number) {
+  constructor(limit: number, readSize: number) {
     this.limit = limit;
+    this.readSize = readSize;
   }
 
-  fits(slot: ResponseSlot, bytes: number): boolean {
-    return this.queued + bytes <= this.limit || (slot === this.front && slot.bytes === 0);
-  }
-
-  park(slot: ResponseSlot): void {
-    this.parked.push(slot);
-  }
-
-  unpark(slot: ResponseSlot): void {
-    this.parked.remove(slot);
-  }
-
-  /** Room was made, or the front changed: let parked producers in, the front first, then in order. */
-  wake(): void {
-    if (this.parked.length === 0) return;
+  /** Whether `slot` may hold a read credit now (keeping one it holds, or taking one). */
+  allows(slot: ResponseSlot): boolean {
     const front = this.front;
-    if (front !== null && front.parkedFits() && this.parked.remove(front)) front.admitParked();
-    // Taken off the ring before it is admitted: admitting runs the producer, which may park again.
-    for (let slot = this.parked.peek(); slot !== undefined && slot.parkedFits(); slot = this.parked.peek()) {
-      this.parked.shift();
-      slot.admitParked();
+    if (slot === front && slot.bytes === 0) return true;
+    let others = this.readers - (slot.reading ? 1 : 0);
+    if (front !== null && front !== slot && front.reading) others--; // the front's credit is its own affair
+    return this.queued + (others + 1) * this.readSize <= this.limit;
+  }
+
+  wait(slot: ResponseSlot): void {
+    this.waiting.push(slot);
+  }
+
+  forget(slot: ResponseSlot): void {
+    this.waiting.remove(slot);
+  }
+
+  /** Room was made, a credit returned, or the front changed: grant credit, the front first, then in order. */
+  grant(): void {
+    if (this.waiting.length === 0) return;
+    const front = this.front;
+    if (front !== null && this.allows(front) && this.waiting.remove(front)) front.granted();
+    // Taken off the ring before it is granted: the producer runs, and may ask again.
+    for (let slot = this.waiting.peek(); slot !== undefined && this.allows(slot); slot = this.waiting.peek()) {
+      this.waiting.shift();
+      slot.granted();
     }
   }
 }
@@ -61,30 +80,53 @@ export class ResponseSlot {
   budget: OutputBudget | null = null;
   /** Bytes queued in this slot. */
   bytes = 0;
+  /** Holds a read credit. */
+  reading = false;
   readonly #queue = new Ring<Buffer>(2);
   #closed = false;
   #receiver: Receiver<Buffer> | null = null;
-  #sender: Sender<Buffer> | null = null;
+  #waiter: CreditWaiter | null = null;
 
   get closed(): boolean {
     return this.#closed;
   }
 
-  /** Hands `chunk` to the parked receiver, else queues it if the budget allows, else returns false. */
-  trySend(chunk: Buffer): boolean {
-    if (this.#closed) throw new ChanClosedError();
-    const receiver = this.#receiver;
-    if (receiver !== null) {
-      this.#receiver = null;
-      receiver.receive(chunk);
-      return true;
+  /**
+   * The producer is about to read (or read on): true if it holds a read credit now. False: it
+   * must pause its source and awaitCredit.
+   */
+  takeCredit(): boolean {
+    const budget = this.budget;
+    if (budget === null) return true;
+    if (!budget.allows(this)) {
+      this.returnCredit();
+      return false;
     }
-    if (this.budget !== null && !this.budget.fits(this, chunk.length)) return false;
-    this.enqueue(chunk);
+    if (!this.reading) {
+      this.reading = true;
+      budget.readers++;
+    }
     return true;
   }
 
-  /** Queues a response the proxy made itself (an error: small), whatever the budget. */
+  /** Parks a producer that paused its source (takeCredit() was false): creditGranted() later. */
+  awaitCredit(w: CreditWaiter): void {
+    if (this.#closed) throw new ChanClosedError();
+    if (this.budget === null) throw new Error('ResponseSlot.awaitCredit: no budget to wait on');
+    this.#waiter = w;
+    this.budget.wait(this);
+  }
+
+  /** The budget's call: the credit is this slot's now; the producer resumes. */
+  granted(): void {
+    const waiter = this.#waiter;
+    if (waiter === null) return;
+    this.#waiter = null;
+    this.takeCredit();
+    waiter.creditGranted();
+  }
+
+  /** Takes a chunk: hands it to the parked consumer, else queues it (a producer reads only with credit). */
   push(chunk: Buffer): void {
     if (this.#closed) throw new ChanClosedError();
     const receiver = this.#receiver;
@@ -93,7 +135,9 @@ export class ResponseSlot {
       receiver.receive(chunk);
       return;
     }
-    this.enqueue(chunk);
+    this.#queue.push(chunk);
+    this.bytes += chunk.length;
+    if (this.budget !== null) this.budget.queued += chunk.length;
   }
 
   tryRecv(): Buffer | typeof EMPTY | typeof CLOSED {
@@ -110,39 +154,18 @@ export class ResponseSlot {
     this.#receiver = r;
   }
 
-  /** Parks the producer (trySend() was false); `sent(true)` once its value is queued. */
-  addSender(s: Sender<Buffer>): void {
-    if (this.#closed) throw new ChanClosedError();
-    if (this.budget === null) throw new Error('ResponseSlot.addSender: no budget refused it');
-    this.#sender = s;
-    this.budget.park(this);
-  }
-
-  /** Whether the parked producer's value fits now (true when none is parked any more). */
-  parkedFits(): boolean {
-    const sender = this.#sender;
-    return sender === null || this.budget === null || this.budget.fits(this, sender.value.length);
-  }
-
-  /** The budget's call, once parkedFits(): queues the parked producer's value and tells it so. */
-  admitParked(): void {
-    const sender = this.#sender;
-    if (sender === null) return;
-    this.#sender = null;
-    this.enqueue(sender.value);
-    sender.sent(true);
-  }
-
-  /** No more chunks: wakes a parked consumer with CLOSED (once drained) and a parked producer with false. */
+  /**
+   * No more chunks: the credit is returned, a producer waiting for one is forgotten (it is the one
+   * closing, or it is being cancelled), and a parked consumer gets CLOSED (once drained).
+   */
   close(): void {
     if (this.#closed) throw new ChanClosedError('close of closed slot');
     this.#closed = true;
-    const sender = this.#sender;
-    if (sender !== null) {
-      this.#sender = null;
-      this.budget?.unpark(this);
-      sender.sent(false);
+    if (this.#waiter !== null) {
+      this.#waiter = null;
+      this.budget?.forget(this);
     }
+    this.returnCredit();
     const receiver = this.#receiver;
     if (receiver !== null) {
       this.#receiver = null;
@@ -150,9 +173,11 @@ export class ResponseSlot {
     }
   }
 
-  private enqueue(chunk: Buffer): void {
-    this.#queue.push(chunk);
-    this.bytes += chunk.length;
-    if (this.budget !== null) this.budget.queued += chunk.length;
+  private returnCredit(): void {
+    if (!this.reading) return;
+    this.reading = false;
+    const budget = this.budget as OutputBudget;
+    budget.readers--;
+    budget.grant();
   }
 }

@@ -29,6 +29,7 @@ import { RequestTarget, validHost } from '../http1/request-target.js';
 import { requestBody, encodeChunked, BODY_CHUNKED } from '../http1/framing.js';
 import { Job, type Tunnel } from '../balancer/job.js';
 import { OutputBudget } from '../balancer/response-slot.js';
+import { MAX_READ } from '../backend/upstream-conn.js';
 import { isIdempotent, METHOD_CONNECT, METHOD_HEAD, METHOD_TRACE } from '../http1/methods.js';
 import { tunnel } from './tunnel.js';
 import type { AccessLog } from '../log/access-log.js';
@@ -101,7 +102,7 @@ export class ClientConn implements Receiver<Buffer> {
   private readonly scan = new HeadScan();
   private readonly target = new RequestTarget();
   private readonly pipeline = new Ring<Job>(4);
-  private readonly budget = new OutputBudget(OUTPUT_BUDGET);
+  private readonly budget = new OutputBudget(OUTPUT_BUDGET, MAX_READ);
   /** The request whose body is being read (null between requests). */
   private reading: Job | null = null;
   /** The most recent job (the last in `pipeline` while it is there). */
@@ -159,6 +160,11 @@ export class ClientConn implements Receiver<Buffer> {
 
   get inFlight(): number {
     return this.pipeline.length;
+  }
+
+  /** Response bytes this connection holds for its client: queued in slots, and in the socket. */
+  get bufferedOutput(): number {
+    return this.budget.queued + this.socket.writableLength;
   }
 
   /** Closes the connection now (server shutdown past its deadline). */
@@ -465,7 +471,7 @@ export class ClientConn implements Receiver<Buffer> {
       if (job === undefined || this.writeBlocked || this.outputParked || this.closed) return;
       if (this.budget.front !== job.output) {
         this.budget.front = job.output;
-        this.budget.wake();
+        this.budget.grant();
       }
       const chunk = job.output.tryRecv();
       if (chunk === EMPTY) {
@@ -478,7 +484,7 @@ export class ClientConn implements Receiver<Buffer> {
         continue;
       }
       this.write(chunk);
-      this.budget.wake();
+      this.budget.grant();
     }
   }
 
