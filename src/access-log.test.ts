@@ -31,10 +31,12 @@ test('access log, JSON: one line per request with what was asked, what was answe
     assert.is(ok.backend, `127.0.0.1:${backends[0]?.port}`);
     assert.is(ok.user_agent, 'test-agent');
     assert.is(ok.referer, 'http://r.test/');
-    assert.ok((ok.bytes as number) > 13, `bytes ${String(ok.bytes)}`);
+    assert.is(ok.bytes, 'Hello from 1\n'.length, 'the body size, not the head (nginx\'s $body_bytes_sent)');
     assert.ok((ok.upstream_ms as number) >= 0 && (ok.total_ms as number) >= (ok.upstream_ms as number), JSON.stringify(ok));
     assert.is(head.method, 'HEAD');
+    assert.is(head.bytes, 0, 'a response to HEAD has no body');
     assert.is(bad.status, 400);
+    assert.is(bad.bytes, '400 Bad Request\n'.length);
     assert.is(bad.backend, '-');
     assert.is(bad.upstream_ms, -1);
   } finally {
@@ -53,7 +55,8 @@ test('access log, combined format: the Apache/nginx line plus backend and timing
     assert.is((await client.readResponse()).status, 200);
     await proxy.close();
     const line = readFileSync(file, 'utf8').trim();
-    assert.match(line, /^127\.0\.0\.1 - - \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "GET \/x HTTP\/1\.1" 200 \d+ "-" "-" 127\.0\.0\.1:\d+ [\d.]+ [\d.]+$/);
+    assert.match(line, /^127\.0\.0\.1 - - \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "GET \/x HTTP\/1\.1" 200 13 "-" "-" 127\.0\.0\.1:\d+ [\d.]+ [\d.]+$/,
+      '%b is the body size: 13 bytes of "Hello from 1\\n"');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

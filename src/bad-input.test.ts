@@ -6,6 +6,9 @@
  * across many reads, 413 for Content-Length and chunked bodies, and a client that half-closes mid-body.
  */
 import { test } from 'uvu';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { loadBadFixtures } from './http1/fixtures.js';
 import { headerValue, type RawClient, type RawResponse } from './test-support/raw-client.js';
@@ -248,6 +251,28 @@ test('a chunked body over maxBodyBytes: 413 when crossed, and the backend never 
   await waitForIdle(s.proxy);
   assert.is(s.echo.completed(), 0, 'the over-limit request never reached the backend complete');
   assert.is(s.proxy.stats().workers[0]?.failed, 0, 'a client error is not blamed on the backend');
+}));
+
+test('Expect: 100-continue, then a chunked body over maxBodyBytes: the client that waited for 100 Continue still gets its 413, and the access log one line', () => withCleanup(async (c) => {
+  const dir = mkdtempSync(join(tmpdir(), 'chanlb-413-'));
+  c.add({ close: () => rmSync(dir, { recursive: true, force: true }) });
+  const file = join(dir, 'access.log');
+  const s = await setup(c, { maxBodyBytes: 64 * 1024, accessLog: 'json', accessLogFile: file });
+  const client = await connect(c, s.port);
+  await client.write('PUT /upload HTTP/1.1\r\nHost: lb.test\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n');
+  const interim = await client.readResponse({ label: '100 Continue from the backend' });
+  assert.is(interim.status, 100);
+  // As curl does: the whole body after the 100, far past the limit, without waiting for an answer.
+  const piece = `4000\r\n${'x'.repeat(0x4000)}\r\n`;
+  await writeUntilClosed(client, piece.repeat(64), piece.length);
+  const res = await client.readResponse({ label: 'the 413 after the 100', timeoutMs: 5_000 });
+  assertRefused(res, 413, 'chunked past the limit after 100 Continue');
+  await client.waitForEnd();
+  assert.is(client.error, null, 'closed gracefully, not reset');
+  await waitForIdle(s.proxy);
+  await s.proxy.close(); // flushes the log
+  const lines = readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { status: number; method: string; target: string });
+  assert.equal(lines.map((l) => [l.status, l.method, l.target]), [[413, 'PUT', '/upload']], 'one line for the request, with its status');
 }));
 
 test('a client that half-closes mid-body: the exchange ends promptly and the backend is not blamed (nor ejected)', () => withCleanup(async (c) => {

@@ -198,6 +198,28 @@ test('a response delimited by close (HTTP/1.1 or 1.0 backend) reaches an HTTP/1.
   }
 }));
 
+test('behind an HTTP/1.0 backend that closes after every response, an HTTP/1.1 client gets HTTP/1.1 and keeps its connection', () => withCleanup(async (c) => {
+  // What python3 -m http.server does: HTTP/1.0, a Content-Length, then a close.
+  const backend = await scripted(c, (req) => async (socket) => {
+    const body = `page ${req.line.split(' ')[1] ?? ''}`;
+    socket.end(`HTTP/1.0 200 OK\r\nServer: SimpleHTTP/0.6\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  });
+  const { proxy, port } = await startProxy(c, [backend]);
+  const client = await connect(c, port);
+  for (const path of ['/a', '/b', '/c']) {
+    await client.write(GET(path));
+    const res = await client.readResponse({ label: path });
+    assert.is(res.status, 200);
+    assert.is(res.version, '1.1', `${path}: the proxy's own version (RFC 9110 6.2)`);
+    assert.is(res.body.toString(), `page ${path}`);
+    assert.ok(res.keepAlive, `${path}: keep-alive`);
+    assert.is(headerValue(res, 'connection'), undefined);
+  }
+  assert.not.ok(client.peerEnded, 'one client connection carried all three');
+  assert.is(backend.connections(), 3, 'a backend connection per request, as the backend closes each');
+  await waitForIdle(proxy);
+}));
+
 /** A node:http backend that writes its body in three pieces without Content-Length (chunked for 1.1 clients). */
 async function unframedNodeBackend(c: Cleanup): Promise<{ port: number }> {
   const server = http.createServer((req, res) => {

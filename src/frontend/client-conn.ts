@@ -510,7 +510,8 @@ export class ClientConn implements Receiver<Buffer> {
   private frontDone(job: Job): void {
     this.pipeline.shift();
     const log = this.context.accessLog;
-    if (log !== null && job.record !== null) log.write(accessEntry(job));
+    // A request cancelled before any response (refused mid-body) is logged by its refusal, once.
+    if (log !== null && job.record !== null && !(job.cancelled && !job.finalStarted)) log.write(accessEntry(job));
     this.lastActive = this.clock.ticks;
     if (job.tunnel !== null) {
       this.startTunnel(job.tunnel);

@@ -15,6 +15,7 @@ export interface AccessEntry {
   target: string;
   version: string;
   status: number;
+  /** Response body bytes sent (nginx's $body_bytes_sent, the combined format's %b): the head not counted. */
   bytes: number;
   backend: string;
   upstreamMs: number;

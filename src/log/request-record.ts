@@ -55,7 +55,7 @@ export function accessEntry(job: Job): AccessEntry {
     target: r.target,
     version: r.version,
     status: job.aborted ? 0 : job.status,
-    bytes: job.bytesOut,
+    bytes: job.bodyBytesOut,
     backend: job.worker?.name ?? '-',
     upstreamMs: r.sentAt >= 0 && r.answeredAt >= 0 ? round(r.answeredAt - r.sentAt) : -1,
     totalMs: round(performance.now() - r.headDoneAt),
