@@ -21,13 +21,10 @@ import {
   answerWithRequestLine, readChunked, startRecording, valuesOf,
   type RecordedAnswer, type RecordedRequest, type RecordingBackend, type RecordingOptions,
 } from './test-support/recording-backend.js';
+import { ATTACKS, SMUGGLED, VICTIM, VICTIM_SECRET, isLookalike } from './test-support/smuggling-cases.js';
 import type { Proxy } from './proxy.js';
 import type { ProxyOptions } from './options.js';
 
-/** 43 bytes: the start of a request whose header section the next request on the socket completes. */
-const SMUGGLED = 'GET /smuggled HTTP/1.1\r\nHost: a\r\nX-Ignore: ';
-const VICTIM_SECRET = 'victim-secret-7f3a';
-const VICTIM = `GET /victim HTTP/1.1\r\nHost: lb.test\r\nCookie: session=${VICTIM_SECRET}\r\n\r\n`;
 const GET = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: lb.test\r\n\r\n`;
 const READ_MS = 3_000;
 /** Short, so an exchange the current code leaves hanging ends (and frees the one backend socket) soon. */
@@ -157,7 +154,7 @@ async function assertRefused(c: Cleanup, s: Setup, cases: readonly (readonly [st
 
 test('R1 Connection: Content-Length cannot strip the framing: the backend gets the POST with its 43 body bytes; a victim on a new connection gets its own answer', () => withCleanup(async (c) => {
   const s = await setup(c);
-  await attackThenVictim(c, s, `POST /c HTTP/1.1\r\nHost: a\r\nConnection: Content-Length\r\nContent-Length: 43\r\n\r\n${SMUGGLED}`, 'POST /c HTTP/1.1');
+  await attackThenVictim(c, s, ATTACKS.connectionContentLength.bytes, 'POST /c HTTP/1.1');
   assertFraming(requestFor(s.backend, 'POST /c HTTP/1.1'), SMUGGLED, 'length');
   // Any spelling or position of the token: case, a list, the name given twice.
   for (const value of ['content-length', 'keep-alive, CONTENT-LENGTH', 'X-A, Content-Length , X-B', 'Content-Length, Content-Length']) {
@@ -171,14 +168,13 @@ test('R1 Connection: Content-Length cannot strip the framing: the backend gets t
 
 test('R1 Connection: Transfer-Encoding cannot strip chunked framing: the backend gets the chunked body (a request hidden in it stays body); a victim gets its own answer', () => withCleanup(async (c) => {
   const s = await setup(c);
-  const attack = `POST /c HTTP/1.1\r\nHost: a\r\nConnection: Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n\r\n2b\r\n${SMUGGLED}\r\n0\r\n\r\n`;
-  await attackThenVictim(c, s, attack, 'POST /c HTTP/1.1');
+  await attackThenVictim(c, s, ATTACKS.connectionTransferEncoding.bytes, 'POST /c HTTP/1.1');
   assertFraming(requestFor(s.backend, 'POST /c HTTP/1.1'), SMUGGLED, 'chunked');
 }));
 
 test('R1 Connection: Host cannot strip Host: the backend gets the request with its Host', () => withCleanup(async (c) => {
   const s = await setup(c);
-  const { res } = await exchange(c, s, 'GET /h HTTP/1.1\r\nHost: a.example\r\nConnection: Host\r\n\r\n', 'Connection: Host');
+  const { res } = await exchange(c, s, ATTACKS.connectionHost.bytes, 'Connection: Host');
   assert.is(res.body.toString('latin1'), 'GET /h');
   await victim(c, s);
   assert.equal(valuesOf(requestFor(s.backend, 'GET /h HTTP/1.1').headers, 'host'), ['a.example'], 'Host reaches the backend once, as sent');
@@ -248,7 +244,7 @@ test('R2 request trailer fields are forwarded, except hop-by-hop, framing and ro
 
 test('R3 Transfer-Encoding: ,chunked (an empty member first) is accepted and forwarded as Transfer-Encoding: chunked', () => withCleanup(async (c) => {
   const s = await setup(c);
-  await attackThenVictim(c, s, `POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,chunked\r\n\r\n2b\r\n${SMUGGLED}\r\n0\r\n\r\n`, 'POST /c HTTP/1.1');
+  await attackThenVictim(c, s, ATTACKS.commaChunked.bytes, 'POST /c HTTP/1.1');
   assertFraming(requestFor(s.backend, 'POST /c HTTP/1.1'), SMUGGLED, 'chunked');
 }));
 
@@ -260,7 +256,7 @@ test('R3 refused: chunked with an empty member after it (400), chunked twice (40
     ['Transfer-Encoding: chunked, chunked', post('chunked, chunked'), 400],
     ['Transfer-Encoding: chunked in two header lines', 'POST /te HTTP/1.1\r\nHost: lb.test\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
     ['HTTP/1.0 with Transfer-Encoding: chunked', post('chunked', '1.0'), 400],
-    ['HTTP/1.0 keep-alive with Transfer-Encoding: chunked', `POST /te HTTP/1.0\r\nHost: lb.test\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n2b\r\n${SMUGGLED}\r\n0\r\n\r\n`, 400],
+    [ATTACKS.http10TransferEncoding.name, ATTACKS.http10TransferEncoding.bytes, 400],
     ['Transfer-Encoding: gzip, chunked', post('gzip, chunked'), 501],
   ]);
   assertSawExactly(s.backend, [], 'nothing forwarded');
@@ -270,8 +266,6 @@ test('R3 refused: chunked with an empty member after it (400), chunked twice (40
 
 const LOOKALIKES = ['Transfer_Encoding: chunked', 'Content_Length: 43', 'X_Forwarded_For: 6.6.6.6', 'X_Forwarded_Host: evil.example',
   'X_Forwarded_Proto: https', 'Proxy_Connection: keep-alive', 'Keep_Alive: timeout=9', 'transfer_encoding: chunked', 'CONTENT_LENGTH: 7'];
-const INTERPRETED = new Set(['transfer-encoding', 'content-length', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto',
-  'proxy-connection', 'keep-alive', 'connection', 'host', 'upgrade', 'te', 'trailer', 'expect']);
 
 test('R4 underscore lookalikes of headers the proxy interprets or writes never reach the backend', () => withCleanup(async (c) => {
   const s = await setup(c);
@@ -283,7 +277,7 @@ test('R4 underscore lookalikes of headers the proxy interprets or writes never r
   await waitForIdle(s.proxy);
   assertSawExactly(s.backend, ['GET /look HTTP/1.1', 'POST /look-post HTTP/1.1'], 'two requests');
   for (const req of s.backend.requests) {
-    const lookalikes = req.headers.filter(([n]) => n.includes('_') && INTERPRETED.has(n.toLowerCase().replace(/_/g, '-')));
+    const lookalikes = req.headers.filter(([n]) => isLookalike(n));
     assert.equal(lookalikes, [], `${req.requestLine}: lookalike headers forwarded`);
     assert.equal(valuesOf(req.headers, 'x-forwarded-for'), ['127.0.0.1'], `${req.requestLine}: X-Forwarded-For`);
   }
@@ -292,17 +286,15 @@ test('R4 underscore lookalikes of headers the proxy interprets or writes never r
 }));
 
 test('R4 Transfer_Encoding and Content_Length cannot smuggle through a backend that reads _ as - (CGI/WSGI style): victims get their own answers', () => withCleanup(async (c) => {
-  for (const [what, attack] of [
-    ['Transfer_Encoding: chunked beside Content-Length', `POST /c HTTP/1.1\r\nHost: a\r\nTransfer_Encoding: chunked\r\nContent-Length: 48\r\n\r\n0\r\n\r\n${SMUGGLED}`],
-    ['Content_Length: 0 after Content-Length', `POST /c HTTP/1.1\r\nHost: a\r\nContent-Length: 43\r\nContent_Length: 0\r\n\r\n${SMUGGLED}`],
-  ] as const) {
+  for (const attack of [ATTACKS.transferEncodingLookalike, ATTACKS.contentLengthLookalike]) {
     await withCleanup(async (inner) => {
       const s = await setup(inner, { headerNames: 'cgi' });
       try {
-        await attackThenVictim(inner, s, attack, 'POST /c HTTP/1.1');
+        await attackThenVictim(inner, s, attack.bytes, 'POST /c HTTP/1.1');
       } catch (err) {
-        throw new Error(`${what}: ${(err as Error).message}`);
+        throw new Error(`${attack.name}: ${(err as Error).message}`);
       }
+      assertFraming(requestFor(s.backend, 'POST /c HTTP/1.1'), attack.expect.body, 'length');
     });
   }
 }));
