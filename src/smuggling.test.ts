@@ -513,17 +513,24 @@ test('S2 a close-delimited response to an HTTP/1.1 client is re-chunked and the 
   assert.is(requestFor(s.backend, 'GET /next HTTP/1.1').connection, 1, 'the next request went on a new backend connection');
 }));
 
-test('S2 a close-delimited response to an HTTP/1.0 client: decoded, delimited by close', () => withCleanup(async (c) => {
+test('S2 a close-delimited response to an HTTP/1.0 client (keep-alive or not): decoded, delimited by close', () => withCleanup(async (c) => {
   const s = await setup(c, answering({ '/stream': CLOSE_DELIMITED }));
-  const client = await connect(c, s.port);
-  const raw = tap(client);
-  await client.write('GET /stream HTTP/1.0\r\nHost: lb.test\r\n\r\n');
-  await client.waitForEnd(READ_MS);
-  const { statusLine, headers, rest } = rawHead(raw());
-  assert.is(statusLine, 'HTTP/1.1 200 OK');
-  assert.equal(valuesOf(headers, 'transfer-encoding'), [], 'no chunked coding for an HTTP/1.0 client');
-  assert.is(rest, 'the body ends at close', 'the body as it was, then the close');
-  assertSawExactly(s.backend, ['GET /stream'], 'one GET');
+  for (const connection of ['', 'Connection: keep-alive\r\n']) {
+    const what = `HTTP/1.0 ${connection === '' ? 'without keep-alive' : 'with keep-alive'}`;
+    const client = await connect(c, s.port);
+    const raw = tap(client);
+    await client.write(`GET /stream HTTP/1.0\r\nHost: lb.test\r\n${connection}\r\n`);
+    try {
+      await client.waitForEnd(READ_MS);
+    } catch (err) {
+      throw new Error(`${what}: ${(err as Error).message}; the client received ${JSON.stringify(raw())}`);
+    }
+    const { statusLine, headers, rest } = rawHead(raw());
+    assert.is(statusLine, 'HTTP/1.1 200 OK', `${what}: the status line`);
+    assert.equal(valuesOf(headers, 'transfer-encoding'), [], `${what}: no chunked coding for an HTTP/1.0 client`);
+    assert.is(rest, 'the body ends at close', `${what}: the body as it was, then the close`);
+  }
+  assertSawExactly(s.backend, ['GET /stream', 'GET /stream'], 'two GETs');
 }));
 
 test('S3 a response Transfer-Encoding other than chunked: 502, and that backend socket is never reused', () => withCleanup(async (c) => {
