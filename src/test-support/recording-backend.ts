@@ -116,36 +116,31 @@ export function splitRequest(buf: Buffer, style: 'http' | 'cgi' = 'http'): Split
     if (h === null) return { kind: 'error', reason: `malformed header line ${JSON.stringify(line)}` };
     headers.push(h);
   }
-  const te = fieldName('Transfer-Encoding', style);
-  const cl = fieldName('Content-Length', style);
-  const tes = headers.filter(([n]) => fieldName(n, style) === te).map(([, v]) => v);
-  const cls = headers.filter(([n]) => fieldName(n, style) === cl).map(([, v]) => v);
-  let framing: RecordedRequest['framing'] = 'none';
-  let length = 0;
+  const teName = fieldName('Transfer-Encoding', style);
+  const clName = fieldName('Content-Length', style);
+  const tes = headers.filter(([n]) => fieldName(n, style) === teName).map(([, v]) => v);
+  const cls = headers.filter(([n]) => fieldName(n, style) === clName).map(([, v]) => v);
+  // The framing header that counts: for 'cgi' the last of each, Transfer-Encoding first; else the only one.
+  let te: string | undefined;
+  let cl: string | undefined;
   if (style === 'cgi') {
-    const lastTe = tes[tes.length - 1];
-    const lastCl = cls[cls.length - 1];
-    if (lastTe !== undefined) {
-      if (lastTe.toLowerCase() !== 'chunked') return { kind: 'error', reason: `unsupported Transfer-Encoding ${JSON.stringify(lastTe)}` };
-      framing = 'chunked';
-    } else if (lastCl !== undefined) {
-      if (!/^\d+$/.test(lastCl)) return { kind: 'error', reason: `bad Content-Length ${JSON.stringify(lastCl)}` };
-      framing = 'length';
-      length = Number(lastCl);
-    }
+    te = tes.at(-1);
+    cl = cls.at(-1);
   } else {
     if (tes.length > 0 && cls.length > 0) return { kind: 'error', reason: 'both Transfer-Encoding and Content-Length' };
     if (tes.length > 1 || cls.length > 1) return { kind: 'error', reason: `two framing headers: ${JSON.stringify([...tes, ...cls])}` };
-    const [onlyTe] = tes;
-    const [onlyCl] = cls;
-    if (onlyTe !== undefined) {
-      if (onlyTe.toLowerCase() !== 'chunked') return { kind: 'error', reason: `unsupported Transfer-Encoding ${JSON.stringify(onlyTe)}` };
-      framing = 'chunked';
-    } else if (onlyCl !== undefined) {
-      if (!/^\d+$/.test(onlyCl)) return { kind: 'error', reason: `bad Content-Length ${JSON.stringify(onlyCl)}` };
-      framing = 'length';
-      length = Number(onlyCl);
-    }
+    [te] = tes;
+    [cl] = cls;
+  }
+  let framing: RecordedRequest['framing'] = 'none';
+  let length = 0;
+  if (te !== undefined) {
+    if (te.toLowerCase() !== 'chunked') return { kind: 'error', reason: `unsupported Transfer-Encoding ${JSON.stringify(te)}` };
+    framing = 'chunked';
+  } else if (cl !== undefined) {
+    if (!/^\d+$/.test(cl)) return { kind: 'error', reason: `bad Content-Length ${JSON.stringify(cl)}` };
+    framing = 'length';
+    length = Number(cl);
   }
   const [method = '', target = '', version = ''] = parts;
   const base = { requestLine, method, target, version, headers, head, framing, chunkLines: [] as string[], trailers: [] as [string, string][] };
