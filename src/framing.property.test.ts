@@ -29,7 +29,7 @@ import { startNodeRecorder, type NodeRequest } from './test-support/node-backend
 import { SMUGGLED, VICTIM, VICTIM_SECRET, isLookalike } from './test-support/smuggling-cases.js';
 
 const SEED = Number(process.env.FRAMING_SEED ?? 1_337_421);
-const RUNS = Number(process.env.FRAMING_RUNS ?? 1_000);
+const RUNS = Number(process.env.FRAMING_RUNS ?? 800);
 /** The whole check, shrinking included, stops after this and reports what it has. */
 const TIME_LIMIT_MS = Number(process.env.FRAMING_TIME_LIMIT_MS ?? 60_000);
 const READ_MS = 2_000;
