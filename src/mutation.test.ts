@@ -1,8 +1,15 @@
 /**
  * Mutation test: the request fixtures (good and bad) with random byte mutations, injected header
- * lines, duplications and truncations, each sent in random pieces on its own connection through the
- * proxy to an echo backend. The oracle is the project's own Http1Parser (llhttp, strict) run over the
- * whole mutated input, plus the proxy's documented extra refusals (CONNECT, Host rules, body limit).
+ * lines, duplications and truncations, and mutations of header names and values (a header's name put
+ * into Connection, an underscore lookalike of a framing header, Transfer-Encoding lists with empty
+ * members, Content-Length zero-padded, repeated or listed, a request as the body, values or names
+ * swapped), each sent in random pieces on its own connection through the proxy to an echo backend.
+ * The oracle is the project's own Http1Parser (llhttp, strict) run over the whole mutated input
+ * (with request-line versions HTTP/1.2-1.9 read as 1.1, which the proxy forwards), plus the proxy's
+ * documented extra refusals (CONNECT, Host rules, body limit, and those of the smuggling fix: TRACE,
+ * a fragment, an asterisk target without OPTIONS, an absolute-form target with userinfo or a scheme
+ * other than http(s), Transfer-Encoding on HTTP/1.0, a Host that is empty or holds whitespace, / or @,
+ * a request line with two spaces in a row, a version other than 1.x).
  *
  * Checks, per case: the proxy closes the connection after the client half-closes (never hangs); its
  * output parses as HTTP responses; a 2xx only ever answers a request llhttp accepts complete; no
@@ -19,7 +26,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as net from 'node:net';
 import { Http1Parser, EV_NONE, EV_HEAD, EV_END, EV_UPGRADE, EV_ERROR } from './http1/parser.js';
-import { METHOD_CONNECT, METHOD_HEAD } from './http1/methods.js';
+import { METHOD_CONNECT, METHOD_HEAD, METHOD_OPTIONS, METHOD_TRACE } from './http1/methods.js';
 import { loadFixtures, type Fixture } from './http1/fixtures.js';
 import { DEFAULTS } from './options.js';
 import { HOST, connect, echoBackends, startProxy, waitFor, waitForIdle, withCleanup } from './test-support/harness.js';
@@ -54,12 +61,110 @@ interface Case {
   mutated: boolean;
 }
 
+/** Header names a proxy interprets: put into Connection values and imitated with underscores. */
+const PROXY_NAMES = ['Content-Length', 'Transfer-Encoding', 'Host', 'X-Forwarded-For', 'X-Forwarded-Host', 'X-Forwarded-Proto',
+  'Connection', 'Proxy-Connection', 'Keep-Alive', 'Upgrade', 'Expect', 'TE', 'Trailer'];
+const TE_LISTS = [',chunked', ', chunked', 'chunked,', 'chunked, ', ' , chunked', 'chunked, ,', ',,chunked', 'chunked, chunked', 'gzip, , chunked', ', ', ''];
+const SMUGGLE = 'GET /smuggled HTTP/1.1\r\nHost: s\r\n\r\n';
+
+interface HeaderLine {
+  /** Offsets in the latin1 string: the line's start, where its value starts, and its CRLF. */
+  start: number;
+  valueStart: number;
+  end: number;
+  name: string;
+  value: string;
+}
+
+/** The header lines of the first head in `s` (none if it has no complete head). */
+function headerLines(s: string): HeaderLine[] {
+  const headEnd = s.indexOf('\r\n\r\n');
+  const out: HeaderLine[] = [];
+  if (headEnd < 0) return out;
+  for (let start = s.indexOf('\r\n') + 2; start > 1 && start <= headEnd; start = s.indexOf('\r\n', start) + 2) {
+    const end = s.indexOf('\r\n', start);
+    const colon = s.indexOf(':', start);
+    if (colon < 0 || colon > end) continue;
+    out.push({ start, valueStart: colon + 1, end, name: s.slice(start, colon), value: s.slice(colon + 1, end) });
+  }
+  return out;
+}
+
+/** One mutation of header names or values (the smuggler's moves), on the first head of `b`. */
+function mutateHeader(b: Buffer, rand: () => number): Buffer {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+  let s = b.toString('latin1');
+  const lines = headerLines(s);
+  const find = (name: string): HeaderLine | undefined => lines.find((l) => l.name.toLowerCase() === name);
+  const insert = (line: string): string => {
+    const at = lines.length > 0 ? pick(lines).start : s.indexOf('\r\n') + 2;
+    return at < 2 ? s : `${s.slice(0, at)}${line}\r\n${s.slice(at)}`;
+  };
+  const setValue = (l: HeaderLine, v: string): string => `${s.slice(0, l.valueStart)}${v}${s.slice(l.end)}`;
+  switch (Math.floor(rand() * 6)) {
+    case 0: { // a header's name into Connection
+      const named = lines.length > 0 && rand() < 0.5 ? pick(lines).name : pick(PROXY_NAMES);
+      const conn = find('connection');
+      s = conn !== undefined && rand() < 0.5 ? setValue(conn, `${conn.value}, ${named}`) : insert(`Connection: ${named}`);
+      break;
+    }
+    case 1: { // an underscore lookalike of a header
+      const dashed = lines.filter((l) => l.name.includes('-'));
+      const copy = dashed.length > 0 && rand() < 0.5 ? pick(dashed) : undefined;
+      s = copy !== undefined
+        ? insert(`${copy.name.replace(/-/g, '_')}:${copy.value}`)
+        : insert(`${pick(PROXY_NAMES.filter((n) => n.includes('-'))).replace(/-/g, '_')}: ${pick(['chunked', '0', '5', '99', 'close', 'evil.example'])}`);
+      break;
+    }
+    case 2: { // a Transfer-Encoding list with empty members
+      const te = find('transfer-encoding');
+      s = te !== undefined ? setValue(te, ` ${pick(TE_LISTS)}`) : insert(`Transfer-Encoding: ${pick(TE_LISTS)}`);
+      break;
+    }
+    case 3: { // Content-Length zero-padded, repeated or listed
+      const cl = find('content-length');
+      const v = cl?.value.trim() ?? '';
+      const r = rand();
+      if (cl === undefined) s = insert(`Content-Length: ${pick(['0', '00', '5', '005'])}`);
+      else if (r < 0.4) s = setValue(cl, ` 0${v}`);
+      else if (r < 0.7) s = insert(`Content-Length: ${v}`);
+      else s = setValue(cl, ` ${v}, ${v}`);
+      break;
+    }
+    case 4: { // a request as the body (Content-Length set to it), Content-Length named in Connection half the time
+      const headEnd = s.indexOf('\r\n\r\n');
+      if (headEnd < 0) break;
+      const cl = find('content-length');
+      const old = cl !== undefined && /^\s*\d+\s*$/.test(cl.value) ? Number(cl.value) : 0;
+      const head = cl !== undefined ? setValue(cl, ` ${SMUGGLE.length}`) : `${s.slice(0, headEnd)}\r\nContent-Length: ${SMUGGLE.length}${s.slice(headEnd)}`;
+      const newEnd = head.indexOf('\r\n\r\n') + 4;
+      s = `${head.slice(0, newEnd)}${SMUGGLE}${head.slice(newEnd + old)}`;
+      if (rand() < 0.5) s = `${s.slice(0, newEnd - 2)}Connection: ${pick(['Content-Length', 'content-length', 'keep-alive, Content-Length'])}\r\n${s.slice(newEnd - 2)}`;
+      break;
+    }
+    default: { // swap two values, or two names
+      if (lines.length < 2) break;
+      const first = Math.floor(rand() * lines.length);
+      const second = (first + 1 + Math.floor(rand() * (lines.length - 1))) % lines.length;
+      const [x, y] = [lines[first], lines[second]].sort((m, n) => (m as HeaderLine).start - (n as HeaderLine).start) as [HeaderLine, HeaderLine];
+      const names = rand() < 0.5;
+      const lineOf = (l: HeaderLine, other: HeaderLine): string => (names ? `${other.name}:${l.value}` : `${l.name}:${other.value}`);
+      s = `${s.slice(0, x.start)}${lineOf(x, y)}${s.slice(x.end, y.start)}${lineOf(y, x)}${s.slice(y.end)}`;
+    }
+  }
+  return Buffer.from(s, 'latin1');
+}
+
 function mutate(input: Buffer, rand: () => number): Buffer {
-  let b = Buffer.from(input);
+  let b: Buffer = Buffer.from(input);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
   const pos = (len: number): number => Math.floor(rand() * (len + 1));
   const ops = 1 + Math.floor(rand() * 3);
   for (let k = 0; k < ops; k++) {
+    if (rand() < 0.35) { // a header name or value
+      b = mutateHeader(b, rand);
+      continue;
+    }
     const r = rand();
     if (r < 0.3 && b.length > 0) { // replace a byte
       const i = Math.min(b.length - 1, pos(b.length - 1));
@@ -109,8 +214,8 @@ function makeCases(fixtures: Fixture[], seed: number, n: number): Case[] {
 // ---- the oracle ----
 
 interface Expectation {
-  /** llhttp's verdict on each message, in order: complete = head and body accepted. */
-  messages: { method: number; complete: boolean }[];
+  /** llhttp's verdict on each message, in order: complete = head and body accepted; forwardable = not refused by the proxy's own rules. */
+  messages: { method: number; complete: boolean; forwardable: boolean }[];
   /** Heads the proxy may forward (llhttp-valid and not refused by the proxy's own rules). */
   forwardableHeads: number;
   /** Requests the proxy may forward complete. */
@@ -118,11 +223,38 @@ interface Expectation {
   error: string | null;
 }
 
-function expect(bytes: Buffer): Expectation {
+/** Request-line versions HTTP/1.2-1.9 as 1.1 (same length): the proxy forwards them as HTTP/1.1 (RFC 9112 §2.3). */
+function asHttp11(bytes: Buffer): Buffer {
+  return Buffer.from(bytes.toString('latin1').replace(/(^|\r\n)([^\r\n ]+ [^\r\n ]+ HTTP\/1\.)[2-9](?=\r\n)/g, '$1$21'), 'latin1');
+}
+
+/**
+ * The proxy's refusals of the smuggling fix, for a head llhttp accepted (only the clear-cut ones:
+ * where the rules leave room, the oracle counts the request as forwardable, which only loosens it).
+ */
+function refusedBySpec(p: Http1Parser, headers: [string, string][], target: string): boolean {
+  const head = p.head;
+  let lineStart = 0;
+  while (head[lineStart] === 0x0d || head[lineStart] === 0x0a) lineStart++;
+  const requestLine = head.toString('latin1', lineStart, head.indexOf('\r\n', lineStart));
+  const absolute = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)/.exec(target);
+  const hosts = headers.filter(([n]) => n.toLowerCase() === 'host').map(([, v]) => v.replace(/^[ \t]+|[ \t]+$/g, ''));
+  return p.versionMajor !== 1
+    || p.method === METHOD_TRACE
+    || target.includes('#')
+    || (target === '*' && p.method !== METHOD_OPTIONS)
+    || (absolute !== null && (!/^https?$/i.test(absolute[1] ?? '') || (absolute[2] ?? '').includes('@')))
+    || (p.versionMinor === 0 && headers.some(([n]) => n.toLowerCase() === 'transfer-encoding'))
+    || hosts.some((h) => h === '' || /[\s/@]/.test(h))
+    || requestLine.includes('  ');
+}
+
+function expect(input: Buffer): Expectation {
+  const bytes = asHttp11(input);
   const p = new Http1Parser('request', { maxHeadBytes: MAX_HEAD });
   const out: Expectation = { messages: [], forwardableHeads: 0, forwardableComplete: 0, error: null };
   let refused = false; // the proxy stops forwarding after a refusal of its own
-  let current: { method: number; complete: boolean; forwardable: boolean } | null = null;
+  let current: Expectation['messages'][number] | null = null;
   try {
     let off = 0;
     for (let guard = 0; guard < 1000; guard++) {
@@ -133,7 +265,8 @@ function expect(bytes: Buffer): Expectation {
         const hosts = d.headers.filter(([n]) => n.toLowerCase() === 'host').length;
         const cl = d.headers.find(([n]) => n.toLowerCase() === 'content-length')?.[1].trim();
         const v11 = p.versionMajor === 1 && p.versionMinor === 1;
-        const ok = !refused && p.method !== METHOD_CONNECT && hosts <= 1 && !(v11 && hosts === 0) && !(cl !== undefined && Number(cl) > MAX_BODY);
+        const ok = !refused && p.method !== METHOD_CONNECT && hosts <= 1 && !(v11 && hosts === 0) && !(cl !== undefined && Number(cl) > MAX_BODY)
+          && !refusedBySpec(p, d.headers, d.url);
         if (!ok) refused = true;
         current = { method: p.method, complete: false, forwardable: ok };
         out.messages.push(current);
@@ -248,15 +381,22 @@ function check(c: Case, exp: Expectation, out: Outcome): string[] {
   }
   for (const [i, status] of out.finals.entries()) {
     const msg = exp.messages[i];
-    if (status >= 200 && status < 300 && (msg === undefined || !msg.complete)) {
-      problems.push(`response ${i} is ${status} but llhttp ${msg === undefined ? 'saw no such request' : `rejects it (${exp.error ?? 'incomplete'})`}`);
+    if (status >= 200 && status < 300 && (msg === undefined || !msg.complete || !msg.forwardable)) {
+      problems.push(`response ${i} is ${status} but ${msg === undefined ? 'llhttp saw no such request'
+        : msg.complete ? 'the proxy must refuse it' : `llhttp rejects it (${exp.error ?? 'incomplete'})`}`);
     }
   }
   const plain = !c.mutated && !c.fixture.startsWith('bad/') && !/connect|upgrade/.test(c.fixture);
   if (plain) {
-    const expected = exp.messages.filter((m) => m.complete).length;
-    if (out.finals.length !== expected || out.finals.some((s) => s < 200 || s >= 300)) {
-      problems.push(`an unmutated good fixture got ${JSON.stringify(out.finals)}, expected ${expected} 2xx`);
+    // The complete requests up to the first one the proxy refuses are answered 2xx; that one 4xx/5xx.
+    const refusedAt = exp.messages.findIndex((m) => !m.forwardable);
+    const answered = exp.messages.slice(0, refusedAt < 0 ? undefined : refusedAt).filter((m) => m.complete).length;
+    const wanted = `${answered} 2xx${refusedAt < 0 ? '' : ' then a refusal'}`;
+    const got2xx = out.finals.slice(0, answered);
+    const rest = out.finals.slice(answered);
+    if (got2xx.length !== answered || got2xx.some((s) => s < 200 || s >= 300)
+      || (refusedAt < 0 ? rest.length > 0 : rest.length !== 1 || (rest[0] as number) < 400)) {
+      problems.push(`an unmutated good fixture got ${JSON.stringify(out.finals)}, expected ${wanted}`);
     }
   }
   return problems;
