@@ -12,7 +12,7 @@ import { Select } from '../csp/select.js';
 import { createPolicy, type Policy, type PolicyName } from './policy.js';
 import type { Worker } from './worker.js';
 import type { Job } from './job.js';
-import { noBackend, ProxyError } from '../errors.js';
+import { backendQueueFull, noBackend } from '../errors.js';
 import type { EventLog } from '../log/event-log.js';
 
 /** Where a balancer reports its pool emptying and refilling (names the pool). */
@@ -80,7 +80,7 @@ export class Balancer {
     this.workers.dispatched(worker);
     job.worker = worker;
     if (!worker.requests.trySend(job)) {
-      job.settle(new ProxyError('PRX_ERR_BACKEND_QUEUE_FULL', 503, 'internal', `backend ${worker.name} has too many queued requests`));
+      job.settle(backendQueueFull(worker.name));
     }
   }
 

@@ -22,28 +22,25 @@ import type * as net from 'node:net';
 import { CLOSED, EMPTY, type Chan, type Receiver, type Sender } from '../csp/chan.js';
 import { Ring } from '../csp/ring.js';
 import { Http1Parser, EV_NONE, EV_HEAD, EV_END, EV_UPGRADE, EV_ERROR } from '../http1/parser.js';
-import { HeadScan, CODINGS_CHUNKED, CODINGS_OTHERS_THEN_CHUNKED, trimmedLength } from '../http1/hop-by-hop.js';
+import { HeadScan } from '../http1/hop-by-hop.js';
 import { requestHead, type ForwardedLines } from '../http1/head.js';
-import { cannedResponse, cannedBodyLength, statusForParseError } from '../http1/canned.js';
-import { RequestTarget, validHost } from '../http1/request-target.js';
+import { cannedResponse, cannedBodyLength } from '../http1/canned.js';
 import { requestBody, encodeChunked, BODY_CHUNKED } from '../http1/framing.js';
 import { Job, type Tunnel } from '../balancer/job.js';
 import { OutputBudget } from '../balancer/response-slot.js';
 import { MAX_READ } from '../backend/upstream-conn.js';
-import { isIdempotent, METHOD_CONNECT, METHOD_HEAD, METHOD_TRACE } from '../http1/methods.js';
+import { isIdempotent, METHOD_HEAD } from '../http1/methods.js';
+import { ProxyError } from '../errors.js';
 import { tunnel } from './tunnel.js';
+import { Admission, parseRefusal, type AdmissionLimits } from './admission.js';
 import type { AccessLog } from '../log/access-log.js';
 import type { EventLog } from '../log/event-log.js';
-import type { Route, Routing } from '../routing/routing.js';
+import type { Routing } from '../routing/routing.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 import { requestRecord, refusedRecord, accessEntry } from '../log/request-record.js';
 
-export interface ClientLimits {
-  maxHeadBytes: number;
-  maxBodyBytes: number;
+export interface ClientLimits extends AdmissionLimits {
   maxPipeline: number;
-  /** TRACE is forwarded; otherwise it gets 405 (it echoes a request's cookies back, as nginx refuses it). */
-  allowTrace: boolean;
 }
 
 /** Response bytes one client connection may hold queued for it (see the file comment). */
@@ -89,18 +86,11 @@ export class ClientConn implements Receiver<Buffer> {
   private readonly socket: net.Socket;
   private readonly limits: ClientLimits;
   private readonly fwd: ForwardedLines;
-  /** The TCP peer's address. */
-  private readonly address: string;
-  private readonly port: number;
-  /** The trusted-proxy list `behindProxy` was worked out for (a reload may replace it). */
-  private trustedSeen: TrustedProxies | null;
-  /** The peer is a trusted proxy: the client's own address is in X-Forwarded-For. */
-  private behindProxy: boolean;
   /** Shared with every connection of the proxy; its access log is read per request (it closes at shutdown). */
   private readonly context: ClientContext;
   private readonly parser: Http1Parser;
   private readonly scan = new HeadScan();
-  private readonly target = new RequestTarget();
+  private readonly admission: Admission;
   private readonly pipeline = new Ring<Job>(4);
   private readonly budget = new OutputBudget(OUTPUT_BUDGET, MAX_READ);
   /** The request whose body is being read (null between requests). */
@@ -142,10 +132,7 @@ export class ClientConn implements Receiver<Buffer> {
     this.limits = context.limits;
     this.context = context;
     this.fwd = client.forwarded;
-    this.address = client.address;
-    this.port = client.port;
-    this.trustedSeen = context.trustedProxies;
-    this.behindProxy = context.trustedProxies?.isTrusted(client.address) ?? false;
+    this.admission = new Admission(client);
     this.parser = new Http1Parser('request', { maxHeadBytes: context.limits.maxHeadBytes });
     this.parser.decodeBody = true; // the body limit counts payload, not chunk framing
     this.workSend = new ParkedSend<Job>(this);
@@ -204,7 +191,7 @@ export class ClientConn implements Receiver<Buffer> {
     if (this.upgradeRest !== null) return;
     if (this.headSince >= 0 && now - this.headSince >= this.clock.headerTicks) {
       this.headSince = -1;
-      this.refuse(408, 'the request head was not complete in time');
+      this.refuse(new ProxyError('PRX_ERR_HEAD_TIMEOUT', 'the request head was not complete in time'));
     } else if (this.pipeline.length === 0 && !this.parser.inMessage && now - this.lastActive >= this.clock.keepAliveTicks) {
       this.socket.destroy();
     }
@@ -271,10 +258,7 @@ export class ClientConn implements Receiver<Buffer> {
           this.socket.pause();
           return;
         case EV_ERROR:
-          // Too large counts as URI Too Long when the limit was crossed in the request line or the
-          // target alone is over it; otherwise the header fields are to blame.
-          this.abortRequest(this.reading, statusForParseError(parser.errorName,
-            parser.headerCount === 0 || parser.urlLength > this.limits.maxHeadBytes, parser.headSoFar), parser.errorReason);
+          this.abortRequest(this.reading, parseRefusal(parser, this.limits.maxHeadBytes));
           return;
       }
     }
@@ -285,23 +269,12 @@ export class ClientConn implements Receiver<Buffer> {
     const p = this.parser;
     const scan = this.scan;
     scan.scan(p);
-    const status = this.admit(p, scan);
-    if (status !== 0) {
-      this.refuse(status, this.refusal);
+    const admission = this.admission;
+    const refusal = admission.admit(p, scan, this.context, performance.now());
+    const route = admission.route;
+    if (refusal !== null || route === null) {
+      this.refuse(refusal ?? new ProxyError('PRX_ERR_NO_ROUTE', 'no route'), admission.retryAfter, admission.client);
       return false;
-    }
-    const route = this.routeOf(p, scan);
-    if (route === null) {
-      this.refuse(404, 'no route matches the request');
-      return false;
-    }
-    const client = this.clientOf(p, scan);
-    if (route.rateLimiter !== null) {
-      const wait = route.rateLimiter.take(client, performance.now());
-      if (wait > 0) {
-        this.refuse(429, 'over the rate limit', wait, client);
-        return false;
-      }
     }
     const bodyMode = requestBody(p);
     const hasBody = bodyMode === BODY_CHUNKED || p.contentLength > 0;
@@ -309,7 +282,7 @@ export class ClientConn implements Receiver<Buffer> {
     // with a body (h2c from curl --http2) goes as an ordinary request, the connection closing after.
     const upgrade = p.upgrade && !hasBody;
     const job = new Job({
-      head: requestHead(p, scan, this.target, this.fwd, upgrade, bodyMode, p.contentLength),
+      head: requestHead(p, scan, admission.target, this.fwd, upgrade, bodyMode, p.contentLength),
       hasBody,
       isHead: p.method === METHOD_HEAD,
       idempotent: isIdempotent(p.method),
@@ -320,7 +293,7 @@ export class ClientConn implements Receiver<Buffer> {
       chunkedBody: bodyMode === BODY_CHUNKED,
     });
     job.output.budget = this.budget;
-    if (this.context.accessLog !== null) job.record = requestRecord(p, client);
+    if (this.context.accessLog !== null) job.record = requestRecord(p, admission.client);
     this.pipeline.push(job);
     this.newest = job;
     if (hasBody) this.reading = job;
@@ -330,69 +303,6 @@ export class ClientConn implements Receiver<Buffer> {
     this.block(chunk, bodyStart, AFTER_NOTHING);
     this.workSend.park(work, job);
     return false;
-  }
-
-  /** Why admit() refused the last request (for the error log). */
-  private refusal = '';
-
-  /**
-   * Whether the proxy forwards this request: 0, or the status it answers itself (RFC 9112 §3 for
-   * the request line, §6 for framing; RFC 9110 §7.2 for Host). The framing llhttp accepted is
-   * otherwise one the proxy can write (framing.ts).
-   */
-  private admit(p: Http1Parser, scan: HeadScan): number {
-    // CONNECT (authority-form, a tunnel to anywhere) is a forward proxy's business, not this one's.
-    if (p.method === METHOD_CONNECT) return this.refuseWith(501, 'CONNECT is not supported');
-    const lineStatus = this.target.read(p);
-    if (lineStatus !== 0) return this.refuseWith(lineStatus, this.target.reason);
-    // HTTP/1.x above 1.1 is answered as 1.1 (RFC 9110 §6.2); other majors (0.9, 2, 3) are not spoken here.
-    if (p.versionMajor !== 1) return this.refuseWith(505, 'HTTP version not supported');
-    if (p.method === METHOD_TRACE && !this.limits.allowTrace) return this.refuseWith(405, 'TRACE is not allowed');
-    if (scan.hasTransferEncoding) {
-      // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
-      if (p.versionMinor === 0) return this.refuseWith(400, 'Transfer-Encoding in an HTTP/1.0 request');
-      const codings = scan.transferCodings(p);
-      if (codings === CODINGS_OTHERS_THEN_CHUNKED) return this.refuseWith(501, 'a transfer coding other than chunked');
-      if (codings !== CODINGS_CHUNKED || !p.chunked) return this.refuseWith(400, 'a Transfer-Encoding that does not end in one chunked');
-    }
-    // RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host; an HTTP/1.0 one at most one.
-    if (scan.hostCount > 1) return this.refuseWith(400, 'more than one Host header');
-    if (scan.hostIndex < 0) {
-      if (p.versionMinor !== 0) return this.refuseWith(400, 'no Host header');
-    } else if (!validHost(p.head, p.valueStart(scan.hostIndex), trimmedLength(p.head, p.valueStart(scan.hostIndex), p.valueLength(scan.hostIndex)))) {
-      return this.refuseWith(400, 'a Host that is not host[:port]');
-    }
-    if (p.contentLength > this.limits.maxBodyBytes) return this.refuseWith(413, 'Content-Length over the body limit');
-    return 0;
-  }
-
-  private refuseWith(status: number, reason: string): number {
-    this.refusal = reason;
-    return status;
-  }
-
-  /** The route for this request under the current routing; strings are made only for rules that look at them. */
-  private routeOf(p: Http1Parser, scan: HeadScan): Route | null {
-    const routing = this.context.routing;
-    const table = routing.table;
-    if (table.size === 0) return routing.fallback;
-    const host = table.needsHost && scan.hostIndex >= 0
-      ? p.head.toString('latin1', p.valueStart(scan.hostIndex), p.valueStart(scan.hostIndex) + p.valueLength(scan.hostIndex))
-      : '';
-    const target = table.needsPath ? p.head.toString('latin1', p.urlStart, p.urlStart + p.urlLength) : '';
-    return routing.route(host, target, this.port);
-  }
-
-  /** The peer, or when it is a trusted proxy the client X-Forwarded-For names, as far as trusted hops vouch for it. */
-  private clientOf(p: Http1Parser, scan: HeadScan): string {
-    const trusted = this.context.trustedProxies;
-    if (trusted !== this.trustedSeen) {
-      this.trustedSeen = trusted;
-      this.behindProxy = trusted?.isTrusted(this.address) ?? false;
-    }
-    if (!this.behindProxy || trusted === null) return this.address;
-    const values = scan.forwardedFor.map((i) => p.head.toString('latin1', p.valueStart(i), p.valueStart(i) + p.valueLength(i)));
-    return trusted.clientAddress(this.address, values.join(', '));
   }
 
   /**
@@ -405,7 +315,7 @@ export class ClientConn implements Receiver<Buffer> {
     if (body === null || body.closed) return true; // the exchange already ended
     job.bodyBytes += this.parser.bodyBytes;
     if (job.bodyBytes > this.limits.maxBodyBytes) {
-      this.abortRequest(job, 413, 'request body over the body limit');
+      this.abortRequest(job, new ProxyError('PRX_ERR_BODY_TOO_LARGE', 'request body over the body limit'));
       return false;
     }
     const piece = job.chunkedBody ? encodeChunked(this.parser, chunk, end) : chunk.subarray(from, to);
@@ -444,18 +354,18 @@ export class ClientConn implements Receiver<Buffer> {
    * cancelled (the backend socket is destroyed, so the backend never sees it complete), and the
    * client gets `status` after the responses before it, unless a response had already begun.
    */
-  private abortRequest(job: Job | null, status: number, reason: string): void {
+  private abortRequest(job: Job | null, refusal: ProxyError): void {
     this.reading = null;
     if (job !== null) job.cancel();
-    this.refuse(status, reason);
+    this.refuse(refusal);
   }
 
-  /** Answers a bad request with `status` after the responses before it, and reads no more. */
-  private refuse(status: number, reason: string, retryAfter = 0, client = this.address): void {
+  /** Answers a bad request with the refusal's status after the responses before it, and reads no more. */
+  private refuse(refusal: ProxyError, retryAfter = 0, client = this.admission.peer.address): void {
     this.readingDone = true;
-    this.context.eventLog?.refused(client, status, reason);
+    this.context.eventLog?.refused(client, refusal.status, refusal.message);
     // A refused HEAD request (its head parsed far enough to know) gets the error without a body.
-    const job = localResponse(status, this.parser.methodSoFar === METHOD_HEAD, retryAfter);
+    const job = localResponse(refusal.status, this.parser.methodSoFar === METHOD_HEAD, retryAfter);
     job.output.budget = this.budget;
     if (this.context.accessLog !== null) job.record = refusedRecord(this.parser, client);
     this.pipeline.push(job);
@@ -554,7 +464,7 @@ export class ClientConn implements Receiver<Buffer> {
     // never complete: its exchange is cancelled and it is answered 400.
     if (this.upgradeRest !== null) return; // the tunnel (or the close after a declined upgrade) decides
     if (!this.readingDone && (this.reading !== null || this.parser.inMessage)) {
-      this.abortRequest(this.reading, 400, 'the client closed its side mid-request');
+      this.abortRequest(this.reading, new ProxyError('PRX_ERR_CLIENT_CLOSED', 'the client closed its side mid-request'));
       return;
     }
     this.readingDone = true;

@@ -2,8 +2,6 @@
  * Prebuilt error responses: short, plain text, and always `Connection: close` (after an error the
  * proxy cannot trust where the next message would begin).
  */
-import { unknownMethodStatus } from './request-target.js';
-
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
   408: 'Request Timeout',
@@ -55,19 +53,4 @@ export function cannedResponse(status: number, toHead = false, retryAfter = 0): 
     cache.set(key, response);
   }
   return response;
-}
-
-/**
- * The status a request parse error is answered with (RFC 9112 §2.2, §6.1, §6.3). An unknown method
- * is 501 only in a well-formed request line (judged on `received`, what arrived of it), else 400.
- */
-export function statusForParseError(errorName: string, inRequestLine: boolean, received: Uint8Array): number {
-  switch (errorName) {
-    case 'HPE_HEADERS_OVERFLOW':
-      return inRequestLine ? 414 : 431;
-    case 'HPE_INVALID_METHOD':
-      return unknownMethodStatus(received);
-    default:
-      return 400;
-  }
 }
