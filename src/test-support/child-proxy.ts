@@ -11,6 +11,7 @@ const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
 export interface ChildExit {
   code: number | null;
   signal: NodeJS.Signals | null;
+  stdout: string;
   stderr: string;
 }
 
@@ -19,6 +20,8 @@ export interface ChildProxy {
   readonly pid: number;
   readonly port: number;
   readonly exit: Promise<ChildExit>;
+  /** `exit`, or a rejection naming what it printed if it has not exited within `timeoutMs`. */
+  exitWithin(timeoutMs: number): Promise<ChildExit>;
   /** Resident set size now, in KiB. */
   rssKb(): number;
   /** Peak resident set size so far (VmHWM), in KiB. */
@@ -48,7 +51,7 @@ export function spawnProxy(args: string[], startTimeoutMs = 10_000): Promise<Chi
   child.stdout?.setEncoding('utf8');
   child.stderr?.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
   const exit = new Promise<ChildExit>((resolve) => {
-    child.once('close', (code, signal) => resolve({ code, signal, stderr }));
+    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
   const kill = (): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -61,7 +64,7 @@ export function spawnProxy(args: string[], startTimeoutMs = 10_000): Promise<Chi
     };
     const timer = setTimeout(() => fail(new Error(`proxy did not start within ${startTimeoutMs} ms: ${JSON.stringify(stdout + stderr)}`)), startTimeoutMs);
     child.once('error', fail);
-    void exit.then((r) => fail(new Error(`proxy exited before listening: ${JSON.stringify({ ...r, stdout })}`)));
+    void exit.then((r) => fail(new Error(`proxy exited before listening: ${JSON.stringify(r)}`)));
     child.stdout?.on('data', (s: string) => {
       stdout += s;
       const m = /listening on 127\.0\.0\.1:(\d+)/.exec(stdout);
@@ -73,6 +76,13 @@ export function spawnProxy(args: string[], startTimeoutMs = 10_000): Promise<Chi
         pid,
         port: Number(m[1]),
         exit,
+        exitWithin: (timeoutMs) => {
+          let timer: NodeJS.Timeout | undefined;
+          const late = new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`proxy still running after ${timeoutMs} ms: ${JSON.stringify(stdout + stderr)}`)), timeoutMs);
+          });
+          return Promise.race([exit, late]).finally(() => clearTimeout(timer));
+        },
         rssKb: () => procStatusKb(pid, 'VmRSS'),
         peakKb: () => procStatusKb(pid, 'VmHWM'),
         output: () => stdout + stderr,
