@@ -3,36 +3,28 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { connect, echoBackends, withCleanup } from './test-support/harness.js';
+import { spawnProxy, type ChildExit } from './test-support/child-proxy.js';
+import { GET } from './test-support/raw-client.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: string[]): { child: ChildProcess; exit: Promise<Exit> } {
+function run(args: string[]): Promise<ChildExit> {
   // The timeout kills a CLI that wrongly starts serving instead of refusing its arguments.
   const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
   child.stderr?.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-  const exit = new Promise<Exit>((resolve, reject) => {
+  return new Promise<ChildExit>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
-  return { child, exit };
 }
 
-const run = (args: string[]): Promise<Exit> => start(args).exit;
-
-function assertUsageError(r: Exit, flag: string): void {
+function assertUsageError(r: ChildExit, flag: string): void {
   assert.is(r.code, 2, `exit code (stderr: ${JSON.stringify(r.stderr)})`);
   const lines = r.stderr.split('\n').filter((l) => l !== '');
   assert.is(lines.length, 1, `one line on stderr: ${JSON.stringify(r.stderr)}`);
@@ -64,30 +56,39 @@ test('--help prints the usage and exits 0', async () => {
 test('the CLI serves through its backends and exits 0 on SIGTERM', () => withCleanup(async (c) => {
   const [echo] = await echoBackends(c, 1);
   assert.ok(echo !== undefined);
-  const { child, exit } = start(['--listen', '127.0.0.1:0', '--backend', `127.0.0.1:${echo.port}`]);
-  c.add({ close: () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); } });
-  let out = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening" line within 5 s: ${JSON.stringify(out)}`)), 5_000);
-    child.stdout?.on('data', (s: string) => {
-      out += s;
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m !== null) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    void exit.then((r) => reject(new Error(`exited early: ${JSON.stringify(r)}`)), reject);
-  });
-  const client = await connect(c, port);
-  await client.write('GET /via-cli HTTP/1.1\r\nHost: lb.test\r\n\r\n');
+  const proxy = c.add(await spawnProxy(['--backend', `127.0.0.1:${echo.port}`]));
+  const client = await connect(c, proxy.port);
+  await client.write(GET('/via-cli'));
   const res = await client.readResponse();
   assert.is(res.status, 200);
   assert.match(res.body.toString(), /"url":"\/via-cli"/);
   client.close();
-  child.kill('SIGTERM');
-  const r = await exit;
+  proxy.child.kill('SIGTERM');
+  const r = await proxy.exitWithin(10_000);
   assert.is(r.code, 0, `exit after SIGTERM: ${JSON.stringify(r)}`);
+}));
+
+test('--access-log json: standard output carries only the JSON lines; the banner and notices go to standard error', () => withCleanup(async (c) => {
+  const [echo] = await echoBackends(c, 1);
+  assert.ok(echo !== undefined);
+  const proxy = c.add(await spawnProxy(['--backend', `127.0.0.1:${echo.port}`, '--access-log', 'json']));
+  const client = await connect(c, proxy.port);
+  await client.write(GET('/logged'));
+  assert.is((await client.readResponse()).status, 200);
+  proxy.child.kill('SIGTERM'); // the access log is flushed before the process exits
+  const r = await proxy.exitWithin(10_000);
+  assert.is(r.code, 0);
+  const lines = r.stdout.split('\n').filter((l) => l !== '');
+  const entries = lines.map((line) => {
+    try {
+      return JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      throw new Error(`a line on stdout that is not JSON: ${JSON.stringify(line)}`);
+    }
+  });
+  assert.equal(entries.map((e) => e.target), ['/logged'], JSON.stringify(lines));
+  assert.match(r.stderr, /chanlb listening on 127\.0\.0\.1:\d+/);
+  assert.match(r.stderr, /SIGTERM, finishing requests in flight/);
 }));
 
 test.run();

@@ -2,6 +2,8 @@
 /**
  * The command line: flags → options → a running proxy. SIGHUP re-reads the flags and the config
  * file and reloads (a bad config is logged and changes nothing); SIGINT/SIGTERM stop it gracefully.
+ * Standard output carries the access log alone (it may be JSON lines read by a program); every
+ * message for a person goes to standard error.
  */
 import { Proxy } from './proxy.js';
 import { OptionError, type ProxyOptions } from './options.js';
@@ -23,7 +25,7 @@ async function main(): Promise<void> {
   }
   const proxy = new Proxy(options);
   await proxy.listen();
-  process.stdout.write(`chanlb listening on ${describe(proxy)}\n`);
+  say(`chanlb listening on ${describe(proxy)}`);
   let stopping = false;
   let reloading = Promise.resolve();
   const reload = async (): Promise<void> => {
@@ -44,7 +46,7 @@ async function main(): Promise<void> {
       return;
     }
     log.info('reloaded', `configuration reloaded: listening on ${describe(proxy)}`);
-    process.stdout.write(`chanlb: reloaded; listening on ${describe(proxy)}\n`);
+    say(`chanlb: reloaded; listening on ${describe(proxy)}`);
   };
   // One reload at a time: a signal during a reload runs another after it.
   process.on('SIGHUP', () => {
@@ -52,17 +54,22 @@ async function main(): Promise<void> {
   });
   const stop = (signal: string): void => {
     if (stopping) {
-      process.stdout.write(`chanlb: ${signal} again, closing every connection now\n`);
+      say(`chanlb: ${signal} again, closing every connection now`);
       void proxy.close().then(() => process.exit(0));
       return;
     }
     stopping = true;
-    process.stdout.write(`chanlb: ${signal}, finishing requests in flight (at most ${options.shutdownTimeoutMs} ms)\n`);
+    say(`chanlb: ${signal}, finishing requests in flight (at most ${options.shutdownTimeoutMs} ms)`);
     void proxy.shutdown(options.shutdownTimeoutMs).then(() => process.exit(0));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }
+
+/** A line for a person: on standard error, never among the access log's lines. */
+const say = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
 
 /** `127.0.0.1:8080, ... -> default: 127.0.0.1:9001, ...; api: ...` */
 function describe(proxy: Proxy): string {

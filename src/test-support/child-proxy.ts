@@ -42,13 +42,13 @@ export function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 
 /**
  * Starts the proxy CLI listening on 127.0.0.1 (ephemeral port) with `args` (give at least
- * `--backend`); resolves once it prints its listening line.
+ * `--backend`); resolves once it prints its listening line (looked for on either stream).
  */
 export function spawnProxy(args: string[], startTimeoutMs = 10_000): Promise<ChildProxy> {
   const child = spawn(process.execPath, [MAIN, '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout?.setEncoding('utf8');
+  child.stdout?.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
   child.stderr?.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
   const exit = new Promise<ChildExit>((resolve) => {
     child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
@@ -65,10 +65,11 @@ export function spawnProxy(args: string[], startTimeoutMs = 10_000): Promise<Chi
     const timer = setTimeout(() => fail(new Error(`proxy did not start within ${startTimeoutMs} ms: ${JSON.stringify(stdout + stderr)}`)), startTimeoutMs);
     child.once('error', fail);
     void exit.then((r) => fail(new Error(`proxy exited before listening: ${JSON.stringify(r)}`)));
-    child.stdout?.on('data', (s: string) => {
-      stdout += s;
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(stdout);
+    const onData = (): void => {
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(stdout + stderr);
       if (m === null || child.pid === undefined) return;
+      child.stdout?.off('data', onData);
+      child.stderr?.off('data', onData);
       clearTimeout(timer);
       const pid = child.pid;
       resolve({
@@ -95,6 +96,8 @@ export function spawnProxy(args: string[], startTimeoutMs = 10_000): Promise<Chi
           }
         },
       });
-    });
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
   });
 }
