@@ -40,8 +40,16 @@ test('--backend nope exits 2 with one line naming --backend', async () => {
   assertUsageError(await run(['--backend', 'nope']), '--backend');
 });
 
+test('no arguments: the usage on stderr, exit 2', async () => {
+  const r = await run([]);
+  assert.is(r.code, 2);
+  assert.match(r.stderr, /^Usage: chanlb .*--backend HOST:PORT/);
+  assert.match(r.stderr, /--help +this text/);
+  assert.is(r.stdout, '');
+});
+
 test('no backend, a bad port, a bad --listen: exit 2 naming the flag', async () => {
-  assertUsageError(await run([]), '--backend');
+  assertUsageError(await run(['--listen', '127.0.0.1:0']), '--backend');
   assertUsageError(await run(['--backend', '127.0.0.1:70000']), '--backend');
   assertUsageError(await run(['--listen', 'nowhere', '--backend', '127.0.0.1:9001']), '--listen');
 });

@@ -11,6 +11,11 @@ import { parseCommandLine, USAGE } from './cli.js';
 import { ConfigError } from './config/load-config.js';
 
 async function main(): Promise<void> {
+  if (process.argv.length <= 2) {
+    // Run bare, the user most likely wants to know how to use it, not which flag is missing.
+    process.stderr.write(USAGE);
+    process.exit(2);
+  }
   let options: ProxyOptions | 'help';
   try {
     options = parseCommandLine(process.argv.slice(2));
