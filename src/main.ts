@@ -9,6 +9,7 @@ import { Proxy } from './proxy.js';
 import { OptionError, type ProxyOptions } from './options.js';
 import { parseCommandLine, USAGE } from './cli.js';
 import { ConfigError } from './config/load-config.js';
+import { OpenError } from './open-error.js';
 
 async function main(): Promise<void> {
   if (process.argv.length <= 2) {
@@ -20,16 +21,19 @@ async function main(): Promise<void> {
   try {
     options = parseCommandLine(process.argv.slice(2));
   } catch (err) {
-    if (!(err instanceof OptionError) && !(err instanceof ConfigError)) throw err;
-    process.stderr.write(`chanlb: ${err.message}${err instanceof OptionError ? ' (see --help)' : ''}\n`);
-    process.exit(2);
+    exitIfUsersFault(err);
   }
   if (options === 'help') {
     process.stdout.write(USAGE);
     return;
   }
-  const proxy = new Proxy(options);
-  await proxy.listen();
+  let proxy: Proxy;
+  try {
+    proxy = new Proxy(options);
+    await proxy.listen();
+  } catch (err) {
+    exitIfUsersFault(err);
+  }
   say(`chanlb listening on ${describe(proxy)}`);
   let stopping = false;
   let reloading = Promise.resolve();
@@ -69,6 +73,16 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/**
+ * A start-up failure the user can fix (a flag, the config file, an address or a log file that
+ * cannot be opened): one line naming it, exit 2. Anything else is rethrown.
+ */
+function exitIfUsersFault(err: unknown): never {
+  if (!(err instanceof OptionError) && !(err instanceof ConfigError) && !(err instanceof OpenError)) throw err;
+  process.stderr.write(`chanlb: ${err.message}${err instanceof OptionError ? ' (see --help)' : ''}\n`);
+  process.exit(2);
 }
 
 /** A line for a person: on standard error, never among the access log's lines. */

@@ -20,6 +20,7 @@ import { Routing } from './routing/routing.js';
 import type { BackendPool, WorkerStats } from './balancer/backend-pool.js';
 import { forwardedLines } from './http1/head.js';
 import { llhttp } from './http1/llhttp.js';
+import { listenError } from './open-error.js';
 import type { Address, ProxyOptions } from './options.js';
 
 export interface PoolStats {
@@ -211,9 +212,10 @@ export class Proxy {
     const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.onConnection(server, socket));
     limitConnections(server, this.currentOptions.maxConnections);
     return new Promise((resolve, reject) => {
-      server.once('error', reject);
+      const failed = (err: Error): void => reject(listenError(address.host, address.port, err));
+      server.once('error', failed);
       server.listen(address.port, address.host, () => {
-        server.off('error', reject);
+        server.off('error', failed);
         // After listening, errors are per accept (EMFILE and the like): the server goes on.
         server.on('error', (err: Error) => this.eventLog.error('accept_failed', `accept failed: ${err.message}`));
         resolve(server);

@@ -14,6 +14,7 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino } from 'pino';
+import { OpenError } from '../open-error.js';
 
 type Destination = ReturnType<typeof pino.destination>;
 
@@ -43,7 +44,7 @@ export class LogDestination {
         mkdirSync(dirname(target), { recursive: true });
         closeSync(openSync(target, 'a'));
       } catch (err) {
-        throw new Error(`${what}: cannot open '${target}' for appending: ${(err as Error).message}`, { cause: err });
+        throw new OpenError(`${what}: cannot open '${target}' for appending: ${(err as Error).message}`, { cause: err });
       }
     }
     const dest = pino.destination({ dest: target, sync: false, mkdir: true, maxLength: MAX_BUFFERED });

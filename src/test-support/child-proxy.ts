@@ -1,6 +1,7 @@
 /**
- * Test and bench helper: the proxy CLI (`node dist/src/main.js`) as a child process, so its memory
- * can be read from /proc/PID/status apart from the test's own (VmRSS now, VmHWM the peak).
+ * Test and bench helper: the proxy CLI (`node dist/src/main.js`) as a child process, serving (its
+ * memory can be read from /proc/PID/status apart from the test's own: VmRSS now, VmHWM the peak) or
+ * run to its exit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -99,5 +100,23 @@ export function spawnProxy(args: string[], startTimeoutMs = 10_000): Promise<Chi
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
+  });
+}
+
+/**
+ * Runs the proxy CLI with `args` to its exit, under `wrapper` (a command and its arguments that
+ * runs what follows, e.g. setpriv) if given. Killed after 10 s: a CLI that wrongly starts serving
+ * instead of refusing its arguments fails the test rather than hanging it.
+ */
+export function runCli(args: string[], wrapper: string[] = []): Promise<ChildExit> {
+  const [command = process.execPath, ...before] = [...wrapper, process.execPath];
+  const child = spawn(command, [...before, MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+  return new Promise<ChildExit>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
