@@ -54,8 +54,9 @@ async function main(): Promise<void> {
       log.error('reload_rejected', `reload rejected, the old configuration goes on serving: ${(err as Error).message}`);
       return;
     }
+    // The error log's line is the only one: at its default (info, stderr) it is what a person sees,
+    // and a log sent elsewhere or filtered is the user's choice, which a plain line would bypass.
     log.info('reloaded', `configuration reloaded: listening on ${describe(proxy)}`);
-    say(`chanlb: reloaded; listening on ${describe(proxy)}`);
   };
   // One reload at a time: a signal during a reload runs another after it.
   process.on('SIGHUP', () => {
