@@ -1,10 +1,17 @@
 /**
- * `make run`'s set-up, run as a user would: the build is skipped when nothing changed.
+ * `make run`'s set-up, run as a user would: the build is skipped when nothing changed, and the demo
+ * backends are confirmed listening before the proxy starts (a taken port stops everything, named).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { closedPort, connect, refused, withCleanup, HOST, type Cleanup } from './test-support/harness.js';
+import { GET } from './test-support/raw-client.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -40,6 +47,14 @@ function make(args: string[], timeoutMs = 60_000): Promise<MakeResult> {
   });
 }
 
+/** A RUN_DIR of its own, whose backends are stopped when the test ends. */
+function runDir(c: Cleanup): string {
+  const dir = mkdtempSync(join(tmpdir(), 'chanlb-make-'));
+  c.add({ close: () => rmSync(dir, { recursive: true, force: true }) });
+  c.add({ close: () => make(['stop_backend', `RUN_DIR=${dir}`]) });
+  return dir;
+}
+
 test('make build: nothing to do when no source changed; a changed source is compiled, saying so', async () => {
   const built = await make(['build']);
   assert.is(built.code, 0, built.output);
@@ -49,5 +64,36 @@ test('make build: nothing to do when no source changed; a changed source is comp
   assert.match(changed.output, /compiling TypeScript/);
   assert.match(changed.output, /tsc -p tsconfig\.json/);
 });
+
+test('make start_backend returns once every demo backend is listening', () => withCleanup(async (c) => {
+  const dir = runDir(c);
+  const ports = [await closedPort(), await closedPort()];
+  const r = await make(['start_backend', `BACKEND_PORTS=${ports.join(' ')}`, `RUN_DIR=${dir}`]);
+  assert.is(r.code, 0, r.output);
+  for (const [i, port] of ports.entries()) {
+    assert.match(r.output, `backend ${i + 1} listening on 127.0.0.1:${port}`);
+    const client = await connect(c, port); // no waiting: make has returned, so it listens
+    await client.write(GET('/'));
+    assert.is((await client.readResponse()).body.toString(), `Hello from ${i + 1}\n`);
+  }
+}));
+
+test('make run with a demo backend port taken: names it, stops the backends it started, exits non-zero, no proxy', () => withCleanup(async (c) => {
+  const dir = runDir(c);
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, HOST, resolve));
+  c.add({ close: () => taken.close() });
+  const takenPort = (taken.address() as net.AddressInfo).port;
+  const [first, listen] = [await closedPort(), await closedPort()];
+  const r = await make(['run', `BACKEND_PORTS=${first} ${takenPort}`, `LISTEN=${HOST}:${listen}`, `RUN_DIR=${dir}`], 30_000);
+  assert.ok(r.code !== 0 && r.code !== null, `make run exits with an error status: ${r.code}\n${r.output}`);
+  assert.match(r.output, `backend 2 did not start on 127.0.0.1:${takenPort}`);
+  assert.not.match(r.output, /chanlb listening/);
+  const deadline = Date.now() + 10_000;
+  while (!(await refused(first))) {
+    if (Date.now() > deadline) throw new Error(`backend 1 still listens on ${first}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}));
 
 test.run();
