@@ -34,7 +34,6 @@ async function main(): Promise<void> {
   } catch (err) {
     exitIfUsersFault(err);
   }
-  say(`chanlb listening on ${describe(proxy)}`);
   let stopping = false;
   let reloading = Promise.resolve();
   const reload = async (): Promise<void> => {
@@ -74,6 +73,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // Last: whoever waits for this line may signal at once, and until a handler is installed a
+  // signal takes its default action (SIGHUP would end the process).
+  say(`chanlb listening on ${describe(proxy)}`);
 }
 
 /**
