@@ -41,7 +41,8 @@ start() {
       echo "backend $n already running (pid $(cat "$pidfile"))"
       continue
     fi
-    node dist/backends/hello.js --port "$port" --name "$n" >"$log" 2>&1 &
+    : >"$log" # now, not in the background job: an old log's "listening" must not count
+    node dist/backends/hello.js --port "$port" --name "$n" >>"$log" 2>&1 &
     pid=$!
     echo "$pid" >"$pidfile"
     if ! listening "$log" "$pid"; then

@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,20 +20,30 @@ interface MakeResult {
   output: string;
 }
 
-/**
- * `make ARGS` in the repository, stdout and stderr together; its process group is interrupted (and
- * then killed) if it has not finished within `timeoutMs`, so a recipe that wrongly starts serving
- * fails the test instead of hanging it.
- */
-function make(args: string[], timeoutMs = 60_000): Promise<MakeResult> {
+interface MakeOptions {
+  /** Its process group is interrupted (then killed) after this long, so a recipe that wrongly starts serving fails the test instead of hanging it. */
+  timeoutMs?: number;
+  /** Interrupt it (Ctrl-C) once its output matches this. */
+  interruptWhen?: RegExp;
+}
+
+/** `make ARGS` in the repository, stdout and stderr together. */
+function make(args: string[], { timeoutMs = 60_000, interruptWhen }: MakeOptions = {}): Promise<MakeResult> {
   const env = { ...process.env };
   delete env['MAKEFLAGS']; // not the jobserver of a `make test` around this
   delete env['MAKELEVEL'];
   const child = spawn('make', ['--no-print-directory', ...args], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => { output += s; });
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { output += s; });
+  let interrupted = false;
   const group = -(child.pid ?? 0);
+  const onData = (s: string): void => {
+    output += s;
+    if (interruptWhen === undefined || interrupted || !interruptWhen.test(output)) return;
+    interrupted = true;
+    process.kill(group, 'SIGINT');
+  };
+  child.stdout.setEncoding('utf8').on('data', onData);
+  child.stderr.setEncoding('utf8').on('data', onData);
   const timers = [
     setTimeout(() => process.kill(group, 'SIGINT'), timeoutMs),
     setTimeout(() => process.kill(group, 'SIGKILL'), timeoutMs + 5_000),
@@ -45,6 +55,15 @@ function make(args: string[], timeoutMs = 60_000): Promise<MakeResult> {
       resolve({ code, output });
     });
   });
+}
+
+/** Waits (10 s at most) until nothing accepts connections on `port`. */
+async function stopped(port: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await refused(port))) {
+    if (Date.now() > deadline) throw new Error(`a backend still listens on ${port}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /** A RUN_DIR of its own, whose backends are stopped when the test ends. */
@@ -85,15 +104,21 @@ test('make run with a demo backend port taken: names it, stops the backends it s
   c.add({ close: () => taken.close() });
   const takenPort = (taken.address() as net.AddressInfo).port;
   const [first, listen] = [await closedPort(), await closedPort()];
-  const r = await make(['run', `BACKEND_PORTS=${first} ${takenPort}`, `LISTEN=${HOST}:${listen}`, `RUN_DIR=${dir}`], 30_000);
+  // A log left by an earlier backend 2 must not pass for this one's word.
+  writeFileSync(join(dir, 'backend-2.log'), `hello 2 listening on 127.0.0.1:${takenPort}\n`);
+  const r = await make(['run', `BACKEND_PORTS=${first} ${takenPort}`, `LISTEN=${HOST}:${listen}`, `RUN_DIR=${dir}`], { timeoutMs: 30_000 });
   assert.ok(r.code !== 0 && r.code !== null, `make run exits with an error status: ${r.code}\n${r.output}`);
   assert.match(r.output, `backend 2 did not start on 127.0.0.1:${takenPort}`);
   assert.not.match(r.output, /chanlb listening/);
-  const deadline = Date.now() + 10_000;
-  while (!(await refused(first))) {
-    if (Date.now() > deadline) throw new Error(`backend 1 still listens on ${first}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await stopped(first);
+}));
+
+test('make start_backend interrupted (Ctrl-C) after its first backend: no backend is left running', () => withCleanup(async (c) => {
+  const dir = runDir(c);
+  const ports = [await closedPort(), await closedPort(), await closedPort()];
+  const r = await make(['start_backend', `BACKEND_PORTS=${ports.join(' ')}`, `RUN_DIR=${dir}`], { interruptWhen: /backend 1 listening/ });
+  assert.ok(r.code !== 0, r.output);
+  for (const port of ports) await stopped(port);
 }));
 
 test.run();
