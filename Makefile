@@ -25,7 +25,7 @@ install: $(STAMP)
 build: $(BUILD_STAMP)
 
 $(BUILD_STAMP): $(SOURCES) $(sort $(dir $(SOURCES))) tsconfig.json $(STAMP)
-	@echo "compiling TypeScript (a first build takes 10-40 s; later ones only when a source changed)..."
+	@echo "compiling TypeScript (the first build takes 5-40 s; later ones run only when a source changed)..."
 	@npx tsc -p tsconfig.json
 	@touch $@
 
