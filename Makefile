@@ -2,10 +2,16 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
 
-LISTEN   ?= 0.0.0.0:8080
-BACKENDS ?= 127.0.0.1:9001,127.0.0.1:9002,127.0.0.1:9003
-RUN_DIR  := .run
-STAMP    := node_modules/.package-lock.json
+LISTEN        ?= 0.0.0.0:8080
+BACKEND_PORTS ?= 9001 9002 9003
+comma         := ,
+BACKENDS      ?= $(subst $() $(),$(comma),$(addprefix 127.0.0.1:,$(BACKEND_PORTS)))
+RUN_DIR       := .run
+STAMP         := node_modules/.package-lock.json
+# dist/ is up to date when this is newer than every source, their directories (a file added or
+# removed), tsconfig.json and the installed packages: then make does not start tsc at all.
+BUILD_STAMP   := dist/.build-stamp
+SOURCES       := $(shell find src bench backends native-free -name '*.ts')
 
 .PHONY: run start_backend stop_backend test build bench compare policies load_test clean install
 
@@ -16,30 +22,25 @@ $(STAMP): package.json package-lock.json
 
 install: $(STAMP)
 
-build: $(STAMP)
-	npx tsc -p tsconfig.json
+build: $(BUILD_STAMP)
 
-# Three demo backends answering "Hello from N" on 9001-9003; their pids go to .run/.
+$(BUILD_STAMP): $(SOURCES) $(sort $(dir $(SOURCES))) tsconfig.json $(STAMP)
+	@echo "compiling TypeScript (the first build takes 5-40 s; later ones run only when a source changed)..."
+	@npx tsc -p tsconfig.json
+	@touch $@
+
+# Demo backends answering "Hello from N" on BACKEND_PORTS, each confirmed listening (or make fails
+# naming the port, with those already started stopped); their pids and logs go to .run/.
 start_backend: build
-	@mkdir -p $(RUN_DIR)
-	@for n in 1 2 3; do \
-	  pidfile=$(RUN_DIR)/backend-$$n.pid; \
-	  if [ -f $$pidfile ] && kill -0 $$(cat $$pidfile) 2>/dev/null; then echo "backend $$n already running (pid $$(cat $$pidfile))"; continue; fi; \
-	  node dist/backends/hello.js --port 900$$n --name $$n >$(RUN_DIR)/backend-$$n.log 2>&1 & echo $$! >$$pidfile; \
-	  echo "backend $$n on 127.0.0.1:900$$n (pid $$!)"; \
-	done
+	@bash backends/demo.sh start $(RUN_DIR) $(BACKEND_PORTS)
 
 # Stops exactly the pids start_backend recorded.
 stop_backend:
-	@for pidfile in $(RUN_DIR)/backend-*.pid; do \
-	  [ -f $$pidfile ] || continue; \
-	  kill $$(cat $$pidfile) 2>/dev/null && echo "stopped backend pid $$(cat $$pidfile)"; \
-	  rm -f $$pidfile; \
-	done
+	@bash backends/demo.sh stop $(RUN_DIR)
 
 # Backends in the background, the proxy in the foreground; Ctrl-C stops both.
 run: start_backend
-	@trap '$(MAKE) --no-print-directory stop_backend' EXIT; \
+	@trap 'bash backends/demo.sh stop $(RUN_DIR)' EXIT; \
 	node dist/src/main.js --listen $(LISTEN) --backend $(BACKENDS)
 
 # Every uvu suite under dist/src, then one closing line "N passed, N failed" from uvu's totals.

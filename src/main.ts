@@ -2,28 +2,38 @@
 /**
  * The command line: flags → options → a running proxy. SIGHUP re-reads the flags and the config
  * file and reloads (a bad config is logged and changes nothing); SIGINT/SIGTERM stop it gracefully.
+ * Standard output carries the access log alone (it may be JSON lines read by a program); every
+ * message for a person goes to standard error.
  */
 import { Proxy } from './proxy.js';
 import { OptionError, type ProxyOptions } from './options.js';
 import { parseCommandLine, USAGE } from './cli.js';
 import { ConfigError } from './config/load-config.js';
+import { OpenError } from './open-error.js';
 
 async function main(): Promise<void> {
+  if (process.argv.length <= 2) {
+    // Run bare, the user most likely wants to know how to use it, not which flag is missing.
+    process.stderr.write(USAGE);
+    process.exit(2);
+  }
   let options: ProxyOptions | 'help';
   try {
     options = parseCommandLine(process.argv.slice(2));
   } catch (err) {
-    if (!(err instanceof OptionError) && !(err instanceof ConfigError)) throw err;
-    process.stderr.write(`chanlb: ${err.message}${err instanceof OptionError ? ' (see --help)' : ''}\n`);
-    process.exit(2);
+    exitIfUsersFault(err);
   }
   if (options === 'help') {
     process.stdout.write(USAGE);
     return;
   }
-  const proxy = new Proxy(options);
-  await proxy.listen();
-  process.stdout.write(`chanlb listening on ${describe(proxy)}\n`);
+  let proxy: Proxy;
+  try {
+    proxy = new Proxy(options);
+    await proxy.listen();
+  } catch (err) {
+    exitIfUsersFault(err);
+  }
   let stopping = false;
   let reloading = Promise.resolve();
   const reload = async (): Promise<void> => {
@@ -43,8 +53,9 @@ async function main(): Promise<void> {
       log.error('reload_rejected', `reload rejected, the old configuration goes on serving: ${(err as Error).message}`);
       return;
     }
+    // The error log's line is the only one: at its default (info, stderr) it is what a person sees,
+    // and a log sent elsewhere or filtered is the user's choice, which a plain line would bypass.
     log.info('reloaded', `configuration reloaded: listening on ${describe(proxy)}`);
-    process.stdout.write(`chanlb: reloaded; listening on ${describe(proxy)}\n`);
   };
   // One reload at a time: a signal during a reload runs another after it.
   process.on('SIGHUP', () => {
@@ -52,17 +63,35 @@ async function main(): Promise<void> {
   });
   const stop = (signal: string): void => {
     if (stopping) {
-      process.stdout.write(`chanlb: ${signal} again, closing every connection now\n`);
+      say(`chanlb: ${signal} again, closing every connection now`);
       void proxy.close().then(() => process.exit(0));
       return;
     }
     stopping = true;
-    process.stdout.write(`chanlb: ${signal}, finishing requests in flight (at most ${options.shutdownTimeoutMs} ms)\n`);
+    say(`chanlb: ${signal}, finishing requests in flight (at most ${options.shutdownTimeoutMs} ms)`);
     void proxy.shutdown(options.shutdownTimeoutMs).then(() => process.exit(0));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // Last: whoever waits for this line may signal at once, and until a handler is installed a
+  // signal takes its default action (SIGHUP would end the process).
+  say(`chanlb listening on ${describe(proxy)}`);
 }
+
+/**
+ * A start-up failure the user can fix (a flag, the config file, an address or a log file that
+ * cannot be opened): one line naming it, exit 2. Anything else is rethrown.
+ */
+function exitIfUsersFault(err: unknown): never {
+  if (!(err instanceof OptionError) && !(err instanceof ConfigError) && !(err instanceof OpenError)) throw err;
+  process.stderr.write(`chanlb: ${err.message}${err instanceof OptionError ? ' (see --help)' : ''}\n`);
+  process.exit(2);
+}
+
+/** A line for a person: on standard error, never among the access log's lines. */
+const say = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
 
 /** `127.0.0.1:8080, ... -> default: 127.0.0.1:9001, ...; api: ...` */
 function describe(proxy: Proxy): string {

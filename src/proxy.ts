@@ -20,6 +20,7 @@ import { Routing } from './routing/routing.js';
 import type { BackendPool, WorkerStats } from './balancer/backend-pool.js';
 import { forwardedLines } from './http1/head.js';
 import { llhttp } from './http1/llhttp.js';
+import { listenError } from './open-error.js';
 import type { Address, ProxyOptions } from './options.js';
 
 export interface PoolStats {
@@ -66,13 +67,15 @@ export class Proxy {
   private listeners: Listener[] = [];
   private readonly clients = new Set<ClientConn>();
   private readonly retiring = new Set<BackendPool>();
-  private whenNoClients: (() => void) | null = null;
+  /** Waiting for the last client connection to close (see clientsClosed). */
+  private clientWaiters: (() => void)[] = [];
   private readonly context: ClientContext;
   /** The error log (backend failures, refused requests, reloads). */
   readonly eventLog: EventLog;
   private readonly tickMs: number;
   private readonly ticker: NodeJS.Timeout;
   private closing = false;
+  private closed: Promise<void> | null = null;
 
   constructor(options: ProxyOptions) {
     this.currentOptions = options;
@@ -153,7 +156,7 @@ export class Proxy {
       for (const server of opened) server.close();
       if (accessLog !== null && accessLog !== this.context.accessLog) await accessLog.close();
       if (routing !== null) {
-        for (const pool of routing.pools.values()) if (!oldRouting.has(pool)) pool.close();
+        for (const pool of routing.pools.values()) if (!oldRouting.has(pool)) void pool.close();
       }
       throw err;
     }
@@ -167,11 +170,7 @@ export class Proxy {
   async shutdown(deadlineMs: number): Promise<void> {
     this.closing = true;
     for (const { server } of this.listeners) server.close();
-    // The server counts a connection gone a tick before its 'close' reaches ClientConn: wait for ours.
-    const drained = new Promise<void>((resolve) => {
-      this.whenNoClients = resolve;
-      if (this.clients.size === 0) resolve();
-    });
+    const drained = this.clientsClosed();
     for (const client of this.clients) client.drain();
     const grace = setTimeout(() => {
       for (const client of this.clients) client.closeIfIdle();
@@ -185,19 +184,25 @@ export class Proxy {
     await this.close();
   }
 
-  /** Stops listening, closes every client and backend socket now. */
-  async close(): Promise<void> {
+  /**
+   * Stops listening, cuts every client and backend socket now, then closes the logs. Calling it
+   * again (a second signal during a shutdown) returns the first call's promise.
+   */
+  close(): Promise<void> {
+    this.closed ??= this.closeNow();
+    return this.closed;
+  }
+
+  private async closeNow(): Promise<void> {
     this.closing = true;
     clearInterval(this.ticker);
-    const closed = this.listeners.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())));
+    const listeners = this.listeners.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())));
     for (const client of this.clients) client.destroy();
-    for (const pool of this.context.routing.pools.values()) pool.close();
-    for (const pool of this.retiring) pool.close();
+    const pools = [...this.context.routing.pools.values(), ...this.retiring].map((pool) => pool.close());
     this.retiring.clear();
-    await Promise.all(closed);
-    const log = this.context.accessLog;
-    this.context.accessLog = null; // close() may run twice (a shutdown, then a second signal)
-    await log?.close();
+    // An exchange cut here settles, and may log, when its sockets' 'close' arrives: only then the logs close.
+    await Promise.all([...listeners, ...pools, this.clientsClosed()]);
+    await this.context.accessLog?.close();
     await this.eventLog.close();
   }
 
@@ -224,9 +229,10 @@ export class Proxy {
     const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.onConnection(server, socket));
     limitConnections(server, this.currentOptions.maxConnections);
     return new Promise((resolve, reject) => {
-      server.once('error', reject);
+      const failed = (err: Error): void => reject(listenError(address.host, address.port, err));
+      server.once('error', failed);
       server.listen(address.port, address.host, () => {
-        server.off('error', reject);
+        server.off('error', failed);
         // After listening, errors are per accept (EMFILE and the like): the server goes on.
         server.on('error', (err: Error) => this.eventLog.error('accept_failed', `accept failed: ${err.message}`));
         resolve(server);
@@ -247,7 +253,7 @@ export class Proxy {
     for (const client of this.clients) client.tick(now);
     for (const pool of this.retiring) {
       if (pool.idle) {
-        pool.close();
+        void pool.close();
         this.retiring.delete(pool);
       }
     }
@@ -267,8 +273,19 @@ export class Proxy {
     this.clients.add(client);
     socket.once('close', () => {
       this.clients.delete(client);
-      if (this.clients.size === 0) this.whenNoClients?.();
+      if (this.clients.size > 0) return;
+      for (const resolve of this.clientWaiters) resolve();
+      this.clientWaiters = [];
     });
+  }
+
+  /**
+   * Resolves once no client connection is open. Waits for our own 'close' listener: the server
+   * counts a connection gone a tick before its 'close' reaches ClientConn.
+   */
+  private clientsClosed(): Promise<void> {
+    if (this.clients.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.clientWaiters.push(resolve));
   }
 }
 

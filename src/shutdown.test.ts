@@ -1,21 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import * as net from 'node:net';
-import { connect, helloBackends, sleep, startProxy, startUrlEcho, waitFor, withCleanup, HOST } from './test-support/harness.js';
+import { connect, helloBackends, refused, sleep, startProxy, startUrlEcho, waitFor, withCleanup } from './test-support/harness.js';
 import { GET, headerValue } from './test-support/raw-client.js';
 import { LoadLoop } from './test-support/load-loop.js';
-
-/** Whether a new TCP connection to `port` is refused (nothing accepts any more). */
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, HOST);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(true));
-  });
-}
 
 test('graceful shutdown: requests in flight finish with Connection: close, idle connections close, nothing new is accepted', () => withCleanup(async (c) => {
   const backends = await helloBackends(c, 2, 200);

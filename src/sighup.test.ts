@@ -49,10 +49,26 @@ test('SIGHUP under load: the new config serves new requests, none fails; a broke
   const lines = logLines(log);
   const reloaded = lines.find((l) => l.event === 'reloaded');
   assert.ok(reloaded !== undefined && reloaded.level === 'info', JSON.stringify(lines));
+  assert.match(String(reloaded.msg), /reloaded: listening on 127\.0\.0\.1:\d+/);
   const rejected = lines.find((l) => l.event === 'reload_rejected');
   assert.is(rejected?.level, 'error');
   assert.match(String(rejected?.msg), `${file}:4: timeouts.conect: expected one of the keys`);
-  assert.match(proxy.output(), /reloaded; listening on 127\.0\.0\.1:\d+/);
+}));
+
+test('SIGHUP with the error log on stderr: one line about the reload, the JSON one', () => withCleanup(async (c) => {
+  const dir = mkdtempSync(join(tmpdir(), 'chanlb-sighup-'));
+  c.add({ close: () => rmSync(dir, { recursive: true, force: true }) });
+  const file = join(dir, 'chanlb.yaml');
+  const backend = await startUrlEcho(c, 'only');
+  writeFileSync(file, config(backend.port));
+  const proxy = c.add(await spawnProxy(['--config', file]));
+  proxy.child.kill('SIGHUP');
+  await waitFor('the reload in the error log', () => proxy.output().includes('"event":"reloaded"'), 10_000, () => proxy.output());
+  proxy.child.kill('SIGTERM'); // everything the reload printed is out once the process has exited
+  const { stdout, stderr } = await proxy.exitWithin(10_000);
+  const about = (stdout + stderr).split('\n').filter((l) => /reload/i.test(l));
+  assert.is(about.length, 1, JSON.stringify(about));
+  assert.is((JSON.parse(about[0] ?? '') as Record<string, unknown>).event, 'reloaded');
 }));
 
 test.run();

@@ -117,11 +117,18 @@ export class ConnPool implements UpstreamOwner {
     this.events.retry(job);
   }
 
-  /** Destroys every socket (in-flight exchanges fail). */
-  close(): void {
+  /**
+   * Destroys every socket (in-flight exchanges fail). Resolves once each has closed: an exchange
+   * cut here settles, and may log, on its socket's 'close', which comes a turn later.
+   */
+  async close(): Promise<void> {
     this.closing = true;
     clearInterval(this.sweeper);
-    for (const conn of [...this.all]) conn.destroy();
+    await Promise.all([...this.all].map((conn) => {
+      const closed = new Promise<void>((resolve) => conn.socket.once('close', () => resolve()));
+      conn.destroy();
+      return closed;
+    }));
   }
 
   private readonly sweep = (): void => {

@@ -73,9 +73,11 @@ export class BackendPool {
     return this.work.size === 0 && this.work.waitingSenders === 0 && this.workers.every((w) => w.pending === 0);
   }
 
-  close(): void {
-    for (const worker of this.workers) worker.close();
+  /** Cuts every backend socket; resolves once they have all closed. */
+  async close(): Promise<void> {
+    const closed = this.workers.map((worker) => worker.close());
     this.balancer.stop();
+    await Promise.all(closed);
   }
 
   stats(): WorkerStats[] {

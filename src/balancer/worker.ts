@@ -119,13 +119,14 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job> {
     if (!this.health.trySend(this)) void this.health.send(this);
   }
 
-  close(): void {
+  /** Resolves once every socket to the backend has closed (see ConnPool.close). */
+  close(): Promise<void> {
     if (this.cooldown !== null) clearTimeout(this.cooldown);
     if (this.parked) {
       this.requests.removeReceiver(this);
       this.parked = false;
     }
-    this.pool.close();
+    return this.pool.close();
   }
 
   private start(job: Job): void {

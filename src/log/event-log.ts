@@ -92,6 +92,6 @@ function open(level: LogLevel, target: LogTarget): [LogDestination | null, Logge
     formatters: { level: (label: string) => ({ level: label }) },
   };
   if (level === 'silent') return [null, pino(options)];
-  const dest = new LogDestination('log', target);
+  const dest = new LogDestination('error log', target);
   return [dest, pino(options, dest.stream)];
 }

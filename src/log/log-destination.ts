@@ -8,12 +8,15 @@
  * - A write error is reported once and stops this log; the file is let go. Left alone, sonic-boom
  *   would retry on every write, and pino's exit hook would retry forever on 'beforeExit'.
  * - close() flushes what is buffered and resolves when the descriptor is closed (or never opened).
+ * - Once closed or failed, every write is dropped, whichever logger makes it: sonic-boom throws on a
+ *   write after its end, and a late event (an exchange cut at shutdown) must not crash the process.
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino } from 'pino';
+import { OpenError } from '../open-error.js';
 
-export type Destination = ReturnType<typeof pino.destination>;
+type Destination = ReturnType<typeof pino.destination>;
 
 /** A file path, or 1 (stdout) or 2 (stderr). */
 export type LogTarget = string | 1 | 2;
@@ -24,7 +27,9 @@ export const targetName = (target: LogTarget): string =>
   target === 1 ? 'stdout' : target === 2 ? 'stderr' : `'${target}'`;
 
 export class LogDestination {
-  readonly stream: Destination;
+  /** What a logger writes to (pino's destination): every write goes through write()'s check. */
+  readonly stream: pino.DestinationStream = { write: (text: string) => this.write(text) };
+  readonly #sonic: Destination;
   readonly #done: Promise<void>;
   #closed = false;
   #opened = false;
@@ -39,11 +44,11 @@ export class LogDestination {
         mkdirSync(dirname(target), { recursive: true });
         closeSync(openSync(target, 'a'));
       } catch (err) {
-        throw new Error(`${what}: cannot open '${target}' for appending: ${(err as Error).message}`, { cause: err });
+        throw new OpenError(`${what}: cannot open '${target}' for appending: ${(err as Error).message}`, { cause: err });
       }
     }
     const dest = pino.destination({ dest: target, sync: false, mkdir: true, maxLength: MAX_BUFFERED });
-    this.stream = dest;
+    this.#sonic = dest;
     let finish = (): void => {};
     this.#done = new Promise<void>((resolve) => {
       finish = resolve;
@@ -80,7 +85,7 @@ export class LogDestination {
   }
 
   write(text: string): void {
-    if (this.writable) this.stream.write(text);
+    if (this.writable) this.#sonic.write(text);
   }
 
   /**
@@ -89,14 +94,14 @@ export class LogDestination {
    */
   caughtUp(): Promise<void> {
     if (!this.writable) return Promise.resolve();
-    return new Promise((resolve) => this.stream.once('drain', () => resolve()));
+    return new Promise((resolve) => this.#sonic.once('drain', () => resolve()));
   }
 
   close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
       // sonic-boom flushes, then closes a file's descriptor; it leaves stdout and stderr open.
-      if (!this.#failed) this.stream.end();
+      if (!this.#failed) this.#sonic.end();
     }
     return this.#done;
   }

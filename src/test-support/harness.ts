@@ -94,6 +94,18 @@ export function waitForIdle(proxy: Proxy, timeoutMs = 5_000): Promise<void> {
     () => JSON.stringify(proxy.stats().workers));
 }
 
+/** Whether a new TCP connection to `port` is refused (nothing accepts any more). */
+export function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, HOST);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
 /** A port that was free a moment ago and on which nothing listens now. */
 export function closedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
