@@ -14,7 +14,7 @@ import { waitFor } from '../test-support/harness.js';
 const dir = mkdtempSync(join(tmpdir(), 'chanlb-log-destination-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-const failure = new ProxyError('PRX_ERR_BACKEND_CLOSED', 502, 'backend', 'backend closed the connection');
+const failure = new ProxyError('PRX_ERR_BACKEND_CLOSED', 'backend closed the connection');
 
 /** Runs `body` with process.stderr.write captured; returns what was written. */
 async function capturingStderr(body: (written: readonly string[]) => Promise<void>): Promise<string[]> {
