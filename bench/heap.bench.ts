@@ -7,7 +7,7 @@
 import { Bench } from 'tinybench';
 import { perOperation } from './batch.js';
 import { Heap } from '../src/heap/heap.js';
-import { WorkerPool, lessLoaded, type PoolMember } from '../src/balancer/pool.js';
+import { WorkerHeap, lessLoaded, type PoolMember } from '../src/balancer/worker-heap.js';
 
 const SIZES = [4, 16, 256] as const;
 const BATCH = 1024;
@@ -34,7 +34,7 @@ function makeWorkers(n: number): Worker[] {
   return Array.from({ length: n }, (_, id) => ({ id, weight: 1 + (id % 3), pending: 0, turn: 0, heapIndex: -1 }));
 }
 
-/** The baseline: the same order as WorkerPool by scanning every worker. */
+/** The baseline: the same order as WorkerHeap by scanning every worker. */
 function leastLoaded(ws: Worker[]): Worker {
   let best = ws[0]!;
   for (let i = 1; i < ws.length; i++) {
@@ -55,7 +55,7 @@ function makeHeap(n: number): Heap<Worker> {
 }
 
 function poolTask(bench: Bench, n: number): () => unknown {
-  const pool = new WorkerPool(makeWorkers(n));
+  const pool = new WorkerHeap(makeWorkers(n));
   const inflight: Worker[] = [];
   for (let i = 0; i < n * IN_FLIGHT_PER_WORKER; i++) {
     const w = pool.min()!;

@@ -1,6 +1,6 @@
 /**
  * The proxy's own work per request, without the kernel: one keep-alive request through a real
- * ClientConn, work channel, balancer, Worker, ConnPool and UpstreamConn, over in-memory sockets that
+ * ClientConn, work channel, balancer, Worker, SocketPool and UpstreamConn, over in-memory sockets that
  * capture writes. What is left out is exactly the syscalls and Node's stream plumbing, so this is
  * the part of the per-request CPU cost the project's code controls.
  */

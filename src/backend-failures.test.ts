@@ -11,8 +11,8 @@ import type * as net from 'node:net';
 import type { EchoReport } from '../backends/echo.js';
 import { startHello } from '../backends/hello.js';
 import { startRaw, type RawBehaviour, type RawHandle } from '../backends/raw.js';
-import type { Proxy } from './proxy.js';
-import type { ProxyOptions } from './options.js';
+import type { Server } from './server.js';
+import type { ProxyOptions } from './options/options.js';
 import { GET, headerValue, type RawResponse } from './test-support/raw-client.js';
 import { dechunk } from './test-support/chunked.js';
 import { assertErrorResponse } from './test-support/error-response.js';
@@ -66,14 +66,14 @@ async function expectCut(read: Promise<RawResponse>): Promise<string> {
   return '';
 }
 
-function worker(proxy: Proxy, i = 0) {
+function worker(proxy: Server, i = 0) {
   const w = proxy.stats().workers[i];
   assert.ok(w !== undefined, `worker ${i}`);
   return w as NonNullable<typeof w>;
 }
 
 /** Pending back to zero, and every backend socket still open is an idle pooled one. */
-async function assertSettled(proxy: Proxy): Promise<void> {
+async function assertSettled(proxy: Server): Promise<void> {
   await waitForIdle(proxy);
   await waitFor('no busy backend socket', () => proxy.stats().workers.every((w) => w.open === w.idle), 2_000,
     () => JSON.stringify(proxy.stats().workers));

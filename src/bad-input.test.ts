@@ -14,8 +14,8 @@ import { loadBadFixtures } from './http1/fixtures.js';
 import { headerValue, type RawClient, type RawResponse } from './test-support/raw-client.js';
 import { connect, echoBackends, startProxy, waitFor, waitForIdle, withCleanup, type Cleanup } from './test-support/harness.js';
 import type { EchoHandle } from '../backends/echo.js';
-import type { Proxy } from './proxy.js';
-import type { ProxyOptions } from './options.js';
+import type { Server } from './server.js';
+import type { ProxyOptions } from './options/options.js';
 
 function assertRefused(res: RawResponse, status: number, what: string): void {
   assert.is(res.status, status, `${what}: status (body ${JSON.stringify(res.body.toString())})`);
@@ -25,7 +25,7 @@ function assertRefused(res: RawResponse, status: number, what: string): void {
 
 interface Setup {
   echo: EchoHandle;
-  proxy: Proxy;
+  proxy: Server;
   port: number;
 }
 

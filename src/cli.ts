@@ -3,13 +3,13 @@
  */
 import { parseArgs } from 'node:util';
 import { POLICIES } from './balancer/policy.js';
-import { loadConfig } from './config/load-config.js';
+import { loadConfig } from './options/config/load-config.js';
 import { TrustedProxies, TrustedProxyError } from './frontend/trusted-proxies.js';
 import { LOG_LEVELS } from './log/event-log.js';
 import {
   ACCESS_LOG_CHOICES, DEFAULT_LISTEN_HOST, DEFAULTS, OptionError, parseAddress, parseChoice, parseCount, parseDuration, parseLogTarget, parseSize, withDefaults,
   type ProxyOptions,
-} from './options.js';
+} from './options/options.js';
 
 const d = DEFAULTS;
 const listenDefault = d.listen.map((a) => `${a.host}:${a.port}`).join(', ');

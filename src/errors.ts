@@ -55,6 +55,7 @@ export type ErrorCode = keyof typeof CODES;
 /** Codes of errors that stop the proxy or a reload rather than a request (no HTTP status). */
 export const PRX_ERR_OPTION = 'PRX_ERR_OPTION';
 export const PRX_ERR_CONFIG = 'PRX_ERR_CONFIG';
+export const PRX_ERR_OPEN = 'PRX_ERR_OPEN';
 export const PRX_ERR_LLHTTP_LOAD = 'PRX_ERR_LLHTTP_LOAD';
 export const PRX_ERR_CHAN_CLOSED = 'PRX_ERR_CHAN_CLOSED';
 
@@ -92,3 +93,28 @@ export const clientBodyTimeout = (ms: number): ProxyError =>
   new ProxyError('PRX_ERR_CLIENT_BODY_TIMEOUT', `the client sent no request body bytes for ${ms} ms`);
 export const clientStalled = (ms: number): ProxyError =>
   new ProxyError('PRX_ERR_CLIENT_STALLED', `the client read none of its response for ${ms} ms`);
+
+/**
+ * An address to listen on or a log file that cannot be opened: a setting the user must change. At
+ * start-up the CLI exits 2 with the message, as for a bad flag; a reload that meets one is refused.
+ */
+export class OpenError extends Error {
+  readonly code = PRX_ERR_OPEN;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'OpenError';
+  }
+}
+
+const LISTEN_REASONS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'no such address on this host',
+};
+
+/** `cannot listen on 127.0.0.1:80: permission denied (EACCES)` */
+export function listenError(host: string, port: number, err: NodeJS.ErrnoException): OpenError {
+  const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  const reason = err.code !== undefined && LISTEN_REASONS[err.code] !== undefined ? `${LISTEN_REASONS[err.code]} (${err.code})` : err.message;
+  return new OpenError(`cannot listen on ${where}: ${reason}`, { cause: err });
+}

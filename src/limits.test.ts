@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type { EchoReport } from '../backends/echo.js';
 import { startRaw } from '../backends/raw.js';
 import { parseCommandLine } from './cli.js';
-import { OptionError, type ProxyOptions } from './options.js';
+import { OptionError, type ProxyOptions } from './options/options.js';
 import { GET, RawClient } from './test-support/raw-client.js';
 import { assertClosingResponse } from './test-support/error-response.js';
 import { connect, echoBackends, helloBackends, sleep, startProxy, waitFor, waitForIdle, withCleanup } from './test-support/harness.js';

@@ -5,11 +5,11 @@
  * Standard output carries the access log alone (it may be JSON lines read by a program); every
  * message for a person goes to standard error.
  */
-import { Proxy } from './proxy.js';
-import { OptionError, type ProxyOptions } from './options.js';
+import { Server } from './server.js';
+import { OptionError, type ProxyOptions } from './options/options.js';
 import { parseCommandLine, USAGE } from './cli.js';
-import { ConfigError } from './config/load-config.js';
-import { OpenError } from './open-error.js';
+import { ConfigError } from './options/config/load-config.js';
+import { OpenError } from './errors.js';
 
 async function main(): Promise<void> {
   if (process.argv.length <= 2) {
@@ -27,9 +27,9 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  let proxy: Proxy;
+  let proxy: Server;
   try {
-    proxy = new Proxy(options);
+    proxy = new Server(options);
     await proxy.listen();
   } catch (err) {
     exitIfUsersFault(err);
@@ -94,7 +94,7 @@ const say = (line: string): void => {
 };
 
 /** `127.0.0.1:8080, ... -> default: 127.0.0.1:9001, ...; api: ...` */
-function describe(proxy: Proxy): string {
+function describe(proxy: Server): string {
   const listening = proxy.addresses().map((a) => `${a.host}:${a.port}`).join(', ');
   const pools = proxy.stats().pools.map((p) => `${p.name}: ${p.workers.map((w) => w.name).join(', ')}`).join('; ');
   return `${listening}, balancing over ${pools}`;

@@ -28,7 +28,7 @@ import * as net from 'node:net';
 import { Http1Parser, EV_NONE, EV_HEAD, EV_END, EV_UPGRADE, EV_ERROR } from './http1/parser.js';
 import { METHOD_CONNECT, METHOD_HEAD, METHOD_OPTIONS, METHOD_TRACE } from './http1/methods.js';
 import { loadFixtures, type Fixture } from './http1/fixtures.js';
-import { DEFAULTS } from './options.js';
+import { DEFAULTS } from './options/options.js';
 import { HOST, connect, echoBackends, startProxy, waitFor, waitForIdle, withCleanup } from './test-support/harness.js';
 import { prng } from './test-support/prng.js';
 

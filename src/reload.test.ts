@@ -4,8 +4,8 @@ import * as net from 'node:net';
 import { connect, startProxy, startUrlEcho, waitFor, withCleanup, HOST } from './test-support/harness.js';
 import { LoadLoop } from './test-support/load-loop.js';
 import { GET } from './test-support/raw-client.js';
-import type { Proxy } from './proxy.js';
-import type { ProxyOptions, RouteOptions } from './options.js';
+import type { Server } from './server.js';
+import type { ProxyOptions, RouteOptions } from './options/options.js';
 
 const local = (port: number) => ({ host: HOST, port });
 const bodyOf = async (port: number, c: Parameters<typeof connect>[0], path = '/'): Promise<string> => {
@@ -13,7 +13,7 @@ const bodyOf = async (port: number, c: Parameters<typeof connect>[0], path = '/'
   await client.write(GET(path));
   return (await client.readResponse({ label: path })).body.toString();
 };
-const withOptions = (proxy: Proxy, changes: Partial<ProxyOptions>): ProxyOptions => ({ ...proxy.options, ...changes });
+const withOptions = (proxy: Server, changes: Partial<ProxyOptions>): ProxyOptions => ({ ...proxy.options, ...changes });
 
 test('reload under load: new requests go to the new pool, requests in flight finish on the old one, none fails; the old pool closes once idle', () => withCleanup(async (c) => {
   const before = await startUrlEcho(c, 'before');

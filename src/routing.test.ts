@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect, startUrlEcho, withCleanup, HOST, type Cleanup } from './test-support/harness.js';
-import { Proxy } from './proxy.js';
-import { withDefaults, type RouteOptions } from './options.js';
+import { Server } from './server.js';
+import { withDefaults, type RouteOptions } from './options/options.js';
 import { headerValue, RawClient } from './test-support/raw-client.js';
 
 const route = (pool: string, match: Partial<Omit<RouteOptions, 'pool'>> = {}): RouteOptions =>
@@ -14,7 +14,7 @@ async function routedProxy(c: Cleanup, routes: RouteOptions[], withDefault: bool
   const ports = new Map<string, number>();
   for (const name of names) ports.set(name, (await startUrlEcho(c, name)).port);
   const pool = (name: string) => ({ name, policy: 'least-pending' as const, backends: [{ host: HOST, port: ports.get(name) as number }] });
-  const proxy = c.add(new Proxy(withDefaults({
+  const proxy = c.add(new Server(withDefaults({
     listen: [{ host: HOST, port: 0 }, { host: HOST, port: 0 }],
     logLevel: 'silent',
     backends: withDefault ? [{ host: HOST, port: ports.get('default') as number }] : [],

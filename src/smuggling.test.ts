@@ -22,8 +22,8 @@ import {
   type RecordedAnswer, type RecordedRequest, type RecordingBackend, type RecordingOptions,
 } from './test-support/recording-backend.js';
 import { ATTACKS, SMUGGLED, VICTIM, VICTIM_SECRET, isLookalike } from './test-support/smuggling-cases.js';
-import type { Proxy } from './proxy.js';
-import type { ProxyOptions } from './options.js';
+import type { Server } from './server.js';
+import type { ProxyOptions } from './options/options.js';
 
 const GET = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: lb.test\r\n\r\n`;
 const READ_MS = 3_000;
@@ -32,7 +32,7 @@ const RESPONSE_TIMEOUT_MS = 2_000;
 
 interface Setup {
   backend: RecordingBackend;
-  proxy: Proxy;
+  proxy: Server;
   port: number;
 }
 

@@ -20,14 +20,14 @@
  */
 import type * as net from 'node:net';
 import { CLOSED, EMPTY, type Receiver } from '../csp/chan.js';
-import type { CreditWaiter } from '../balancer/response-slot.js';
+import type { CreditWaiter } from '../exchange/response-slot.js';
 import { Http1Parser, EV_NONE, EV_HEAD, EV_END, EV_UPGRADE, EV_ERROR } from '../http1/parser.js';
 import { HeadScan } from '../http1/hop-by-hop.js';
 import { responseHead } from '../http1/head.js';
 import {
   ResponseFraming, declaredLength, decimalLength, decodedBytes, encodeChunked, BODY_CHUNKED, BODY_CLOSE, BODY_LENGTH,
 } from '../http1/framing.js';
-import type { Job, Exchange } from '../balancer/job.js';
+import type { Job, Exchange } from '../exchange/job.js';
 import { clientBodyTimeout, clientStalled, backendBadResponse, backendClosed, backendConnectTimeout, backendRefused, backendTimeout, type ProxyError } from '../errors.js';
 
 const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n');

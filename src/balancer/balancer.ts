@@ -11,7 +11,7 @@ import { Chan } from '../csp/chan.js';
 import { Select } from '../csp/select.js';
 import { createPolicy, type Policy, type PolicyName } from './policy.js';
 import type { Worker } from './worker.js';
-import type { Job } from './job.js';
+import type { Job } from '../exchange/job.js';
 import { backendQueueFull, noBackend } from '../errors.js';
 import type { EventLog } from '../log/event-log.js';
 

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createPolicy, POLICIES } from './policy.js';
-import type { PoolMember } from './pool.js';
+import type { PoolMember } from './worker-heap.js';
 
 interface Member extends PoolMember {
   name: string;

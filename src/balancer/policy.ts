@@ -1,12 +1,12 @@
 /**
- * Balancing policies behind one small interface. The least-pending heap (`WorkerPool`, Pike's
+ * Balancing policies behind one small interface. The least-pending heap (`WorkerHeap`, Pike's
  * balancer) is the default and the one the project is known for; round robin and power of two
  * choices are there to compare it against (bench/policies) and for users who want them.
  *
  * Every policy keeps `pending` on its members (the balancer reports each dispatch and completion),
  * so stats and health read the same numbers whatever the policy.
  */
-import { lessLoaded, WorkerPool, type PoolMember } from './pool.js';
+import { lessLoaded, WorkerHeap, type PoolMember } from './worker-heap.js';
 
 export interface Policy<W extends PoolMember> {
   readonly size: number;
@@ -22,7 +22,7 @@ export const POLICIES = ['least-pending', 'round-robin', 'p2c'] as const;
 export type PolicyName = (typeof POLICIES)[number];
 
 /** The heap: the least pending/weight on top, ties taking turns. */
-class LeastPending<W extends PoolMember> extends WorkerPool<W> implements Policy<W> {
+class LeastPending<W extends PoolMember> extends WorkerHeap<W> implements Policy<W> {
   pick(): W | undefined {
     return this.min();
   }

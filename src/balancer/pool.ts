@@ -1,86 +1,95 @@
-// The workers in a min-heap ordered by load, the least loaded on top (Pike's balancer).
-//
-// Invariants:
-//   - load(w) = w.pending / w.weight, compared by cross-multiplying; weight is finite and > 0;
-//   - among equal loads the lower turn wins, so equal workers take turns in least-recently-picked order;
-//   - turns are unique and increasing: add() and dispatched() both take the next counter value, so a
-//     worker that (re)joins goes to the back of the tie order and the first picks follow insertion order;
-//   - pending >= 0; completed() on a worker with pending 0 throws and changes nothing;
-//   - a worker removed while it has jobs in flight still counts them down through completed(); it is
-//     only re-ordered while it is in the pool.
-import { Heap, type HeapItem } from '../heap/heap.js';
+/**
+ * A pool: a named set of backends with its own work channel, balancer and one worker per backend
+ * (what a single-pool proxy is, so several can run side by side and routes choose between them).
+ *
+ * Invariants:
+ * - `key` covers everything the pool was built from; a reload keeps a pool whose key is unchanged
+ *   (its sockets, pending counts and health state go on) and builds a new one otherwise.
+ * - A pool no route sends to any more is retired: it keeps running until `idle` (nothing queued,
+ *   nothing parked on its work channel, nothing pending on any worker), then it is closed.
+ */
+import { Chan } from '../csp/chan.js';
+import { Balancer } from './balancer.js';
+import { Worker, WORKER_QUEUE } from './worker.js';
+import type { Job } from '../exchange/job.js';
+import type { EventLog } from '../log/event-log.js';
+import type { PoolOptions, ProxyOptions } from '../options/options.js';
 
-export interface PoolMember extends HeapItem {
-  /** Jobs in flight. */
+export interface WorkerStats {
+  name: string;
   pending: number;
-  /** > 0; load is pending / weight. */
-  weight: number;
-  /** Sequence number of the last time it was picked (or joined); lower wins ties. */
-  turn: number;
+  served: number;
+  failed: number;
+  open: number;
+  idle: number;
+  dialled: number;
+  /** Out of rotation after consecutive failures, until its cool-down ends. */
+  ejected: boolean;
 }
 
-/** The pool's order: less loaded first, then picked longer ago. Also for policies that compare two workers. */
-export function lessLoaded(a: PoolMember, b: PoolMember): boolean {
-  const la = a.pending * b.weight;
-  const lb = b.pending * a.weight;
-  return la < lb || (la === lb && a.turn < b.turn);
+/** The proxy-wide settings a pool's workers use. */
+export type BackendSettings = Pick<ProxyOptions,
+  'maxConnectionsPerBackend' | 'connectTimeoutMs' | 'responseTimeoutMs' | 'backendIdleTimeoutMs' | 'failuresToEject' | 'ejectCooldownMs'>;
+
+export function poolKey(pool: PoolOptions, settings: BackendSettings): string {
+  const s = settings;
+  return JSON.stringify([
+    pool.name, pool.policy, pool.backends.map((b) => [b.host, b.port, b.weight ?? 1]),
+    s.maxConnectionsPerBackend, s.connectTimeoutMs, s.responseTimeoutMs, s.backendIdleTimeoutMs, s.failuresToEject, s.ejectCooldownMs,
+  ]);
 }
 
-export class WorkerPool<W extends PoolMember> {
-  readonly #heap = new Heap<W>(lessLoaded);
-  #counter = 0;
+export class Pool {
+  readonly name: string;
+  readonly key: string;
+  readonly work: Chan<Job>;
+  readonly workers: readonly Worker[];
+  private readonly balancer: Balancer;
 
-  constructor(members?: Iterable<W>) {
-    if (members !== undefined) for (const w of members) this.add(w);
+  constructor(pool: PoolOptions, settings: BackendSettings, log: EventLog | null) {
+    this.name = pool.name;
+    this.key = poolKey(pool, settings);
+    const n = pool.backends.length;
+    const done = new Chan<Worker>(WORKER_QUEUE * n);
+    const health = new Chan<Worker>(n);
+    this.workers = pool.backends.map((b) => new Worker(`${b.host}:${b.port}`, {
+      host: b.host,
+      port: b.port,
+      maxConnections: settings.maxConnectionsPerBackend,
+      connectTimeoutMs: settings.connectTimeoutMs,
+      responseTimeoutMs: settings.responseTimeoutMs,
+      idleTimeoutMs: settings.backendIdleTimeoutMs,
+    }, b.weight ?? 1, done, health, { failuresToEject: settings.failuresToEject, cooldownMs: settings.ejectCooldownMs, log }));
+    this.balancer = new Balancer(done, health, this.workers, pool.policy, log === null ? null : { log, pool: pool.name });
+    this.work = this.balancer.work;
   }
 
-  get size(): number {
-    return this.#heap.length;
+  start(): void {
+    this.balancer.start();
   }
 
-  /** The least loaded worker, without changing anything. */
-  min(): W | undefined {
-    return this.#heap.peek();
+  /** Nothing queued or in flight: a retired pool may be closed. */
+  get idle(): boolean {
+    return this.work.size === 0 && this.work.waitingSenders === 0 && this.workers.every((w) => w.pending === 0);
   }
 
-  /** A job was sent to w. */
-  dispatched(w: W): void {
-    w.pending++;
-    w.turn = ++this.#counter;
-    if (this.#heap.has(w)) this.#heap.fix(w);
+  /** Cuts every backend socket; resolves once they have all closed. */
+  async close(): Promise<void> {
+    const closed = this.workers.map((worker) => worker.close());
+    this.balancer.stop();
+    await Promise.all(closed);
   }
 
-  /** A job on w finished. */
-  completed(w: W): void {
-    if (w.pending <= 0) {
-      throw new RangeError(`WorkerPool.completed: pending is ${w.pending}; a completion without a dispatch`);
-    }
-    w.pending--;
-    if (this.#heap.has(w)) this.#heap.fix(w);
-  }
-
-  /** w joins the pool at the back of the tie order; false if it was already in. */
-  add(w: W): boolean {
-    if (!(w.weight > 0 && Number.isFinite(w.weight))) {
-      throw new RangeError(`WorkerPool.add: weight must be a finite number > 0, got ${w.weight}`);
-    }
-    if (this.#heap.has(w)) return false;
-    w.turn = ++this.#counter;
-    this.#heap.push(w);
-    return true;
-  }
-
-  /** w leaves the pool; false if it was not in it. */
-  remove(w: W): boolean {
-    return this.#heap.remove(w);
-  }
-
-  has(w: W): boolean {
-    return this.#heap.has(w);
-  }
-
-  /** The members in heap order (the first is min()); do not change the pool while iterating. */
-  *[Symbol.iterator](): Iterator<W> {
-    for (let i = 0; i < this.#heap.length; i++) yield this.#heap.at(i);
+  stats(): WorkerStats[] {
+    return this.workers.map((w) => ({
+      name: w.name,
+      pending: w.pending,
+      served: w.served,
+      failed: w.failed,
+      open: w.pool.open,
+      idle: w.pool.idleCount,
+      dialled: w.pool.dialled,
+      ejected: w.ejected,
+    }));
   }
 }

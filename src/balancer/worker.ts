@@ -13,9 +13,9 @@
  *   again at once, a success makes it healthy.
  */
 import { Chan, CLOSED, EMPTY, type Receiver } from '../csp/chan.js';
-import { ConnPool, type ConnPoolOptions } from '../backend/conn-pool.js';
-import type { PoolMember } from './pool.js';
-import type { Job, JobOwner } from './job.js';
+import { SocketPool, type SocketPoolOptions } from '../backend/socket-pool.js';
+import type { PoolMember } from './worker-heap.js';
+import type { Job, JobOwner } from '../exchange/job.js';
 import type { EventLog } from '../log/event-log.js';
 
 /** Jobs queued per backend before the balancer answers 503 rather than queue more. */
@@ -35,7 +35,7 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job> {
   readonly weight: number;
   readonly name: string;
   readonly requests = new Chan<Job>(WORKER_QUEUE);
-  readonly pool: ConnPool;
+  readonly pool: SocketPool;
   /** Responses completed, and jobs that ended in an error. */
   served = 0;
   failed = 0;
@@ -50,13 +50,13 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job> {
   private cooldown: NodeJS.Timeout | null = null;
   private parked = false;
 
-  constructor(name: string, options: ConnPoolOptions, weight: number, done: Chan<Worker>, health: Chan<Worker>, healthOptions: HealthOptions) {
+  constructor(name: string, options: SocketPoolOptions, weight: number, done: Chan<Worker>, health: Chan<Worker>, healthOptions: HealthOptions) {
     this.name = name;
     this.weight = weight;
     this.done = done;
     this.health = health;
     this.healthOptions = healthOptions;
-    this.pool = new ConnPool(options, {
+    this.pool = new SocketPool(options, {
       available: () => this.pump(),
       retry: (job) => this.pool.run(job, true),
     });
@@ -119,7 +119,7 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job> {
     if (!this.health.trySend(this)) void this.health.send(this);
   }
 
-  /** Resolves once every socket to the backend has closed (see ConnPool.close). */
+  /** Resolves once every socket to the backend has closed (see SocketPool.close). */
   close(): Promise<void> {
     if (this.cooldown !== null) clearTimeout(this.cooldown);
     if (this.parked) {

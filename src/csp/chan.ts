@@ -20,6 +20,7 @@
  * Fast paths (trySend, tryRecv) allocate nothing; only send/recv that must wait create a promise.
  */
 import { Ring } from './ring.js';
+import { PRX_ERR_CHAN_CLOSED } from '../errors.js';
 
 /** tryRecv: nothing available right now. */
 export const EMPTY = Symbol('chan.empty');
@@ -27,7 +28,7 @@ export const EMPTY = Symbol('chan.empty');
 export const CLOSED = Symbol('chan.closed');
 
 export class ChanClosedError extends Error {
-  readonly code = 'PRX_ERR_CHAN_CLOSED';
+  readonly code = PRX_ERR_CHAN_CLOSED;
   constructor(message = 'send on closed channel') {
     super(message);
     this.name = 'ChanClosedError';

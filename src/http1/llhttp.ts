@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { PRX_ERR_LLHTTP_LOAD } from '../errors.js';
 
 /** The package version the embedded module was checked against (package.json pins it). */
 export const LLHTTP_WASM_VERSION = '1.0.3';
@@ -70,7 +71,7 @@ const REQUIRED_EXPORTS: readonly (keyof LlhttpExports)[] = [
 ];
 
 export class LlhttpLoadError extends Error {
-  readonly code = 'PRX_ERR_LLHTTP_LOAD';
+  readonly code = PRX_ERR_LLHTTP_LOAD;
   constructor(message: string) {
     super(`${message} (expected llhttp-wasm@${LLHTTP_WASM_VERSION}; reinstall with 'npm ci')`);
     this.name = 'LlhttpLoadError';

@@ -14,7 +14,7 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino } from 'pino';
-import { OpenError } from '../open-error.js';
+import { OpenError } from '../errors.js';
 
 type Destination = ReturnType<typeof pino.destination>;
 

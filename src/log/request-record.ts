@@ -5,7 +5,7 @@
 import type { Http1Parser } from '../http1/parser.js';
 import { equalsLower } from '../http1/header-kind.js';
 import { trimmedLength } from '../http1/hop-by-hop.js';
-import type { Job, RequestRecord } from '../balancer/job.js';
+import type { Job, RequestRecord } from '../exchange/job.js';
 import type { AccessEntry } from './access-log.js';
 
 const REFERER = Buffer.from('referer');

@@ -6,16 +6,16 @@
  * routed by exactly one configuration. Pools whose definition is unchanged are carried over from
  * the previous Routing (connections, pending counts and health state go on); the others are new.
  */
-import { BackendPool, poolKey } from '../balancer/backend-pool.js';
-import { RateLimiter } from '../frontend/rate-limiter.js';
+import { Pool, poolKey } from '../balancer/pool.js';
+import { RateLimiter } from './rate-limiter.js';
 import { RouteTable } from './route-table.js';
 import type { EventLog } from '../log/event-log.js';
 import type { Chan } from '../csp/chan.js';
-import type { Job } from '../balancer/job.js';
-import { DEFAULT_POOL, type PoolOptions, type ProxyOptions, type RateLimitOptions } from '../options.js';
+import type { Job } from '../exchange/job.js';
+import { DEFAULT_POOL, type PoolOptions, type ProxyOptions, type RateLimitOptions } from '../options/options.js';
 
 export interface Route {
-  /** Where the request is sent (a BackendPool, or any work channel in benchmarks). */
+  /** Where the request is sent (a Pool, or any work channel in benchmarks). */
   pool: { readonly work: Chan<Job> };
   /** Null: no rate limit on this route. */
   rateLimiter: RateLimiter | null;
@@ -25,11 +25,11 @@ export class Routing {
   readonly table: RouteTable<Route>;
   /** Where requests no route matches go; null: they get 404. */
   readonly fallback: Route | null;
-  readonly pools: ReadonlyMap<string, BackendPool>;
+  readonly pools: ReadonlyMap<string, Pool>;
   /** Every rate limiter of this configuration, to sweep. */
   readonly rateLimiters: readonly RateLimiter[];
 
-  private constructor(table: RouteTable<Route>, fallback: Route | null, pools: Map<string, BackendPool>, limiters: RateLimiter[]) {
+  private constructor(table: RouteTable<Route>, fallback: Route | null, pools: Map<string, Pool>, limiters: RateLimiter[]) {
     this.table = table;
     this.fallback = fallback;
     this.pools = pools;
@@ -37,7 +37,7 @@ export class Routing {
   }
 
   /** Whether `pool` is one of this routing's pools (the same object, not only the same name). */
-  has(pool: BackendPool): boolean {
+  has(pool: Pool): boolean {
     return this.pools.get(pool.name) === pool;
   }
 
@@ -56,10 +56,10 @@ export class Routing {
    * are not started: the caller starts them when it swaps the routing in.
    */
   static build(options: ProxyOptions, previous: Routing | null, log: EventLog | null): Routing {
-    const pools = new Map<string, BackendPool>();
+    const pools = new Map<string, Pool>();
     for (const definition of poolDefinitions(options)) {
       const old = previous?.pools.get(definition.name);
-      pools.set(definition.name, old !== undefined && old.key === poolKey(definition, options) ? old : new BackendPool(definition, options, log));
+      pools.set(definition.name, old !== undefined && old.key === poolKey(definition, options) ? old : new Pool(definition, options, log));
     }
     const limiters: RateLimiter[] = [];
     const limiter = (limit: RateLimitOptions): RateLimiter | null => {

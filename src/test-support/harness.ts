@@ -3,8 +3,8 @@
  * (in reverse order of start), and poll for a state with a deadline.
  */
 import * as net from 'node:net';
-import { Proxy } from '../proxy.js';
-import { withDefaults, type ProxyOptions } from '../options.js';
+import { Server } from '../server.js';
+import { withDefaults, type ProxyOptions } from '../options/options.js';
 import { RawClient } from './raw-client.js';
 import { startHello } from '../../backends/hello.js';
 import { startEcho, type EchoHandle } from '../../backends/echo.js';
@@ -56,13 +56,13 @@ export async function echoBackends(c: Cleanup, n: number): Promise<EchoHandle[]>
 }
 
 export interface StartedProxy {
-  proxy: Proxy;
+  proxy: Server;
   port: number;
 }
 
 /** A proxy on 127.0.0.1 (ephemeral port) in front of `backends`. */
 export async function startProxy(c: Cleanup, backends: { port: number; weight?: number }[], overrides: Partial<ProxyOptions> = {}): Promise<StartedProxy> {
-  const proxy = new Proxy(withDefaults({
+  const proxy = new Server(withDefaults({
     listen: [{ host: HOST, port: 0 }],
     logLevel: 'silent',
     backends: backends.map((b) => ({ host: HOST, port: b.port, ...(b.weight === undefined ? {} : { weight: b.weight }) })),
@@ -89,7 +89,7 @@ export async function waitFor(what: string, check: () => boolean, timeoutMs = 5_
 }
 
 /** Waits until every worker's pending count is zero. */
-export function waitForIdle(proxy: Proxy, timeoutMs = 5_000): Promise<void> {
+export function waitForIdle(proxy: Server, timeoutMs = 5_000): Promise<void> {
   return waitFor('every pending count to return to 0', () => proxy.stats().workers.every((w) => w.pending === 0), timeoutMs,
     () => JSON.stringify(proxy.stats().workers));
 }

@@ -1,11 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
-import { parseCommandLine } from '../cli.js';
+import { parseCommandLine } from '../../cli.js';
 import { ConfigError } from './load-config.js';
 import { withDefaults, type ProxyOptions } from '../options.js';
 
-const fixture = (name: string): string => fileURLToPath(new URL(`../../../fixtures/configs/${name}`, import.meta.url));
+const fixture = (name: string): string => fileURLToPath(new URL(`../../../../fixtures/configs/${name}`, import.meta.url));
 
 function parse(argv: string[]): ProxyOptions {
   const options = parseCommandLine(argv);

@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ConfigError, loadConfig } from './load-config.js';
 
-const FIXTURES = new URL('../../../fixtures/configs/', import.meta.url);
+const FIXTURES = new URL('../../../../fixtures/configs/', import.meta.url);
 const fixture = (name: string): string => fileURLToPath(new URL(name, FIXTURES));
 
 function configError(name: string): ConfigError {

@@ -5,7 +5,7 @@
  * or fails, both are destroyed.
  */
 import type * as net from 'node:net';
-import type { Tunnel } from '../balancer/job.js';
+import type { Tunnel } from '../exchange/job.js';
 
 /** Joins `client` and the backend of `t`. `toBackend`: bytes the client sent after its upgrade request. */
 export function tunnel(client: net.Socket, toBackend: Buffer, t: Tunnel): void {

@@ -9,17 +9,18 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { parse as parseToml, TomlDate, TomlError } from 'smol-toml';
-import { POLICIES } from '../balancer/policy.js';
-import { TrustedProxies, TrustedProxyError } from '../frontend/trusted-proxies.js';
-import { LOG_LEVELS } from '../log/event-log.js';
-import { hostPatternProblem, pathPrefixProblem } from '../routing/route-table.js';
+import { POLICIES } from '../../balancer/policy.js';
+import { TrustedProxies, TrustedProxyError } from '../../frontend/trusted-proxies.js';
+import { LOG_LEVELS } from '../../log/event-log.js';
+import { hostPatternProblem, pathPrefixProblem } from '../../routing/route-table.js';
 import {
   ACCESS_LOG_CHOICES, DEFAULT_LISTEN_HOST, DEFAULT_POOL, DEFAULTS, OptionError, parseAddress, parseChoice, parseCount, parseDuration, parseLogTarget, parseSize,
   type Address, type PoolOptions, type ProxyOptions, type RouteOptions,
 } from '../options.js';
+import { PRX_ERR_CONFIG } from '../../errors.js';
 
 export class ConfigError extends Error {
-  readonly code = 'PRX_ERR_CONFIG';
+  readonly code = PRX_ERR_CONFIG;
   constructor(message: string) {
     super(message);
     this.name = 'ConfigError';

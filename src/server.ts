@@ -17,18 +17,18 @@ import { TrustedProxies } from './frontend/trusted-proxies.js';
 import { AccessLog } from './log/access-log.js';
 import { EventLog } from './log/event-log.js';
 import { Routing } from './routing/routing.js';
-import type { BackendPool, WorkerStats } from './balancer/backend-pool.js';
+import type { Pool, WorkerStats } from './balancer/pool.js';
 import { forwardedLines } from './http1/head.js';
 import { llhttp } from './http1/llhttp.js';
-import { listenError } from './open-error.js';
-import type { Address, ProxyOptions } from './options.js';
+import { listenError } from './errors.js';
+import type { Address, ProxyOptions } from './options/options.js';
 
 export interface PoolStats {
   name: string;
   workers: WorkerStats[];
 }
 
-export interface ProxyStats {
+export interface ServerStats {
   clients: number;
   /** Response bytes held for clients (queued, parked, in socket buffers): in all, and the most one connection holds. */
   bufferedOutput: { total: number; max: number };
@@ -61,12 +61,12 @@ interface Listener {
   server: net.Server;
 }
 
-export class Proxy {
+export class Server {
   private currentOptions: ProxyOptions;
   /** In the configured order. */
   private listeners: Listener[] = [];
   private readonly clients = new Set<ClientConn>();
-  private readonly retiring = new Set<BackendPool>();
+  private readonly retiring = new Set<Pool>();
   /** Waiting for the last client connection to close (see clientsClosed). */
   private clientWaiters: (() => void)[] = [];
   private readonly context: ClientContext;
@@ -206,7 +206,7 @@ export class Proxy {
     await this.eventLog.close();
   }
 
-  stats(): ProxyStats {
+  stats(): ServerStats {
     const pools = [...this.context.routing.pools.values()].map((pool) => ({ name: pool.name, workers: pool.stats() }));
     let total = 0;
     let max = 0;

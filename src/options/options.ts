@@ -1,10 +1,11 @@
-import type { PolicyName } from './balancer/policy.js';
-import type { AccessLogFormat } from './log/access-log.js';
-import type { LogLevel } from './log/event-log.js';
-import type { LogTarget } from './log/log-destination.js';
+import type { PolicyName } from '../balancer/policy.js';
+import type { AccessLogFormat } from '../log/access-log.js';
+import type { LogLevel } from '../log/event-log.js';
+import type { LogTarget } from '../log/log-destination.js';
+import { PRX_ERR_OPTION } from '../errors.js';
 
 /**
- * Proxy options: every limit and timeout, its default, and validation with errors that name the
+ * The proxy's options: every limit and timeout, its default, and validation with errors that name the
  * offending flag. The README's table of limits is written from this file.
  */
 export interface Address {
@@ -130,7 +131,7 @@ export const DEFAULTS: Omit<ProxyOptions, 'backends'> = {
 };
 
 export class OptionError extends Error {
-  readonly code = 'PRX_ERR_OPTION';
+  readonly code = PRX_ERR_OPTION;
   constructor(message: string) {
     super(message);
     this.name = 'OptionError';

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { WorkerPool, type PoolMember } from './pool.js';
+import { WorkerHeap, type PoolMember } from './worker-heap.js';
 import { prng } from '../test-support/prng.js';
 
 interface W extends PoolMember {
@@ -17,7 +17,7 @@ function workers(weights: number[]): W[] {
 }
 
 /** Throws unless min() has the least pending/weight and, among equals, the lowest turn. */
-function checkMin(pool: WorkerPool<W>): void {
+function checkMin(pool: WorkerHeap<W>): void {
   const m = pool.min();
   const members = [...pool];
   if (m === undefined) {
@@ -35,7 +35,7 @@ function checkMin(pool: WorkerPool<W>): void {
 }
 
 test('empty pool', () => {
-  const pool = new WorkerPool<W>();
+  const pool = new WorkerHeap<W>();
   assert.is(pool.size, 0);
   assert.is(pool.min(), undefined);
   assert.equal([...pool], []);
@@ -43,7 +43,7 @@ test('empty pool', () => {
 
 test('min is the least pending', () => {
   const [a, b, c] = workers([1, 1, 1]) as [W, W, W];
-  const pool = new WorkerPool([a, b, c]);
+  const pool = new WorkerHeap([a, b, c]);
   pool.dispatched(a);
   pool.dispatched(a);
   pool.dispatched(b);
@@ -62,7 +62,7 @@ test('min is the least pending', () => {
 });
 
 test('equal workers take turns: 0,1,2,0,1,2,...', () => {
-  const pool = new WorkerPool(workers([1, 1, 1]));
+  const pool = new WorkerHeap(workers([1, 1, 1]));
   const picks: number[] = [];
   for (let i = 0; i < 9; i++) {
     const w = pool.min()!;
@@ -75,7 +75,7 @@ test('equal workers take turns: 0,1,2,0,1,2,...', () => {
 
 test('equal workers take turns for larger pools too', () => {
   const n = 7;
-  const pool = new WorkerPool(workers(Array<number>(n).fill(1)));
+  const pool = new WorkerHeap(workers(Array<number>(n).fill(1)));
   const picks: number[] = [];
   for (let i = 0; i < 3 * n; i++) {
     const w = pool.min()!;
@@ -87,7 +87,7 @@ test('equal workers take turns for larger pools too', () => {
 });
 
 test('weights are respected: weight 2 gets about twice the jobs', () => {
-  const pool = new WorkerPool(workers([1, 2]));
+  const pool = new WorkerHeap(workers([1, 2]));
   const random = prng(42); // seeded, so the statistical tests never flake
   const counts = [0, 0];
   const inflight: W[] = [];
@@ -112,14 +112,14 @@ test('weights are respected: weight 2 gets about twice the jobs', () => {
 
 test('weights are respected when nothing completes: pending stays proportional', () => {
   const [a, b, c] = workers([1, 2, 3]) as [W, W, W];
-  const pool = new WorkerPool([a, b, c]);
+  const pool = new WorkerHeap([a, b, c]);
   for (let i = 0; i < 600; i++) pool.dispatched(pool.min()!);
   assert.equal([a.pending, b.pending, c.pending], [100, 200, 300]);
 });
 
 test('remove and add', () => {
   const [a, b, c] = workers([1, 1, 1]) as [W, W, W];
-  const pool = new WorkerPool([a, b, c]);
+  const pool = new WorkerHeap([a, b, c]);
   assert.is(pool.size, 3);
   assert.ok(pool.remove(a));
   assert.is(pool.has(a), false);
@@ -142,7 +142,7 @@ test('remove and add', () => {
 
 test('a removed worker counts down its jobs in flight and rejoins with them', () => {
   const [a, b] = workers([1, 1]) as [W, W];
-  const pool = new WorkerPool([a, b]);
+  const pool = new WorkerHeap([a, b]);
   pool.dispatched(a);
   pool.dispatched(a);
   pool.remove(a);
@@ -159,7 +159,7 @@ test('a removed worker counts down its jobs in flight and rejoins with them', ()
 
 test('completed below zero throws and changes nothing', () => {
   const [a, b] = workers([1, 1]) as [W, W];
-  const pool = new WorkerPool([a, b]);
+  const pool = new WorkerHeap([a, b]);
   assert.throws(() => pool.completed(a), RangeError);
   assert.is(a.pending, 0);
   pool.dispatched(a);
@@ -170,7 +170,7 @@ test('completed below zero throws and changes nothing', () => {
 });
 
 test('add rejects a weight that is not a finite number > 0', () => {
-  const pool = new WorkerPool<W>();
+  const pool = new WorkerHeap<W>();
   for (const weight of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
     assert.throws(() => pool.add(worker(0, weight)), RangeError, `weight ${weight}`);
   }
@@ -190,7 +190,7 @@ test('property: after random dispatch/complete/remove/add, min() has the least p
   fc.assert(
     fc.property(weights, fc.array(op, { maxLength: 300 }), (ws, ops) => {
       const all = workers(ws);
-      const pool = new WorkerPool(all);
+      const pool = new WorkerHeap(all);
       const members = new Set(all);
       const inflight: W[] = [];
       for (const o of ops) {

@@ -11,9 +11,9 @@
  */
 import * as net from 'node:net';
 import { UpstreamConn, MAX_READ, type SocketReader, type UpstreamOwner } from './upstream-conn.js';
-import type { Job } from '../balancer/job.js';
+import type { Job } from '../exchange/job.js';
 
-export interface ConnPoolOptions {
+export interface SocketPoolOptions {
   host: string;
   port: number;
   maxConnections: number;
@@ -37,19 +37,19 @@ const dialTcp = (host: string, port: number, reader: SocketReader): net.Socket =
 });
 
 /** What the pool tells the worker that owns it. */
-export interface ConnPoolEvents {
+export interface SocketPoolEvents {
   /** A socket became available (idle, or room to dial). */
   available(): void;
   /** A job must run again on a fresh connection. */
   retry(job: Job): void;
 }
 
-export class ConnPool implements UpstreamOwner {
+export class SocketPool implements UpstreamOwner {
   readonly address: string;
   readonly connectTimeoutMs: number;
   readonly responseTimeoutMs: number;
-  private readonly options: ConnPoolOptions;
-  private readonly events: ConnPoolEvents;
+  private readonly options: SocketPoolOptions;
+  private readonly events: SocketPoolEvents;
   private readonly idle: UpstreamConn[] = [];
   private readonly all = new Set<UpstreamConn>();
   private readonly sweeper: NodeJS.Timeout;
@@ -60,7 +60,7 @@ export class ConnPool implements UpstreamOwner {
   /** Sockets dialled over the pool's life (for stats and tests of reuse). */
   dialled = 0;
 
-  constructor(options: ConnPoolOptions, events: ConnPoolEvents) {
+  constructor(options: SocketPoolOptions, events: SocketPoolEvents) {
     this.options = options;
     this.events = events;
     this.address = `${options.host}:${options.port}`;
