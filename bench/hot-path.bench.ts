@@ -14,6 +14,7 @@ import { ClientConn } from '../src/frontend/client-conn.js';
 import { forwardedLines } from '../src/http1/head.js';
 import { Routing } from '../src/routing/routing.js';
 import type { SocketReader } from '../src/backend/upstream-conn.js';
+import { Clock } from '../src/clock.js';
 
 /** Just enough of net.Socket for the proxy: writes are captured, events are emitted by the bench. */
 class MemorySocket extends EventEmitter {
@@ -52,12 +53,13 @@ interface Rig {
 }
 
 function rig(backends: number): Rig {
+  const clock = new Clock(() => {}); // never started: no timeout fires during a bench
   const done = new Chan<Worker>(1024);
   const health = new Chan<Worker>(backends);
   const upstreams: MemorySocket[] = [];
   const workers = Array.from({ length: backends }, (_, i) => new Worker(`b${i}`, {
     host: '127.0.0.1', port: 9001 + i, maxConnections: 4,
-    connectTimeoutMs: 5000, responseTimeoutMs: 60000, idleTimeoutMs: 4000,
+    connectTimeoutMs: 5000, responseTimeoutMs: 60000, idleTimeoutMs: 4000, clock,
     dial: (_host: string, _port: number, reader: SocketReader): net.Socket => {
       const s = new MemorySocket();
       s.reader = reader;
@@ -65,14 +67,14 @@ function rig(backends: number): Rig {
       queueMicrotask(() => s.emit('connect'));
       return asSocket(s);
     },
-  }, 1, done, health, { failuresToEject: 5, cooldownMs: 10_000 }));
+  }, 1, done, health, { failuresToEject: 5, cooldownMs: 10_000 }, null));
   const balancer = new Balancer(done, health, workers);
   balancer.start();
   const client = new MemorySocket();
   new ClientConn(asSocket(client), {
     routing: Routing.fixed(balancer.work),
-    limits: { maxHeadBytes: 16384, maxBodyBytes: 1 << 20, maxPipeline: 32, allowTrace: false },
-    clock: { ticks: 0, headerTicks: 40, keepAliveTicks: 240, lingerTicks: 20 },
+    limits: { maxHeadBytes: 16384, maxBodyBytes: 1 << 20, maxPipeline: 32, allowTrace: false, headerTimeoutMs: 10_000, keepAliveTimeoutMs: 60_000 },
+    clock,
     accessLog: null,
     eventLog: null,
     trustedProxies: null,

@@ -105,4 +105,18 @@ test('a reload that cannot apply (an address in use) is rejected whole: the old 
   assert.match(await bodyOf(port, c), /^old /);
 }));
 
+test('a reload retunes the clock: a shorter header timeout is kept within its own length, not the first tick', () => withCleanup(async (c) => {
+  const echo = await startUrlEcho(c, 'echo');
+  const { proxy, port } = await startProxy(c, [echo]); // header timeout 10 s: the clock ticks once a second
+  await proxy.reload(withOptions(proxy, { headerTimeoutMs: 200 }));
+  const client = await connect(c, port);
+  const started = Date.now();
+  await client.write('GET /stalled HTTP/1.1\r\nHost: lb.test\r\n');
+  const res = await client.readResponse({ timeoutMs: 5_000 });
+  const elapsed = Date.now() - started;
+  assert.is(res.status, 408);
+  // 200 ms and a tick of 50 ms; with the old tick of 1 s it came after 1-2 s. Generous for a busy host.
+  assert.ok(elapsed < 900, `408 after ${elapsed} ms`);
+}));
+
 test.run();

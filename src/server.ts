@@ -1,7 +1,9 @@
 /**
  * Wires the parts together: one listener per frontend address, the routing (route table, pools,
- * rate limiters), the logs, and the sweep that keeps client timeouts. Start with `listen()`; change
- * the configuration with `reload()`; stop with `shutdown()` (graceful) or `close()` (now).
+ * rate limiters), the logs, and the one clock whose sweep keeps every timeout (clients, backend
+ * sockets, ejections, rate-limit buckets, retired pools). Start with `listen()`; change the
+ * configuration with `reload()`; stop with `shutdown()` (graceful) or `close()` (now). The only
+ * file that knows every folder.
  *
  * Reload invariants:
  * - A reload either applies whole or not at all: everything that can fail (opening a listener or a
@@ -12,7 +14,8 @@
  * - Listeners that are no longer configured stop accepting; their open connections go on.
  */
 import * as net from 'node:net';
-import { ClientConn, type ClientContext } from './frontend/client-conn.js';
+import { ClientConn, LINGER_MS, type ClientContext } from './frontend/client-conn.js';
+import { Clock, type Timeouts } from './clock.js';
 import { TrustedProxies } from './frontend/trusted-proxies.js';
 import { AccessLog } from './log/access-log.js';
 import { EventLog } from './log/event-log.js';
@@ -41,16 +44,24 @@ export interface ServerStats {
 
 /**
  * At shutdown, how long an idle client connection stays open: a request already on its way when
- * shutdown began is answered (with Connection: close) instead of meeting our FIN.
+ * shutdown began is answered (with Connection: close) instead of meeting our FIN. This and the
+ * shutdown deadline are one-shot timers of the process, not timeouts of a connection: they use
+ * setTimeout rather than the clock, whose tick may be a second.
  */
 const IDLE_GRACE_MS = 100;
 
-/**
- * A connection closing after its last response (an error, `Connection: close`) reads and discards
- * what the client still sends for this long at most, so the client reads the response before our
- * close resets the connection (nginx's lingering close).
- */
-const LINGER_MS = 5_000;
+/** The timeout classes (clock.ts) the options give. */
+function timeouts(options: ProxyOptions): Timeouts {
+  return {
+    connect: options.connectTimeoutMs,
+    response: options.responseTimeoutMs,
+    backendIdle: options.backendIdleTimeoutMs,
+    header: options.headerTimeoutMs,
+    keepAlive: options.keepAliveTimeoutMs,
+    linger: LINGER_MS,
+    ejectCooldown: options.ejectCooldownMs,
+  };
+}
 
 /** Listeners are kept across reloads by address; each port-0 (any free port) entry is its own. */
 const addressKey = (a: Address, index: number): string => `${a.host}:${a.port}${a.port === 0 ? `#${index}` : ''}`;
@@ -72,8 +83,7 @@ export class Server {
   private readonly context: ClientContext;
   /** The error log (backend failures, refused requests, reloads). */
   readonly eventLog: EventLog;
-  private readonly tickMs: number;
-  private readonly ticker: NodeJS.Timeout;
+  private readonly clock: Clock;
   private closing = false;
   private closed: Promise<void> | null = null;
 
@@ -81,18 +91,16 @@ export class Server {
     this.currentOptions = options;
     llhttp(); // fail at start-up, not on the first request, if the parser cannot load
     this.eventLog = new EventLog(options.logLevel, options.logTo);
-    // Client timeouts are kept to within a quarter of their length (or a second) by one sweep.
-    this.tickMs = Math.max(10, Math.min(1000, options.headerTimeoutMs / 4, options.keepAliveTimeoutMs / 4));
+    this.clock = new Clock(this.sweep);
     this.context = {
-      routing: Routing.build(options, null, this.eventLog),
+      routing: Routing.build(options, null, this.clock, this.eventLog),
       limits: options,
-      clock: { ticks: 0, headerTicks: 0, keepAliveTicks: 0, lingerTicks: 0 },
+      clock: this.clock,
       accessLog: openAccessLog(options),
       eventLog: this.eventLog,
       trustedProxies: options.trustedProxies.length > 0 ? TrustedProxies.parse(options.trustedProxies) : null,
     };
-    this.setTimeouts(options);
-    this.ticker = setInterval(this.sweep, this.tickMs).unref();
+    this.clock.tune(timeouts(options));
   }
 
   get options(): ProxyOptions {
@@ -134,7 +142,7 @@ export class Server {
         listeners.push({ key, server });
       }
       accessLog = sameAccessLog(old, options) ? this.context.accessLog : openAccessLog(options);
-      routing = Routing.build(options, oldRouting, this.eventLog);
+      routing = Routing.build(options, oldRouting, this.clock, this.eventLog);
       const trusted = options.trustedProxies.length > 0 ? TrustedProxies.parse(options.trustedProxies) : null;
       await this.eventLog.reconfigure(options.logLevel, options.logTo);
 
@@ -146,7 +154,7 @@ export class Server {
       this.context.accessLog = accessLog;
       this.context.limits = options;
       this.context.trustedProxies = trusted;
-      this.setTimeouts(options);
+      this.clock.tune(timeouts(options));
       for (const { server } of this.listeners) if (!listeners.some((l) => l.server === server)) server.close();
       this.listeners = listeners;
       for (const { server } of listeners) limitConnections(server, options.maxConnections);
@@ -195,7 +203,7 @@ export class Server {
 
   private async closeNow(): Promise<void> {
     this.closing = true;
-    clearInterval(this.ticker);
+    this.clock.stop();
     const listeners = this.listeners.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())));
     for (const client of this.clients) client.destroy();
     const pools = [...this.context.routing.pools.values(), ...this.retiring].map((pool) => pool.close());
@@ -240,18 +248,14 @@ export class Server {
     });
   }
 
-  private setTimeouts(options: ProxyOptions): void {
-    this.context.clock.headerTicks = Math.ceil(options.headerTimeoutMs / this.tickMs);
-    this.context.clock.keepAliveTicks = Math.ceil(options.keepAliveTimeoutMs / this.tickMs);
-    this.context.clock.lingerTicks = Math.ceil(LINGER_MS / this.tickMs);
-  }
-
-  private readonly sweep = (): void => {
-    const now = ++this.context.clock.ticks;
-    const ms = performance.now();
-    for (const limiter of this.context.routing.rateLimiters) limiter.sweep(ms);
-    for (const client of this.clients) client.tick(now);
+  /** The clock's one sweep: every timeout of every client, pool, backend socket and rate limiter. */
+  private readonly sweep = (now: number): void => {
+    const routing = this.context.routing;
+    for (const limiter of routing.rateLimiters) limiter.sweep(now);
+    for (const client of this.clients) client.sweep(now);
+    for (const pool of routing.pools.values()) pool.sweep(now);
     for (const pool of this.retiring) {
+      pool.sweep(now);
       if (pool.idle) {
         void pool.close();
         this.retiring.delete(pool);

@@ -7,11 +7,14 @@
  * - An idle socket is closed after `idleTimeoutMs`, which should be shorter than the backend's own
  *   keep-alive timeout (Node's default is 5 s) so the proxy, not the backend, closes it: that keeps
  *   the "backend closed the socket just as we reused it" race rare (and retried when it happens).
- * - A busy socket with no progress for `responseTimeoutMs` fails its exchange with 504.
+ * - A busy socket with no progress for `responseTimeoutMs` fails its exchange with 504; one still
+ *   connecting after `connectTimeoutMs` fails it with 502. Both are checked by `sweep`, on the
+ *   proxy's one clock (clock.ts).
  */
 import * as net from 'node:net';
 import { UpstreamConn, MAX_READ, type SocketReader, type UpstreamOwner } from './upstream-conn.js';
 import type { Job } from '../exchange/job.js';
+import type { Clock } from '../clock.js';
 
 export interface SocketPoolOptions {
   host: string;
@@ -20,6 +23,7 @@ export interface SocketPoolOptions {
   connectTimeoutMs: number;
   responseTimeoutMs: number;
   idleTimeoutMs: number;
+  clock: Clock;
   /** Opens a socket to the backend whose reads go to `reader` (default: TCP, Nagle off, `onread`). */
   dial?: (host: string, port: number, reader: SocketReader) => net.Socket;
 }
@@ -48,15 +52,12 @@ export class SocketPool implements UpstreamOwner {
   readonly address: string;
   readonly connectTimeoutMs: number;
   readonly responseTimeoutMs: number;
+  readonly clock: Clock;
   private readonly options: SocketPoolOptions;
   private readonly events: SocketPoolEvents;
   private readonly idle: UpstreamConn[] = [];
   private readonly all = new Set<UpstreamConn>();
-  private readonly sweeper: NodeJS.Timeout;
   private closing = false;
-  private readonly idleTicks: number;
-  private readonly silentTicks: number;
-  ticks = 0;
   /** Sockets dialled over the pool's life (for stats and tests of reuse). */
   dialled = 0;
 
@@ -66,11 +67,7 @@ export class SocketPool implements UpstreamOwner {
     this.address = `${options.host}:${options.port}`;
     this.connectTimeoutMs = options.connectTimeoutMs;
     this.responseTimeoutMs = options.responseTimeoutMs;
-    // Timeouts are kept to within a quarter of their length (or a second), in ticks of the sweep.
-    const tick = Math.max(10, Math.min(1000, options.idleTimeoutMs / 4, options.responseTimeoutMs / 4));
-    this.idleTicks = Math.ceil(options.idleTimeoutMs / tick);
-    this.silentTicks = Math.ceil(options.responseTimeoutMs / tick);
-    this.sweeper = setInterval(this.sweep, tick).unref();
+    this.clock = options.clock;
   }
 
   get open(): number {
@@ -123,7 +120,6 @@ export class SocketPool implements UpstreamOwner {
    */
   async close(): Promise<void> {
     this.closing = true;
-    clearInterval(this.sweeper);
     await Promise.all([...this.all].map((conn) => {
       const closed = new Promise<void>((resolve) => conn.socket.once('close', () => resolve()));
       conn.destroy();
@@ -131,16 +127,22 @@ export class SocketPool implements UpstreamOwner {
     }));
   }
 
-  private readonly sweep = (): void => {
-    const now = ++this.ticks;
-    const idleLimit = now - this.idleTicks;
+  /** The clock's sweep: idle sockets past their time close; silent exchanges and slow connects fail. */
+  sweep(now: number): void {
+    const idleLimit = now - this.options.idleTimeoutMs;
     // The stack's bottom holds the longest idle.
-    while (this.idle.length > 0 && (this.idle[0] as UpstreamConn).lastActive < idleLimit) {
+    while (this.idle.length > 0 && (this.idle[0] as UpstreamConn).lastActive <= idleLimit) {
       (this.idle.shift() as UpstreamConn).destroy();
     }
-    const silentLimit = now - this.silentTicks;
+    const silentLimit = now - this.options.responseTimeoutMs;
+    const connectLimit = now - this.options.connectTimeoutMs;
     for (const conn of this.all) {
-      if (conn.job !== null && conn.connected && conn.lastActive < silentLimit) conn.timedOut();
+      if (conn.job === null) continue;
+      if (!conn.connected) {
+        if (conn.lastActive <= connectLimit) conn.connectTimedOut();
+      } else if (conn.lastActive <= silentLimit) {
+        conn.timedOut();
+      }
     }
-  };
+  }
 }

@@ -21,6 +21,7 @@
 import type * as net from 'node:net';
 import { CLOSED, EMPTY, type Receiver } from '../csp/chan.js';
 import type { CreditWaiter } from '../exchange/response-slot.js';
+import type { Clock } from '../clock.js';
 import { Http1Parser, EV_NONE, EV_HEAD, EV_END, EV_UPGRADE, EV_ERROR } from '../http1/parser.js';
 import { HeadScan } from '../http1/hop-by-hop.js';
 import { responseHead } from '../http1/head.js';
@@ -43,8 +44,8 @@ export interface UpstreamOwner {
   readonly address: string;
   readonly connectTimeoutMs: number;
   readonly responseTimeoutMs: number;
-  /** A coarse clock: sweeps so far (cheaper on the hot path than reading the time). */
-  readonly ticks: number;
+  /** The proxy's coarse clock: `now` is cheaper on the hot path than reading the time. */
+  readonly clock: Clock;
   /** The exchange ended and the socket can carry another. */
   released(conn: UpstreamConn): void;
   /** The socket is gone (closed, failed or not reusable). `job` is set when it dies mid-exchange. */
@@ -67,7 +68,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
   /** Has carried an exchange before (so a close before any response byte may be a keep-alive race). */
   reused = false;
   connected = false;
-  /** The pool's tick at the last progress (connect, write, read): the sweep times idle and silent sockets on it. */
+  /** Clock ms at the last progress (dial, connect, write, read): the sweep times slow connects, idle and silent sockets on it. */
   lastActive: number;
   job: Job | null = null;
 
@@ -95,16 +96,14 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
 
   constructor(owner: UpstreamOwner, open: (reader: SocketReader) => net.Socket) {
     this.owner = owner;
-    this.lastActive = owner.ticks;
+    this.lastActive = owner.clock.now;
     // Body spans are recorded for every response: which framing applies is known only at its head,
     // after llhttp has already read the body bytes that came with it.
     this.parser.decodeBody = true;
     const socket = open(this);
     this.socket = socket;
-    socket.setTimeout(owner.connectTimeoutMs);
     socket.on('connect', this.onConnect);
     socket.on('drain', this.onDrain);
-    socket.on('timeout', this.onTimeout);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
   }
@@ -120,7 +119,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
     this.tunnelling = false;
     this.parser.expectNoBody = job.isHead;
     if (job.record !== null) job.record.sentAt = performance.now();
-    this.lastActive = this.owner.ticks;
+    this.lastActive = this.owner.clock.now;
     this.readOnlyWithCredit(job);
     if (this.connected) this.writeRequest(job);
   }
@@ -130,6 +129,11 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
     const job = this.job;
     if (job === null) return;
     this.fail(null);
+  }
+
+  /** The pool's sweep: the socket is still connecting after connectTimeoutMs. */
+  connectTimedOut(): void {
+    this.fail(backendConnectTimeout(this.owner.address, this.owner.connectTimeoutMs));
   }
 
   /** The pool's sweep: a running exchange that made no progress for responseTimeoutMs. */
@@ -183,7 +187,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
         return;
       }
       if (chunk === CLOSED) return;
-      this.lastActive = this.owner.ticks; // a body still arriving is progress, not silence
+      this.lastActive = this.owner.clock.now; // a body still arriving is progress, not silence
       if (!this.socket.write(chunk)) this.bodyBlocked = true;
     }
   }
@@ -192,7 +196,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
   receive(chunk: Buffer | typeof CLOSED): void {
     this.bodyParked = false;
     if (chunk === CLOSED || this.job === null) return;
-    this.lastActive = this.owner.ticks;
+    this.lastActive = this.owner.clock.now;
     if (!this.socket.write(chunk)) this.bodyBlocked = true;
     this.pumpBody();
   }
@@ -217,7 +221,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
       return false;
     }
     this.responseStarted = true;
-    this.lastActive = this.owner.ticks;
+    this.lastActive = this.owner.clock.now;
     this.parse(chunk, 0);
     return true;
   }
@@ -306,10 +310,8 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
     job.exchange = null;
     const socket = this.socket;
     socket.pause();
-    socket.setTimeout(0);
     socket.off('connect', this.onConnect);
     socket.off('drain', this.onDrain);
-    socket.off('timeout', this.onTimeout);
     socket.off('error', this.onError);
     socket.off('close', this.onClose);
     // Until the client connection reaches this response and joins the sockets, a reset must not
@@ -397,7 +399,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
   /** CreditWaiter: the client's slot has room for another read again. */
   creditGranted(): void {
     this.awaitingCredit = false;
-    this.lastActive = this.owner.ticks;
+    this.lastActive = this.owner.clock.now;
     if (this.job !== null && !this.closed) this.socket.resume();
   }
 
@@ -416,7 +418,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
       this.destroy();
       return false;
     }
-    this.lastActive = this.owner.ticks;
+    this.lastActive = this.owner.clock.now;
     if (this.socket.isPaused()) this.socket.resume();
     this.owner.released(this);
     return true;
@@ -445,16 +447,11 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
 
   private readonly onConnect = (): void => {
     this.connected = true;
-    this.socket.setTimeout(0);
-    this.lastActive = this.owner.ticks;
+    this.lastActive = this.owner.clock.now;
     const job = this.job;
     if (job !== null) this.writeRequest(job);
   };
 
-  private readonly onTimeout = (): void => {
-    // Only armed while connecting.
-    this.fail(backendConnectTimeout(this.owner.address, this.owner.connectTimeoutMs));
-  };
 
   private readonly onError = (err: Error): void => {
     if (!this.connected) {

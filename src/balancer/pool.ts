@@ -14,6 +14,7 @@ import { Worker, WORKER_QUEUE } from './worker.js';
 import type { Job } from '../exchange/job.js';
 import type { EventLog } from '../log/event-log.js';
 import type { PoolOptions, ProxyOptions } from '../options/options.js';
+import type { Clock } from '../clock.js';
 
 export interface WorkerStats {
   name: string;
@@ -46,7 +47,7 @@ export class Pool {
   readonly workers: readonly Worker[];
   private readonly balancer: Balancer;
 
-  constructor(pool: PoolOptions, settings: BackendSettings, log: EventLog | null) {
+  constructor(pool: PoolOptions, settings: BackendSettings, clock: Clock, log: EventLog | null) {
     this.name = pool.name;
     this.key = poolKey(pool, settings);
     const n = pool.backends.length;
@@ -59,13 +60,19 @@ export class Pool {
       connectTimeoutMs: settings.connectTimeoutMs,
       responseTimeoutMs: settings.responseTimeoutMs,
       idleTimeoutMs: settings.backendIdleTimeoutMs,
-    }, b.weight ?? 1, done, health, { failuresToEject: settings.failuresToEject, cooldownMs: settings.ejectCooldownMs, log }));
+      clock,
+    }, b.weight ?? 1, done, health, { failuresToEject: settings.failuresToEject, cooldownMs: settings.ejectCooldownMs }, log));
     this.balancer = new Balancer(done, health, this.workers, pool.policy, log === null ? null : { log, pool: pool.name });
     this.work = this.balancer.work;
   }
 
   start(): void {
     this.balancer.start();
+  }
+
+  /** The clock's sweep, for every worker. */
+  sweep(now: number): void {
+    for (const worker of this.workers) worker.sweep(now);
   }
 
   /** Nothing queued or in flight: a retired pool may be closed. */

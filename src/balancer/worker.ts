@@ -7,26 +7,18 @@
  *   to dial); otherwise jobs wait in `requests`, in order. So the channel is the backend's queue.
  * - Every job the balancer dispatched here is reported done exactly once (via Job.settle), so
  *   `pending` (kept by the balancer's heap) returns to zero when the load ends.
- * - Passive health: `failuresToEject` backend failures in a row (refused, timed out, malformed or
- *   cut-short responses; not client aborts) eject the worker: it tells the balancer on `health`,
- *   which takes it out of the heap. After `cooldownMs` it is sent back; one more failure ejects it
- *   again at once, a success makes it healthy.
+ * - Passive health (passive-health.ts) decides ejections and returns; the worker tells the balancer
+ *   of each change on `health`, which takes it out of the heap or puts it back, and logs it.
  */
 import { Chan, CLOSED, EMPTY, type Receiver } from '../csp/chan.js';
 import { SocketPool, type SocketPoolOptions } from '../backend/socket-pool.js';
 import type { PoolMember } from './worker-heap.js';
+import { PassiveHealth, type HealthOptions } from './passive-health.js';
 import type { Job, JobOwner } from '../exchange/job.js';
 import type { EventLog } from '../log/event-log.js';
 
 /** Jobs queued per backend before the balancer answers 503 rather than queue more. */
 export const WORKER_QUEUE = 4096;
-
-export interface HealthOptions {
-  failuresToEject: number;
-  cooldownMs: number;
-  /** Where backend failures, ejections and returns are reported (null: nowhere). */
-  log?: EventLog | null;
-}
 
 export class Worker implements PoolMember, JobOwner, Receiver<Job> {
   heapIndex = -1;
@@ -40,22 +32,20 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job> {
   served = 0;
   failed = 0;
 
-  /** Out of rotation (passive health); the balancer learns of each change on `health`. */
-  ejected = false;
-
   private readonly done: Chan<Worker>;
   private readonly health: Chan<Worker>;
-  private readonly healthOptions: HealthOptions;
-  private failuresInARow = 0;
-  private cooldown: NodeJS.Timeout | null = null;
+  private readonly passive: PassiveHealth;
+  /** Where backend failures, ejections and returns are reported (null: nowhere). */
+  private readonly log: EventLog | null;
   private parked = false;
 
-  constructor(name: string, options: SocketPoolOptions, weight: number, done: Chan<Worker>, health: Chan<Worker>, healthOptions: HealthOptions) {
+  constructor(name: string, options: SocketPoolOptions, weight: number, done: Chan<Worker>, health: Chan<Worker>, healthOptions: HealthOptions, log: EventLog | null) {
     this.name = name;
     this.weight = weight;
     this.done = done;
     this.health = health;
-    this.healthOptions = healthOptions;
+    this.passive = new PassiveHealth(healthOptions);
+    this.log = log;
     this.pool = new SocketPool(options, {
       available: () => this.pump(),
       retry: (job) => this.pool.run(job, true),
@@ -91,28 +81,32 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job> {
       // The client left: this says nothing about the backend either way.
     } else if (job.error === null) {
       this.served++;
-      this.failuresInARow = 0;
+      this.passive.succeeded();
     } else {
       this.failed++;
-      if (job.error.source === 'backend') this.healthOptions.log?.backendFailed(this.name, job.error);
-      if (job.error.source === 'backend' && ++this.failuresInARow >= this.healthOptions.failuresToEject && !this.ejected) {
-        this.eject();
+      if (job.error.source === 'backend') {
+        this.log?.backendFailed(this.name, job.error);
+        if (this.passive.failed(this.pool.clock.now)) {
+          this.log?.backendEjected(this.name, this.passive.failuresInARow, this.passive.options.cooldownMs);
+          this.tellHealth();
+        }
       }
     }
     if (!this.done.trySend(this)) void this.done.send(this);
   }
 
-  private eject(): void {
-    this.ejected = true;
-    this.healthOptions.log?.backendEjected(this.name, this.failuresInARow, this.healthOptions.cooldownMs);
-    this.tellHealth();
-    this.cooldown = setTimeout(() => {
-      this.cooldown = null;
-      this.ejected = false;
-      this.failuresInARow = this.healthOptions.failuresToEject - 1;
-      this.healthOptions.log?.backendReturned(this.name);
+  /** Out of rotation (passive health); the balancer learns of each change on `health`. */
+  get ejected(): boolean {
+    return this.passive.ejected;
+  }
+
+  /** The clock's sweep: the socket pool's timeouts, and the end of an ejection. */
+  sweep(now: number): void {
+    this.pool.sweep(now);
+    if (this.passive.sweep(now)) {
+      this.log?.backendReturned(this.name);
       this.tellHealth();
-    }, this.healthOptions.cooldownMs).unref();
+    }
   }
 
   private tellHealth(): void {
@@ -121,7 +115,6 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job> {
 
   /** Resolves once every socket to the backend has closed (see SocketPool.close). */
   close(): Promise<void> {
-    if (this.cooldown !== null) clearTimeout(this.cooldown);
     if (this.parked) {
       this.requests.removeReceiver(this);
       this.parked = false;

@@ -33,6 +33,7 @@ import { isIdempotent, METHOD_HEAD } from '../http1/methods.js';
 import { ProxyError } from '../errors.js';
 import { tunnel } from '../tunnel/tunnel.js';
 import { Admission, parseRefusal, type AdmissionLimits } from './admission.js';
+import type { Clock } from '../clock.js';
 import type { AccessLog } from '../log/access-log.js';
 import type { EventLog } from '../log/event-log.js';
 import type { Routing } from '../routing/routing.js';
@@ -41,21 +42,31 @@ import { requestRecord, refusedRecord, accessEntry } from '../log/request-record
 
 export interface ClientLimits extends AdmissionLimits {
   maxPipeline: number;
+  /** A client that has begun a request head must finish it within this (slowloris): 408 and close. */
+  headerTimeoutMs: number;
+  /** A client connection with nothing in flight closes after this. */
+  keepAliveTimeoutMs: number;
 }
 
 /** Response bytes one client connection may hold queued for it (see the file comment). */
 export const OUTPUT_BUDGET = 128 * 1024;
-/** What a connection closing after an error still reads and discards, at most. */
+/**
+ * A connection closing after its last response (an error, `Connection: close`) reads and discards
+ * what the client still sends for this long and this much at most, so the client reads the
+ * response before our close resets the connection (nginx's lingering close).
+ */
+export const LINGER_MS = 5_000;
 const LINGER_BYTES = 4 * 1024 * 1024;
 
 /**
- * What every client connection of one proxy shares. A reload replaces `routing` and the logs:
- * each request reads them when its head is complete, so requests in flight keep what they had.
+ * What every client connection of one proxy shares. A reload replaces `routing`, the limits and the
+ * logs: each request reads them when its head is complete, so requests in flight keep what they had;
+ * the header and keep-alive timeouts apply to every connection from then on.
  */
 export interface ClientContext {
   routing: Routing;
   limits: ClientLimits;
-  clock: ClientClock;
+  clock: Clock;
   accessLog: AccessLog | null;
   eventLog: EventLog | null;
   trustedProxies: TrustedProxies | null;
@@ -67,15 +78,6 @@ export interface ClientAddress {
   forwarded: ForwardedLines;
   /** The listening port the connection arrived on (routes may match it). */
   port: number;
-}
-
-/** The proxy's coarse clock and the client timeouts in its ticks. */
-export interface ClientClock {
-  ticks: number;
-  headerTicks: number;
-  keepAliveTicks: number;
-  /** How long a connection closing after its last response reads and discards what still comes. */
-  lingerTicks: number;
 }
 
 /** What resumes after the blocked send is taken. */
@@ -103,8 +105,8 @@ export class ClientConn implements Receiver<Buffer> {
   /** Bytes the client sent after an upgrade request: the start of the tunnel, if there is one. */
   private upgradeRest: Buffer | null = null;
 
-  // Timeouts, in ticks of `clock`.
-  private readonly clock: ClientClock;
+  // Timeouts: clock ms when each wait began.
+  private readonly clock: Clock;
   private lastActive: number;
   private headSince = -1;
   /** Since when the connection has been closing (our FIN sent), discarding what the client sends; -1 before. */
@@ -128,7 +130,7 @@ export class ClientConn implements Receiver<Buffer> {
   constructor(socket: net.Socket, context: ClientContext, client: ClientAddress) {
     this.socket = socket;
     this.clock = context.clock;
-    this.lastActive = context.clock.ticks;
+    this.lastActive = context.clock.now;
     this.limits = context.limits;
     this.context = context;
     this.fwd = client.forwarded;
@@ -182,17 +184,17 @@ export class ClientConn implements Receiver<Buffer> {
   }
 
   /** The proxy's sweep: a head begun and not finished in time gets 408; an idle connection closes. */
-  tick(now: number): void {
+  sweep(now: number): void {
     if (this.closed) return;
     if (this.lingerSince >= 0) {
-      if (now - this.lingerSince >= this.clock.lingerTicks) this.socket.destroy();
+      if (now - this.lingerSince >= LINGER_MS) this.socket.destroy();
       return;
     }
     if (this.upgradeRest !== null) return;
-    if (this.headSince >= 0 && now - this.headSince >= this.clock.headerTicks) {
+    if (this.headSince >= 0 && now - this.headSince >= this.context.limits.headerTimeoutMs) {
       this.headSince = -1;
       this.refuse(new ProxyError('PRX_ERR_HEAD_TIMEOUT', 'the request head was not complete in time'));
-    } else if (this.pipeline.length === 0 && !this.parser.inMessage && now - this.lastActive >= this.clock.keepAliveTicks) {
+    } else if (this.pipeline.length === 0 && !this.parser.inMessage && now - this.lastActive >= this.context.limits.keepAliveTimeoutMs) {
       this.socket.destroy();
     }
   }
@@ -206,10 +208,10 @@ export class ClientConn implements Receiver<Buffer> {
       if (this.discarded > LINGER_BYTES) this.socket.destroy();
       return;
     }
-    this.lastActive = this.clock.ticks;
+    this.lastActive = this.clock.now;
     this.parse(chunk, 0);
     if (!this.parser.readingHead) this.headSince = -1;
-    else if (this.headSince < 0) this.headSince = this.clock.ticks;
+    else if (this.headSince < 0) this.headSince = this.clock.now;
   };
 
   private parse(chunk: Buffer, from: number): void {
@@ -422,7 +424,7 @@ export class ClientConn implements Receiver<Buffer> {
     const log = this.context.accessLog;
     // A request cancelled before any response (refused mid-body) is logged by its refusal, once.
     if (log !== null && job.record !== null && !(job.cancelled && !job.finalStarted)) log.write(accessEntry(job));
-    this.lastActive = this.clock.ticks;
+    this.lastActive = this.clock.now;
     if (job.tunnel !== null) {
       this.startTunnel(job.tunnel);
       return;
@@ -436,7 +438,7 @@ export class ClientConn implements Receiver<Buffer> {
       // Reading may be paused (a declined upgrade, a blocked pipeline): resume, discarding, so the
       // client's own FIN is seen and the socket closes; the sweep cuts one that lingers too long.
       this.upgradeRest = null;
-      this.lingerSince = this.clock.ticks;
+      this.lingerSince = this.clock.now;
       this.socket.resume();
       this.socket.end();
       return;

@@ -13,6 +13,7 @@ import type { EventLog } from '../log/event-log.js';
 import type { Chan } from '../csp/chan.js';
 import type { Job } from '../exchange/job.js';
 import { DEFAULT_POOL, type PoolOptions, type ProxyOptions, type RateLimitOptions } from '../options/options.js';
+import type { Clock } from '../clock.js';
 
 export interface Route {
   /** Where the request is sent (a Pool, or any work channel in benchmarks). */
@@ -55,11 +56,11 @@ export class Routing {
    * Builds the routing `options` describe, reusing `previous`'s pools that are unchanged. New pools
    * are not started: the caller starts them when it swaps the routing in.
    */
-  static build(options: ProxyOptions, previous: Routing | null, log: EventLog | null): Routing {
+  static build(options: ProxyOptions, previous: Routing | null, clock: Clock, log: EventLog | null): Routing {
     const pools = new Map<string, Pool>();
     for (const definition of poolDefinitions(options)) {
       const old = previous?.pools.get(definition.name);
-      pools.set(definition.name, old !== undefined && old.key === poolKey(definition, options) ? old : new Pool(definition, options, log));
+      pools.set(definition.name, old !== undefined && old.key === poolKey(definition, options) ? old : new Pool(definition, options, clock, log));
     }
     const limiters: RateLimiter[] = [];
     const limiter = (limit: RateLimitOptions): RateLimiter | null => {
