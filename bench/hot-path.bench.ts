@@ -13,7 +13,7 @@ import { Worker } from '../src/balancer/worker.js';
 import { ClientConn } from '../src/frontend/client-conn.js';
 import { forwardedLines } from '../src/http1/head.js';
 import { Routing } from '../src/routing/routing.js';
-import type { SocketReader } from '../src/backend/upstream-conn.js';
+import type { SocketReader } from '../src/exchange/job.js';
 import { Clock } from '../src/clock.js';
 
 /** Just enough of net.Socket for the proxy: writes are captured, events are emitted by the bench. */

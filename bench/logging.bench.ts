@@ -10,6 +10,7 @@ import { Bench } from 'tinybench';
 import { perOperation, type BatchResult } from './batch.js';
 import { AccessLog, type AccessEntry } from '../src/log/access-log.js';
 import { EventLog } from '../src/log/event-log.js';
+import { ProxyError } from '../src/errors.js';
 
 const BATCH = 256;
 const NULL = '/dev/null';
@@ -48,8 +49,9 @@ export default async function loggingBench(): Promise<Bench> {
   bench.add('access log off (a null check)', batch(off, () => off?.write(ENTRY)));
   bench.add('access log, JSON (pino)', batch(json, () => json.write(ENTRY)));
   bench.add('access log, combined', batch(combined, () => combined.write(ENTRY)));
-  bench.add('error log: refused request, level info (written)', batch(errorsInfo, () => errorsInfo.refused('203.0.113.7', 429, 'over the rate limit')));
-  bench.add('error log: refused request, level warn (filtered)', batch(null, () => errorsWarn.refused('203.0.113.7', 429, 'over the rate limit')));
+  const limited = new ProxyError('PRX_ERR_RATE_LIMITED', 'over the rate limit');
+  bench.add('error log: refused request, level info (written)', batch(errorsInfo, () => errorsInfo.refused('203.0.113.7', limited)));
+  bench.add('error log: refused request, level warn (filtered)', batch(null, () => errorsWarn.refused('203.0.113.7', limited)));
   await bench.run();
   await Promise.all([json.close(), combined.close(), errorsInfo.close(), errorsWarn.close()]);
   for (const log of [json, combined]) {

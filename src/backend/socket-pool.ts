@@ -12,7 +12,8 @@
  *   proxy's one clock (clock.ts).
  */
 import * as net from 'node:net';
-import { UpstreamConn, MAX_READ, type SocketReader, type UpstreamOwner } from './upstream-conn.js';
+import { UpstreamConn, MAX_READ, type UpstreamOwner } from './upstream-conn.js';
+import type { SocketReader } from '../exchange/job.js';
 import type { Job } from '../exchange/job.js';
 import type { Clock } from '../clock.js';
 

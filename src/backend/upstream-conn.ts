@@ -1,7 +1,9 @@
 /**
- * One keep-alive socket to a backend and the exchange running on it: write the request head, stream
- * the request body, frame the response with llhttp, send its bytes to the job's output slot, then
- * go back to the pool (or be destroyed when the response or the job says it cannot be reused).
+ * One keep-alive socket to a backend and the exchange running on it: the request goes out through
+ * its RequestWriter; the response is framed with llhttp and its bytes sent to the job's output slot;
+ * then the socket goes back to the pool (or is destroyed when the response or the job says it cannot
+ * be reused). Its state is two values: where the socket is (connecting, open, gone) and where the
+ * exchange's response is (awaiting, head, interim, final, switching to a tunnel).
  *
  * The client gets a response framed by the proxy (framing.ts decides, for the rewritten head and the
  * verbatim relay alike): status line `HTTP/1.1`, the body as it came under one canonical
@@ -14,12 +16,11 @@
  *   timeout); both settle the job, and only a complete keep-alive response returns the socket.
  * - Backpressure: the socket reads only while the job's response slot holds a read credit (room in
  *   the client connection's budget for one more read); without one it is paused until granted, so
- *   every piece it read is accepted. When the backend socket cannot take more request body, the body
- *   channel is not read until it drains.
+ *   every piece it read is accepted. The request body follows the socket's own backpressure.
+ * - A failure before any response byte on a reused socket may run the job again (exchange/retry.ts).
  * - Bytes from a backend with no exchange running (a response nobody asked for) destroy the socket.
  */
 import type * as net from 'node:net';
-import { CLOSED, EMPTY, type Receiver } from '../csp/chan.js';
 import type { CreditWaiter } from '../exchange/response-slot.js';
 import type { Clock } from '../clock.js';
 import { Http1Parser, EV_NONE, EV_HEAD, EV_END, EV_UPGRADE, EV_ERROR } from '../http1/parser.js';
@@ -28,16 +29,14 @@ import { responseHead } from '../http1/head.js';
 import {
   ResponseFraming, declaredLength, decimalLength, decodedBytes, encodeChunked, BODY_CHUNKED, BODY_CLOSE, BODY_LENGTH,
 } from '../http1/framing.js';
-import type { Job, Exchange } from '../exchange/job.js';
+import type { Job, Exchange, SocketReader } from '../exchange/job.js';
+import { mayRetryOnFreshSocket } from '../exchange/retry.js';
+import { RequestWriter } from './request-writer.js';
 import { clientBodyTimeout, clientStalled, backendBadResponse, backendClosed, backendConnectTimeout, backendRefused, backendTimeout, type ProxyError } from '../errors.js';
 
 const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n');
 const CONNECTION_KEEP_ALIVE = Buffer.from('Connection: keep-alive\r\n');
 const NO_LINE = Buffer.alloc(0);
-
-function destroyQuietly(this: net.Socket): void {
-  this.destroy();
-}
 
 /** What a connection reports to the pool that owns it. */
 export interface UpstreamOwner {
@@ -54,45 +53,44 @@ export interface UpstreamOwner {
   retry(job: Job): void;
 }
 
-/** Receives a socket's reads (`onread`): `buffer[0, nread)` is valid only during the call. */
-export interface SocketReader {
-  /** Returns false to pause the socket. */
-  onRead(nread: number, buffer: Uint8Array): boolean;
-}
 
 /** The most a backend socket reads at once (the pool's read buffer): what a read credit is worth. */
 export const MAX_READ = 64 * 1024;
 
-export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, CreditWaiter {
+/** Where the socket is. */
+const CONNECTING = 0;
+const OPEN = 1;
+/** Destroyed, or handed over as a tunnel: either way no longer the pool's. */
+const GONE = 2;
+
+/** Where the current exchange's response is (one value, set back for each exchange). */
+const AWAITING = 0; // no byte of a response yet
+const HEAD = 1; // bytes of a head have come, not all of it
+const INTERIM = 2; // a 1xx head was read: its end, then the final response, follow
+const FINAL = 3; // the final head was read: its body is relayed
+const SWITCHING = 4; // a 101 head was read: at its end the socket becomes a tunnel
+
+export class UpstreamConn implements Exchange, SocketReader, CreditWaiter {
   readonly socket: net.Socket;
-  /** Has carried an exchange before (so a close before any response byte may be a keep-alive race). */
-  reused = false;
-  connected = false;
+  /** Exchanges this socket has carried to their end (after one, a close before any response byte may be a keep-alive race). */
+  exchanges = 0;
   /** Clock ms at the last progress (dial, connect, write, read): the sweep times slow connects, idle and silent sockets on it. */
   lastActive: number;
   job: Job | null = null;
 
   private readonly owner: UpstreamOwner;
+  private readonly writer: RequestWriter;
   private readonly parser = new Http1Parser('response', { maxHeadBytes: 64 * 1024 });
   private readonly scan = new HeadScan();
   private readonly framing = new ResponseFraming();
-  private responseStarted = false;
+  private state = CONNECTING;
+  private response = AWAITING;
+  /** A head was parsed and not yet sent on (it goes with the body bytes of the same read). */
   private headPending = false;
-  /** The current response's head has been parsed: bytes up to its end are body. */
-  private inBody = false;
-  /** The response being read is interim (1xx other than 101): the exchange goes on after it. */
-  private interim = false;
-  /** The backend answered 101 to an upgrade: after its head the socket becomes a tunnel. */
-  private tunnelling = false;
-  private closeClient = false;
-  private bodyParked = false;
-  private bodyBlocked = false;
-  private closed = false;
   /** Paused until the client's slot grants a read credit (the client is not reading). */
   private awaitingCredit = false;
-
-  /** The client socket this one relays to once it has become a tunnel. */
-  private relayTo: net.Socket | null = null;
+  /** Once the socket has become a tunnel: where its reads go. */
+  private tunnelReader: SocketReader | null = null;
 
   constructor(owner: UpstreamOwner, open: (reader: SocketReader) => net.Socket) {
     this.owner = owner;
@@ -102,33 +100,32 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
     this.parser.decodeBody = true;
     const socket = open(this);
     this.socket = socket;
+    this.writer = new RequestWriter(socket, this.progress);
     socket.on('connect', this.onConnect);
-    socket.on('drain', this.onDrain);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
+  }
+
+  get connected(): boolean {
+    return this.state === OPEN;
   }
 
   /** Runs `job` on this connection (writing now, or once connected). */
   start(job: Job): void {
     this.job = job;
     job.exchange = this;
-    this.responseStarted = false;
+    this.response = AWAITING;
     this.headPending = false;
-    this.inBody = false;
-    this.interim = false;
-    this.tunnelling = false;
     this.parser.expectNoBody = job.isHead;
     if (job.record !== null) job.record.sentAt = performance.now();
     this.lastActive = this.owner.clock.now;
     this.readOnlyWithCredit(job);
-    if (this.connected) this.writeRequest(job);
+    if (this.state === OPEN) this.writer.write(job);
   }
 
   /** The client went away mid-exchange: this socket's state is unknown, so it is not reused. */
   abort(): void {
-    const job = this.job;
-    if (job === null) return;
-    this.fail(null);
+    if (this.job !== null) this.fail(null);
   }
 
   /** The pool's sweep: the socket is still connecting after connectTimeoutMs. */
@@ -138,8 +135,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
 
   /** The pool's sweep: a running exchange that made no progress for responseTimeoutMs. */
   timedOut(): void {
-    const body = this.job?.body;
-    if (body !== null && body !== undefined && !body.closed) {
+    if (this.writer.unfinished) {
       // The client stopped sending its body: its fault, not the backend's (no health penalty).
       this.fail(clientBodyTimeout(this.owner.responseTimeoutMs));
       return;
@@ -149,62 +145,19 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
       this.fail(clientStalled(this.owner.responseTimeoutMs));
       return;
     }
-    this.fail(this.responseStarted ? backendClosed(this.owner.address) : backendTimeout(this.owner.address, this.owner.responseTimeoutMs));
+    const address = this.owner.address;
+    this.fail(this.response === AWAITING ? backendTimeout(address, this.owner.responseTimeoutMs) : backendClosed(address));
   }
 
   destroy(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.state === GONE) return;
+    this.state = GONE;
     this.socket.destroy();
     this.owner.discarded(this);
   }
 
-  // ---- request ----
-
-  private writeRequest(job: Job): void {
-    const body = job.body;
-    if (body === null) {
-      this.socket.write(job.head);
-      return;
-    }
-    this.socket.cork();
-    this.socket.write(job.head);
-    this.pumpBody();
-    this.socket.uncork();
-  }
-
-  /** Moves request body chunks from the job to the socket until the channel is empty or the socket is full. */
-  private pumpBody(): void {
-    const body = this.job?.body;
-    if (body === null || body === undefined) return;
-    while (!this.bodyBlocked) {
-      const chunk = body.tryRecv();
-      if (chunk === EMPTY) {
-        if (!this.bodyParked) {
-          this.bodyParked = true;
-          body.addReceiver(this);
-        }
-        return;
-      }
-      if (chunk === CLOSED) return;
-      this.lastActive = this.owner.clock.now; // a body still arriving is progress, not silence
-      if (!this.socket.write(chunk)) this.bodyBlocked = true;
-    }
-  }
-
-  /** Receiver<Buffer>: a request body chunk (or the end of the body) arrived while parked. */
-  receive(chunk: Buffer | typeof CLOSED): void {
-    this.bodyParked = false;
-    if (chunk === CLOSED || this.job === null) return;
+  private readonly progress = (): void => {
     this.lastActive = this.owner.clock.now;
-    if (!this.socket.write(chunk)) this.bodyBlocked = true;
-    this.pumpBody();
-  }
-
-  private readonly onDrain = (): void => {
-    if (!this.bodyBlocked) return;
-    this.bodyBlocked = false;
-    this.pumpBody();
   };
 
   // ---- response ----
@@ -214,21 +167,20 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
    * of a head; every piece sent on (to the output slot, a tunnel) is copied out first.
    */
   onRead(nread: number, buffer: Uint8Array): boolean {
-    const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, nread);
-    if (this.relayTo !== null) return this.relayTo.write(Buffer.from(chunk)); // false pauses until 'drain'
+    if (this.tunnelReader !== null) return this.tunnelReader.onRead(nread, buffer);
     if (this.job === null) {
       this.destroy(); // nothing was asked: the stream is out of step
       return false;
     }
-    this.responseStarted = true;
+    if (this.response === AWAITING) this.response = HEAD;
     this.lastActive = this.owner.clock.now;
-    this.parse(chunk, 0);
+    this.parse(Buffer.from(buffer.buffer, buffer.byteOffset, nread));
     return true;
   }
 
-  private parse(chunk: Buffer, from: number): void {
+  private parse(chunk: Buffer): void {
     const parser = this.parser;
-    let off = from;
+    let off = 0;
     for (;;) {
       const job = this.job;
       if (job === null) return;
@@ -237,7 +189,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
       switch (ev) {
         case EV_NONE:
           // Bytes of a head still arriving are the parser's to keep, not the client's yet.
-          if (this.headPending || (this.inBody && at > off)) this.emit(chunk, off, at, false);
+          if (this.headPending || (this.response >= INTERIM && at > off)) this.emit(chunk, off, at, false);
           return;
         case EV_HEAD:
           this.onHead(job);
@@ -245,10 +197,9 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
           continue;
         case EV_END:
           if (at > off || this.headPending) this.emit(chunk, off, at, true);
-          if (this.interim) {
+          if (this.response === INTERIM) {
             // 100 Continue and other interim responses: the final response follows on this exchange.
-            this.interim = false;
-            this.inBody = false;
+            this.response = HEAD;
             off = at;
             continue;
           }
@@ -269,33 +220,31 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
     this.scan.scan(parser);
     job.status = parser.statusCode; // an interim status is replaced by the final one
     this.headPending = true;
-    this.inBody = true;
     this.framing.decide(parser, this.scan, job.isHead, job.http10);
     if (parser.statusCode === 101) {
       if (!job.upgrade) {
         this.fail(backendBadResponse(this.owner.address, 'switched protocols without being asked to'));
         return;
       }
-      this.tunnelling = true;
+      this.response = SWITCHING;
       return;
     }
     // Interim responses (100 Continue and friends) go through and the final one follows.
     if (parser.statusCode < 200) {
-      this.interim = true;
-      this.closeClient = false;
+      this.response = INTERIM;
       return;
     }
     if (this.framing.refusal !== null) {
       this.fail(backendBadResponse(this.owner.address, this.framing.refusal));
       return;
     }
-    this.closeClient = job.closeAfter || this.framing.out === BODY_CLOSE;
-    if (this.closeClient) job.closeAfter = true;
+    this.response = FINAL;
+    if (this.framing.out === BODY_CLOSE) job.closeAfter = true;
   }
 
   /** The response (or the 101 before a tunnel) is complete at `at` in `chunk`. */
   private ended(chunk: Buffer, at: number): void {
-    if (this.tunnelling) {
+    if (this.response === SWITCHING) {
       this.handOver(Buffer.from(chunk.subarray(at)));
       return;
     }
@@ -303,34 +252,25 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
     if (at < chunk.length) this.destroy(); // bytes after a complete response: out of step
   }
 
-  /** After 101 the socket leaves the pool and this object: it becomes the job's tunnel. */
-  private handOver(head: Buffer): void {
+  /** After 101 the socket leaves the pool and this object: it becomes the job's tunnel (tunnel/). */
+  private handOver(early: Buffer): void {
     const job = this.job as Job;
     this.job = null;
     job.exchange = null;
     const socket = this.socket;
     socket.pause();
+    this.writer.detach();
     socket.off('connect', this.onConnect);
-    socket.off('drain', this.onDrain);
     socket.off('error', this.onError);
     socket.off('close', this.onClose);
     // Until the client connection reaches this response and joins the sockets, a reset must not
     // go unheard (an 'error' with no listener would end the process).
-    socket.on('error', destroyQuietly);
-    this.closed = true;
+    socket.on('error', () => socket.destroy());
+    this.state = GONE;
     this.owner.discarded(this);
-    job.tunnel = { socket, head, relay: (client) => this.relay(client) };
+    job.tunnel = { socket, early, readInto: (reader) => { this.tunnelReader = reader; } };
     job.settle(null);
   }
-
-  /** Tunnel: from now on the backend's bytes go to `client` (paused while it needs to drain). */
-  private relay(client: net.Socket): void {
-    this.relayTo = client;
-    client.on('drain', () => this.socket.resume());
-    this.socket.on('end', () => client.end());
-    this.socket.resume();
-  }
-
 
   /**
    * Sends the head (if pending) and the body of [from, to) to the output slot, framed as decided
@@ -338,8 +278,9 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
    */
   private emit(chunk: Buffer, from: number, to: number, end: boolean): void {
     const job = this.job as Job;
+    const interim = this.response === INTERIM;
     // RFC 9110 §15.2: no 1xx response to an HTTP/1.0 client.
-    if (this.interim && job.http10) {
+    if (interim && job.http10) {
       this.headPending = false;
       return;
     }
@@ -353,19 +294,19 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
     let out: Buffer;
     if (this.headPending) {
       this.headPending = false;
-      const connection = this.interim || this.tunnelling ? NO_LINE
-        : this.closeClient ? CONNECTION_CLOSE : job.http10 ? CONNECTION_KEEP_ALIVE : NO_LINE;
+      const connection = this.response !== FINAL ? NO_LINE
+        : job.closeAfter ? CONNECTION_CLOSE : job.http10 ? CONNECTION_KEEP_ALIVE : NO_LINE;
       out = this.relayable(connection, body, from)
         ? Buffer.from(body.subarray(from - this.parser.head.length, to)) // nothing to rewrite: the bytes as they came
-        : responseHead(this.parser, this.scan, this.tunnelling, this.framing.out, declaredLength(this.parser, this.framing.out),
+        : responseHead(this.parser, this.scan, this.response === SWITCHING, this.framing.out, declaredLength(this.parser, this.framing.out),
           connection, body, from, to);
-      if (!this.interim) job.finalStarted = true;
+      if (!interim) job.finalStarted = true;
     } else {
       out = this.framing.decoded ? body : Buffer.from(body.subarray(from, to));
     }
     if (job.output.closed) return; // the client is gone; abort() follows from cancel()
     job.bytesOut += out.length;
-    if (!this.interim) job.bodyBytesOut += to - from;
+    if (!interim) job.bodyBytesOut += to - from;
     if (out.length === 0) return;
     job.output.push(out);
     if (!end) this.readOnlyWithCredit(job);
@@ -400,7 +341,7 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
   creditGranted(): void {
     this.awaitingCredit = false;
     this.lastActive = this.owner.clock.now;
-    if (this.job !== null && !this.closed) this.socket.resume();
+    if (this.job !== null && this.state !== GONE) this.socket.resume();
   }
 
   /** The response is complete: settle the job and return the socket if it can carry another. */
@@ -409,9 +350,10 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
     if (job.record !== null) job.record.answeredAt = performance.now();
     this.job = null;
     job.exchange = null;
-    this.reused = true;
+    this.exchanges++;
     // Trailers that said `Connection: close` turned keepAlive off; the client never sees them.
-    const reusable = this.parser.keepAlive && !job.cancelled && !this.bodyParked && (job.body === null || job.body.closed);
+    const reusable = this.parser.keepAlive && !job.cancelled && !this.writer.unfinished;
+    this.writer.stop();
     job.settle(null);
     this.awaitingCredit = false;
     if (!reusable) {
@@ -428,11 +370,10 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
   private fail(error: ProxyError | null): void {
     const job = this.job;
     this.job = null;
+    this.writer.stop();
     if (job !== null) {
       job.exchange = null;
-      if (this.bodyParked && job.body !== null) job.body.removeReceiver(this);
-      this.bodyParked = false;
-      if (error !== null && this.reused && !this.responseStarted && job.idempotent && job.body === null && !job.retried && !job.cancelled) {
+      if (error !== null && mayRetryOnFreshSocket(job, this.exchanges > 0, this.response !== AWAITING)) {
         job.retried = true;
         this.destroy();
         this.owner.retry(job);
@@ -446,15 +387,14 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
   // ---- socket events ----
 
   private readonly onConnect = (): void => {
-    this.connected = true;
+    this.state = OPEN;
     this.lastActive = this.owner.clock.now;
     const job = this.job;
-    if (job !== null) this.writeRequest(job);
+    if (job !== null) this.writer.write(job);
   };
 
-
   private readonly onError = (err: Error): void => {
-    if (!this.connected) {
+    if (this.state === CONNECTING) {
       this.fail(backendRefused(this.owner.address, (err as NodeJS.ErrnoException).code ?? err.message));
       return;
     }
@@ -464,15 +404,15 @@ export class UpstreamConn implements Exchange, Receiver<Buffer>, SocketReader, C
   /** The backend closed its socket: a response that ends at close is complete; anything else was cut short. */
   private readonly onClose = (): void => {
     if (this.job !== null) {
-      if (this.responseStarted && this.parser.finish() === EV_END) {
+      if (this.response !== AWAITING && this.parser.finish() === EV_END) {
         if (this.headPending || this.framing.out === BODY_CHUNKED) this.emit(NO_LINE, 0, 0, true); // the head, or the last chunk
         this.finish();
         return;
       }
-      this.fail(this.connected ? backendClosed(this.owner.address) : backendRefused(this.owner.address, 'closed'));
+      this.fail(this.state === OPEN ? backendClosed(this.owner.address) : backendRefused(this.owner.address, 'closed'));
     }
-    if (!this.closed) {
-      this.closed = true;
+    if (this.state !== GONE) {
+      this.state = GONE;
       this.owner.discarded(this);
     }
   };

@@ -26,6 +26,8 @@ import { ResponseSlot } from './response-slot.js';
  */
 const BODY_SLOTS = 4;
 
+const NO_HEAD = Buffer.alloc(0);
+
 /** What a job needs from the worker that runs it. */
 export interface JobOwner {
   /** The backend, as `host:port` (for the access log). */
@@ -50,12 +52,18 @@ export interface RequestRecord {
   answeredAt: number;
 }
 
-/** A backend socket that switched protocols (101), and the bytes it sent after the response head. */
+/** Receives a socket's reads (`onread`): `buffer[0, nread)` is valid only during the call. */
+export interface SocketReader {
+  /** Returns false to pause the socket. */
+  onRead(nread: number, buffer: Uint8Array): boolean;
+}
+
+/** A backend socket that switched protocols (101), paused, with the bytes it sent after its head. */
 export interface Tunnel {
   socket: net.Socket;
-  head: Buffer;
-  /** Starts sending the backend's further bytes to `client`. */
-  relay(client: net.Socket): void;
+  early: Buffer;
+  /** From now on the socket's reads go to `reader` (it reads through `onread`, not 'data'). */
+  readInto(reader: SocketReader): void;
 }
 
 /** What a job needs from the backend exchange running it, to stop it when the client goes away. */
@@ -124,6 +132,19 @@ export class Job {
     this.http10 = init.http10;
     this.upgrade = init.upgrade;
     this.chunkedBody = init.chunkedBody;
+  }
+
+  /** A response made by the proxy itself (an error), already complete in its slot. */
+  static local(status: number, toHead: boolean, retryAfter: number): Job {
+    const job = new Job({ head: NO_HEAD, hasBody: false, isHead: toHead, idempotent: false, closeAfter: true, http10: false, upgrade: false, chunkedBody: false });
+    const canned = cannedResponse(status, toHead, retryAfter);
+    job.output.push(canned);
+    job.status = status;
+    job.bytesOut = canned.length;
+    job.bodyBytesOut = toHead ? 0 : cannedBodyLength(status);
+    job.finalStarted = true;
+    job.settle(null);
+    return job;
   }
 
   get settled(): boolean {

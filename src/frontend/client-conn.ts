@@ -1,44 +1,40 @@
 /**
- * One client socket: bytes in → llhttp (request mode) → a Job per request on the work channel;
- * each job's output slot drained in request order → bytes out.
+ * One client socket: bytes in → llhttp (request mode) → admission → a Job per request on its
+ * pool's work channel; the responses written in request order by its ResponseQueue.
  *
- * Invariants:
- * - `pipeline` holds this connection's jobs in request order; only the front one is written, so
- *   pipelined responses go out in order even when later ones finish first (they wait in their slots).
- * - Reading stops (`blocked`, socket paused, the rest of the chunk kept in `stash`) while the work
- *   channel or a request body channel is full, or `maxPipeline` requests are in flight; it resumes
- *   from the stash when the blocker clears. Writing stops while the socket needs to drain, so a slow
- *   reader fills the slots and that pauses the backend socket.
- * - After an error response or a `Connection: close` exchange no further request is read; what the
- *   client still sends is read and discarded for a bounded time and amount (a lingering close, as
- *   nginx's), so our close does not reset the connection before the client has read the response.
- * - At most `OUTPUT_BUDGET` bytes of response wait in the jobs' slots (response-slot.ts), plus what
- *   the socket buffers before `write` says stop (its 16 KiB high-water mark, and the chunk that
- *   crossed it: one backend read, at most 64 KiB).
- * - When the socket closes, every job not yet settled is cancelled: its backend socket is destroyed,
- *   never pooled, and its worker's pending count still comes back down.
+ * The reading side is in one phase at a time:
+ *   READING    requests are parsed and sent on (`blocked` while a channel is full or `maxPipeline`
+ *              requests are in flight: the socket paused, the rest of the chunk kept in `stash`)
+ *   UPGRADING  an upgrade request was read: reading is paused, the bytes after it kept, until its
+ *              response says whether a tunnel follows (101) or the connection closes
+ *   CLOSING    no further request is read: after an error, a `Connection: close` exchange, the
+ *              client's FIN or a shutdown. Once the last response is written, what the client
+ *              still sends is read and discarded within bounds (a lingering close, as nginx's),
+ *              so our close does not reset the connection before the client has read it
+ *   TUNNEL     the socket belongs to the tunnel module
+ *   CLOSED     the socket closed; every job not yet settled was cancelled (its backend socket
+ *              destroyed, never pooled; its worker's pending count still comes back down)
  */
 import type * as net from 'node:net';
-import { CLOSED, EMPTY, type Chan, type Receiver, type Sender } from '../csp/chan.js';
-import { Ring } from '../csp/ring.js';
+import type { Chan, Sender } from '../csp/chan.js';
 import { Http1Parser, EV_NONE, EV_HEAD, EV_END, EV_UPGRADE, EV_ERROR } from '../http1/parser.js';
 import { HeadScan } from '../http1/hop-by-hop.js';
 import { requestHead, type ForwardedLines } from '../http1/head.js';
-import { cannedResponse, cannedBodyLength } from '../http1/canned.js';
 import { requestBody, encodeChunked, BODY_CHUNKED } from '../http1/framing.js';
-import { Job, type Tunnel } from '../exchange/job.js';
-import { OutputBudget } from '../exchange/response-slot.js';
-import { MAX_READ } from '../backend/upstream-conn.js';
 import { isIdempotent, METHOD_HEAD } from '../http1/methods.js';
+import { Job } from '../exchange/job.js';
+import { OutputBudget } from '../exchange/response-slot.js';
 import { ProxyError } from '../errors.js';
-import { tunnel } from '../tunnel/tunnel.js';
-import { Admission, parseRefusal, type AdmissionLimits } from './admission.js';
 import type { Clock } from '../clock.js';
+import { MAX_READ } from '../backend/upstream-conn.js';
+import { joinTunnel } from '../tunnel/tunnel.js';
 import type { AccessLog } from '../log/access-log.js';
 import type { EventLog } from '../log/event-log.js';
-import type { Routing } from '../routing/routing.js';
-import type { TrustedProxies } from './trusted-proxies.js';
 import { requestRecord, refusedRecord, accessEntry } from '../log/request-record.js';
+import type { Routing } from '../routing/routing.js';
+import { Admission, parseRefusal, type AdmissionLimits } from './admission.js';
+import { ResponseQueue } from './response-queue.js';
+import type { TrustedProxies } from './trusted-proxies.js';
 
 export interface ClientLimits extends AdmissionLimits {
   maxPipeline: number;
@@ -84,36 +80,41 @@ export interface ClientAddress {
 const AFTER_NOTHING = 0;
 const AFTER_BODY_END = 1;
 
-export class ClientConn implements Receiver<Buffer> {
+const READING = 0;
+const UPGRADING = 1;
+const CLOSING = 2;
+const TUNNEL = 3;
+const CLOSED = 4;
+
+export class ClientConn {
   private readonly socket: net.Socket;
   private readonly limits: ClientLimits;
   private readonly fwd: ForwardedLines;
-  /** Shared with every connection of the proxy; its access log is read per request (it closes at shutdown). */
+  /** Shared with every connection of the proxy; a reload replaces what is in it. */
   private readonly context: ClientContext;
   private readonly parser: Http1Parser;
   private readonly scan = new HeadScan();
   private readonly admission: Admission;
-  private readonly pipeline = new Ring<Job>(4);
-  private readonly budget = new OutputBudget(OUTPUT_BUDGET, MAX_READ);
+  private readonly responses: ResponseQueue;
+  private phase = READING;
+  /** Shutdown: the request being read now is the last. */
+  private draining = false;
   /** The request whose body is being read (null between requests). */
   private reading: Job | null = null;
-  /** The most recent job (the last in `pipeline` while it is there). */
+  /** The most recent job. */
   private newest: Job | null = null;
-  private readingDone = false;
-  private closed = false;
-  private draining = false;
-  /** Bytes the client sent after an upgrade request: the start of the tunnel, if there is one. */
+  /** UPGRADING: the bytes the client sent after its upgrade request (the start of the tunnel, if there is one). */
   private upgradeRest: Buffer | null = null;
 
-  // Timeouts: clock ms when each wait began.
+  // Timeouts: clock ms when each wait began (-1: not waiting).
   private readonly clock: Clock;
   private lastActive: number;
   private headSince = -1;
-  /** Since when the connection has been closing (our FIN sent), discarding what the client sends; -1 before. */
+  /** CLOSING: since when our FIN is out and what the client sends is discarded. */
   private lingerSince = -1;
   private discarded = 0;
 
-  // Input backpressure.
+  // Input backpressure (READING).
   private blocked = false;
   private stash: Buffer | null = null;
   private stashAt = 0;
@@ -123,10 +124,6 @@ export class ClientConn implements Receiver<Buffer> {
   private readonly workSend: ParkedSend<Job>;
   private readonly bodySend: ParkedSend<Buffer>;
 
-  // Output.
-  private outputParked = false;
-  private writeBlocked = false;
-
   constructor(socket: net.Socket, context: ClientContext, client: ClientAddress) {
     this.socket = socket;
     this.clock = context.clock;
@@ -135,25 +132,25 @@ export class ClientConn implements Receiver<Buffer> {
     this.context = context;
     this.fwd = client.forwarded;
     this.admission = new Admission(client);
+    this.responses = new ResponseQueue(socket, new OutputBudget(OUTPUT_BUDGET, MAX_READ), this.frontDone);
     this.parser = new Http1Parser('request', { maxHeadBytes: context.limits.maxHeadBytes });
     this.parser.decodeBody = true; // the body limit counts payload, not chunk framing
     this.workSend = new ParkedSend<Job>(this);
     this.bodySend = new ParkedSend<Buffer>(this);
     socket.setNoDelay(true);
     socket.on('data', this.onData);
-    socket.on('drain', this.onDrain);
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
   }
 
   get inFlight(): number {
-    return this.pipeline.length;
+    return this.responses.length;
   }
 
   /** Response bytes this connection holds for its client: queued in slots, and in the socket. */
   get bufferedOutput(): number {
-    return this.budget.queued + this.socket.writableLength;
+    return this.responses.buffered;
   }
 
   /** Closes the connection now (server shutdown past its deadline). */
@@ -168,33 +165,32 @@ export class ClientConn implements Receiver<Buffer> {
    * answered, with `Connection: close`, rather than lost to the race with our FIN.
    */
   drain(): void {
-    if (this.closed || this.draining) return;
+    if (this.phase === CLOSED || this.draining) return;
     this.draining = true;
-    if (this.pipeline.length > 0 && !this.parser.inMessage) {
-      this.readingDone = true;
+    if (this.responses.length > 0 && !this.parser.inMessage) {
+      this.stopReading();
       if (this.newest !== null) this.newest.closeAfter = true;
     }
   }
 
   /** Draining, with nothing in flight and no request begun: close. */
   closeIfIdle(): void {
-    if (this.closed || !this.draining || this.readingDone || this.pipeline.length > 0 || this.parser.inMessage) return;
-    this.readingDone = true;
+    if (this.phase !== READING || !this.draining || this.responses.length > 0 || this.parser.inMessage) return;
+    this.phase = CLOSING;
     this.socket.end();
   }
 
-  /** The proxy's sweep: a head begun and not finished in time gets 408; an idle connection closes. */
+  /** The proxy's sweep: a head begun and not finished in time gets 408; an idle connection closes; a lingering close ends. */
   sweep(now: number): void {
-    if (this.closed) return;
+    if (this.phase === CLOSED || this.phase === TUNNEL || this.phase === UPGRADING) return;
     if (this.lingerSince >= 0) {
       if (now - this.lingerSince >= LINGER_MS) this.socket.destroy();
       return;
     }
-    if (this.upgradeRest !== null) return;
     if (this.headSince >= 0 && now - this.headSince >= this.context.limits.headerTimeoutMs) {
       this.headSince = -1;
       this.refuse(new ProxyError('PRX_ERR_HEAD_TIMEOUT', 'the request head was not complete in time'));
-    } else if (this.pipeline.length === 0 && !this.parser.inMessage && now - this.lastActive >= this.context.limits.keepAliveTimeoutMs) {
+    } else if (this.responses.length === 0 && !this.parser.inMessage && now - this.lastActive >= this.context.limits.keepAliveTimeoutMs) {
       this.socket.destroy();
     }
   }
@@ -202,7 +198,7 @@ export class ClientConn implements Receiver<Buffer> {
   // ---- reading requests ----
 
   private readonly onData = (chunk: Buffer): void => {
-    if (this.readingDone) {
+    if (this.phase !== READING) {
       // Closing: discard, within bounds (see lingerSince).
       this.discarded += chunk.length;
       if (this.discarded > LINGER_BYTES) this.socket.destroy();
@@ -214,11 +210,16 @@ export class ClientConn implements Receiver<Buffer> {
     else if (this.headSince < 0) this.headSince = this.clock.now;
   };
 
+  /** No further request is read (responses already owed are still written). */
+  private stopReading(): void {
+    if (this.phase === READING || this.phase === UPGRADING) this.phase = CLOSING;
+  }
+
   private parse(chunk: Buffer, from: number): void {
     const parser = this.parser;
     let off = from;
-    while (!this.readingDone) {
-      if (this.pipeline.length >= this.limits.maxPipeline && this.reading === null && off < chunk.length) {
+    while (this.phase === READING) {
+      if (this.responses.length >= this.limits.maxPipeline && this.reading === null && off < chunk.length) {
         this.block(chunk, off, AFTER_NOTHING); // resumed when the front response is written
         return;
       }
@@ -249,13 +250,13 @@ export class ClientConn implements Receiver<Buffer> {
           // Draining: the request being read when shutdown began is the last one.
           if (this.draining && this.newest !== null) this.newest.closeAfter = true;
           // An upgrade request ends in EV_UPGRADE next, which keeps the bytes after it for the tunnel.
-          if (this.newest !== null && this.newest.closeAfter && !this.newest.upgrade) this.readingDone = true;
+          if (this.newest !== null && this.newest.closeAfter && !this.newest.upgrade) this.stopReading();
           continue;
         }
         case EV_UPGRADE:
           // What follows belongs to the tunnel if the backend agrees (101), else to nobody: the
           // connection closes after the response. Stop reading until then.
-          this.readingDone = true;
+          this.phase = UPGRADING;
           this.upgradeRest = chunk.subarray(at);
           this.socket.pause();
           return;
@@ -272,6 +273,7 @@ export class ClientConn implements Receiver<Buffer> {
     const scan = this.scan;
     scan.scan(p);
     const admission = this.admission;
+    // Token buckets refill continuously: the rate limit reads the time, not the coarse clock.
     const refusal = admission.admit(p, scan, this.context, performance.now());
     const route = admission.route;
     if (refusal !== null || route === null) {
@@ -294,12 +296,10 @@ export class ClientConn implements Receiver<Buffer> {
       upgrade,
       chunkedBody: bodyMode === BODY_CHUNKED,
     });
-    job.output.budget = this.budget;
     if (this.context.accessLog !== null) job.record = requestRecord(p, admission.client);
-    this.pipeline.push(job);
     this.newest = job;
     if (hasBody) this.reading = job;
-    if (this.pipeline.length === 1) this.writeFront();
+    this.responses.push(job);
     const work = route.pool.work;
     if (work.trySend(job)) return true;
     this.block(chunk, bodyStart, AFTER_NOTHING);
@@ -337,7 +337,7 @@ export class ClientConn implements Receiver<Buffer> {
 
   /** A blocked send was taken (ok) or its channel closed; or the pipeline has room again. */
   unblock(): void {
-    if (!this.blocked || this.closed) return;
+    if (!this.blocked || this.phase === CLOSED) return;
     this.blocked = false;
     const chunk = this.stash as Buffer;
     this.stash = null;
@@ -345,16 +345,16 @@ export class ClientConn implements Receiver<Buffer> {
       const job = this.bodyEnded;
       this.bodyEnded = null;
       if (job !== null && job.body !== null && !job.body.closed) job.body.close();
-      if (job !== null && job.closeAfter) this.readingDone = true;
+      if (job !== null && job.closeAfter) this.stopReading();
     }
     this.parse(chunk, this.stashAt);
-    if (!this.blocked && !this.closed) this.socket.resume();
+    if (!this.blocked && this.phase !== CLOSED) this.socket.resume();
   }
 
   /**
    * The request being read cannot go on (malformed, too large): its exchange, if it started, is
    * cancelled (the backend socket is destroyed, so the backend never sees it complete), and the
-   * client gets `status` after the responses before it, unless a response had already begun.
+   * client gets the refusal after the responses before it, unless a response had already begun.
    */
   private abortRequest(job: Job | null, refusal: ProxyError): void {
     this.reading = null;
@@ -364,113 +364,64 @@ export class ClientConn implements Receiver<Buffer> {
 
   /** Answers a bad request with the refusal's status after the responses before it, and reads no more. */
   private refuse(refusal: ProxyError, retryAfter = 0, client = this.admission.peer.address): void {
-    this.readingDone = true;
-    this.context.eventLog?.refused(client, refusal.status, refusal.message);
+    this.stopReading();
+    this.context.eventLog?.refused(client, refusal);
     // A refused HEAD request (its head parsed far enough to know) gets the error without a body.
-    const job = localResponse(refusal.status, this.parser.methodSoFar === METHOD_HEAD, retryAfter);
-    job.output.budget = this.budget;
+    const job = Job.local(refusal.status, this.parser.methodSoFar === METHOD_HEAD, retryAfter);
     if (this.context.accessLog !== null) job.record = refusedRecord(this.parser, client);
-    this.pipeline.push(job);
-    if (this.pipeline.length === 1) this.writeFront();
+    this.responses.push(job);
   }
 
-  // ---- writing responses ----
+  // ---- responses written ----
 
-  /** Writes the front job's buffered output; parks on its slot when it is empty. */
-  private writeFront(): void {
-    for (;;) {
-      const job = this.pipeline.peek();
-      if (job === undefined || this.writeBlocked || this.outputParked || this.closed) return;
-      if (this.budget.front !== job.output) {
-        this.budget.front = job.output;
-        this.budget.grant();
-      }
-      const chunk = job.output.tryRecv();
-      if (chunk === EMPTY) {
-        this.outputParked = true;
-        job.output.addReceiver(this);
-        return;
-      }
-      if (chunk === CLOSED) {
-        this.frontDone(job);
-        continue;
-      }
-      this.write(chunk);
-      this.budget.grant();
-    }
-  }
-
-  /** Receiver<Buffer>: the front job's slot produced a chunk, or closed. */
-  receive(chunk: Buffer | typeof CLOSED): void {
-    this.outputParked = false;
-    const job = this.pipeline.peek();
-    if (job === undefined) return;
-    if (chunk === CLOSED) this.frontDone(job);
-    else this.write(chunk);
-    this.writeFront();
-  }
-
-  private write(chunk: Buffer): void {
-    if (!this.socket.write(chunk)) this.writeBlocked = true;
-  }
-
-  private readonly onDrain = (): void => {
-    this.writeBlocked = false;
-    this.writeFront();
-  };
-
-  private frontDone(job: Job): void {
-    this.pipeline.shift();
+  /** The front response is written (or cut): false stops the queue (the connection closes or switches). */
+  private readonly frontDone = (job: Job): boolean => {
     const log = this.context.accessLog;
     // A request cancelled before any response (refused mid-body) is logged by its refusal, once.
     if (log !== null && job.record !== null && !(job.cancelled && !job.finalStarted)) log.write(accessEntry(job));
     this.lastActive = this.clock.now;
     if (job.tunnel !== null) {
-      this.startTunnel(job.tunnel);
-      return;
+      // The backend agreed to switch protocols: from here on the two sockets are one byte pipe.
+      this.phase = TUNNEL;
+      this.socket.off('data', this.onData);
+      this.socket.off('end', this.onEnd);
+      this.socket.off('error', this.onError);
+      joinTunnel(this.socket, this.upgradeRest ?? Buffer.alloc(0), job.tunnel);
+      this.upgradeRest = null;
+      return false;
     }
     if (job.aborted || (job.cancelled && job.finalStarted)) {
       this.socket.destroy(); // the response was cut short: never let it look complete
-      return;
+      return false;
     }
     if (job.closeAfter) {
-      this.readingDone = true;
+      this.stopReading();
       // Reading may be paused (a declined upgrade, a blocked pipeline): resume, discarding, so the
       // client's own FIN is seen and the socket closes; the sweep cuts one that lingers too long.
       this.upgradeRest = null;
       this.lingerSince = this.clock.now;
       this.socket.resume();
       this.socket.end();
-      return;
+      return false;
     }
     if (this.blocked && this.afterBlocked === AFTER_NOTHING && this.workSend.chan === null && this.bodySend.chan === null) {
       this.unblock();
     }
-  }
-
-  /** The backend agreed to switch protocols: from here on the two sockets are one byte pipe. */
-  private startTunnel(t: Tunnel): void {
-    const socket = this.socket;
-    socket.off('data', this.onData);
-    socket.off('drain', this.onDrain);
-    socket.off('end', this.onEnd);
-    socket.off('error', this.onError);
-    tunnel(socket, this.upgradeRest ?? Buffer.alloc(0), t);
-    this.upgradeRest = null;
-  }
+    return true;
+  };
 
   // ---- socket end ----
 
   private readonly onEnd = (): void => {
     // The client half-closed: answer what it sent, then close. A request cut short by the FIN can
     // never complete: its exchange is cancelled and it is answered 400.
-    if (this.upgradeRest !== null) return; // the tunnel (or the close after a declined upgrade) decides
-    if (!this.readingDone && (this.reading !== null || this.parser.inMessage)) {
+    if (this.phase === UPGRADING) return; // the tunnel (or the close after a declined upgrade) decides
+    if (this.phase === READING && (this.reading !== null || this.parser.inMessage)) {
       this.abortRequest(this.reading, new ProxyError('PRX_ERR_CLIENT_CLOSED', 'the client closed its side mid-request'));
       return;
     }
-    this.readingDone = true;
-    if (this.pipeline.length === 0) this.socket.end();
+    this.stopReading();
+    if (this.responses.length === 0) this.socket.end();
     else if (this.newest !== null) this.newest.closeAfter = true;
   };
 
@@ -479,9 +430,8 @@ export class ClientConn implements Receiver<Buffer> {
   };
 
   private readonly onClose = (): void => {
-    this.closed = true;
-    this.readingDone = true;
-    for (let job = this.pipeline.shift(); job !== undefined; job = this.pipeline.shift()) job.cancel();
+    this.phase = CLOSED;
+    this.responses.cancelAll();
     if (this.blocked) {
       this.workSend.cancel();
       this.bodySend.cancel();
@@ -490,21 +440,6 @@ export class ClientConn implements Receiver<Buffer> {
     }
     this.parser.destroy();
   };
-}
-
-const NO_HEAD = Buffer.alloc(0);
-
-/** A response made here (an error), already complete in its slot. */
-function localResponse(status: number, toHead: boolean, retryAfter: number): Job {
-  const job = new Job({ head: NO_HEAD, hasBody: false, isHead: toHead, idempotent: false, closeAfter: true, http10: false, upgrade: false, chunkedBody: false });
-  const canned = cannedResponse(status, toHead, retryAfter);
-  job.output.push(canned);
-  job.status = status;
-  job.bytesOut = canned.length;
-  job.bodyBytesOut = toHead ? 0 : cannedBodyLength(status);
-  job.finalStarted = true;
-  job.settle(null);
-  return job;
 }
 
 /** A send a blocked connection waits on (one on the work channel, one on a body channel). */

@@ -60,9 +60,10 @@ export class EventLog {
   }
 
   /** A request answered by the proxy itself with an error (4xx/5xx) before any backend was involved. */
-  refused(client: string, status: number, reason: string): void {
+  refused(client: string, refusal: ProxyError): void {
     if (!this.#logger.isLevelEnabled('info')) return;
-    this.#logger.info({ event: 'request_refused', client, status, reason }, `refused a request from ${client}: ${status} ${reason}`);
+    this.#logger.info({ event: 'request_refused', client, code: refusal.code, status: refusal.status, reason: refusal.message },
+      `refused a request from ${client}: ${refusal.status} ${refusal.message}`);
   }
 
   info(event: string, message: string, fields: Record<string, unknown> = {}): void {

@@ -49,7 +49,12 @@ export class Routing {
 
   /** Every request to `work`, no rate limit: for benchmarks that wire a balancer by hand. */
   static fixed(work: Chan<Job>): Routing {
-    return new Routing(new RouteTable<Route>([]), { pool: { work }, rateLimiter: null }, new Map(), []);
+    return Routing.of(new RouteTable<Route>([]), { pool: { work }, rateLimiter: null });
+  }
+
+  /** A routing of `table` and `fallback` alone, with no pools of its own (tests and benchmarks). */
+  static of(table: RouteTable<Route>, fallback: Route | null): Routing {
+    return new Routing(table, fallback, new Map(), []);
   }
 
   /**
