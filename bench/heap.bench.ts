@@ -31,7 +31,7 @@ const random = (() => {
 
 function makeWorkers(n: number): Worker[] {
   // Mixed weights so the cross-multiplied comparison does real work.
-  return Array.from({ length: n }, (_, id) => ({ id, weight: 1 + (id % 3), pending: 0, turn: 0, heapIndex: -1 }));
+  return Array.from({ length: n }, (_, id) => ({ id, weight: 1 + (id % 3), pending: 0, turn: 0, seq: 0, heapIndex: -1 }));
 }
 
 /** The baseline: the same order as WorkerHeap by scanning every worker. */

@@ -8,7 +8,7 @@ interface Member extends PoolMember {
 }
 
 const members = (n: number): Member[] =>
-  Array.from({ length: n }, (_, i) => ({ name: `w${i}`, heapIndex: -1, pending: 0, weight: 1, turn: 0 }));
+  Array.from({ length: n }, (_, i) => ({ name: `w${i}`, heapIndex: -1, pending: 0, weight: 1, turn: 0, seq: 0 }));
 
 /** Dispatches `n` jobs, completing each at once: the picks of an unloaded pool. */
 function picks(name: (typeof POLICIES)[number], pool: Member[], n: number): string[] {

@@ -6,16 +6,24 @@
  * Every policy keeps `pending` on its members (the balancer reports each dispatch and completion),
  * so stats and health read the same numbers whatever the policy.
  */
-import { lessLoaded, WorkerHeap, type PoolMember } from './worker-heap.js';
+import { leastLoadedExcept, lessLoaded, WorkerHeap, type PoolMember } from './worker-heap.js';
 
 export interface Policy<W extends PoolMember> {
   readonly size: number;
   /** The worker for the next job, or undefined when none is in rotation. Changes nothing. */
   pick(): W | undefined;
+  /**
+   * The least loaded worker in rotation other than `except` (backends a job already failed on, or
+   * whose queue is full), or undefined. Changes nothing. Whatever the policy, a second choice is the
+   * least loaded one left.
+   */
+  pickExcept(except: readonly W[]): W | undefined;
   dispatched(w: W): void;
   completed(w: W): void;
   add(w: W): boolean;
   remove(w: W): boolean;
+  /** w's effective weight changed (slow start). */
+  reweigh(w: W, weight: number): void;
 }
 
 export const POLICIES = ['least-pending', 'round-robin', 'p2c'] as const;
@@ -25,6 +33,10 @@ export type PolicyName = (typeof POLICIES)[number];
 class LeastPending<W extends PoolMember> extends WorkerHeap<W> implements Policy<W> {
   pick(): W | undefined {
     return this.min();
+  }
+
+  pickExcept(except: readonly W[]): W | undefined {
+    return leastLoadedExcept(this, except);
   }
 }
 
@@ -38,8 +50,16 @@ abstract class ListPolicy<W extends PoolMember> implements Policy<W> {
 
   abstract pick(): W | undefined;
 
+  pickExcept(except: readonly W[]): W | undefined {
+    return leastLoadedExcept(this.members, except);
+  }
+
   dispatched(w: W): void {
     w.pending++;
+  }
+
+  reweigh(w: W, weight: number): void {
+    w.weight = weight;
   }
 
   completed(w: W): void {

@@ -9,14 +9,14 @@ interface W extends PoolMember {
 }
 
 function worker(id: number, weight = 1): W {
-  return { id, weight, pending: 0, turn: 0, heapIndex: -1 };
+  return { id, weight, pending: 0, turn: 0, seq: 0, heapIndex: -1 };
 }
 
 function workers(weights: number[]): W[] {
   return weights.map((weight, id) => worker(id, weight));
 }
 
-/** Throws unless min() has the least pending/weight and, among equals, the lowest turn. */
+/** Throws unless min() has the least pending/weight and, among equals, the lowest turn, then seq. */
 function checkMin(pool: WorkerHeap<W>): void {
   const m = pool.min();
   const members = [...pool];
@@ -28,7 +28,7 @@ function checkMin(pool: WorkerHeap<W>): void {
   for (const w of members) {
     const lw = w.pending / w.weight;
     const lm = m.pending / m.weight;
-    if (lw < lm || (lw === lm && w.turn < m.turn)) {
+    if (lw < lm || (lw === lm && (w.turn < m.turn || (w.turn === m.turn && w.seq < m.seq)))) {
       throw new Error(`min() is #${m.id} (load ${lm}, turn ${m.turn}) but #${w.id} has load ${lw}, turn ${w.turn}`);
     }
   }
@@ -84,6 +84,40 @@ test('equal workers take turns for larger pools too', () => {
     pool.completed(w);
   }
   assert.equal(picks, Array.from({ length: 3 * n }, (_, i) => i % n));
+});
+
+test('one job at a time (nothing in flight at each pick), weights still share the picks: 1:3', () => {
+  const pool = new WorkerHeap(workers([1, 3]));
+  const counts = [0, 0];
+  const order: number[] = [];
+  for (let i = 0; i < 400; i++) {
+    const w = pool.min()!;
+    pool.dispatched(w);
+    counts[w.id]!++;
+    if (i < 8) order.push(w.id);
+    pool.completed(w);
+  }
+  assert.equal(counts, [100, 300]);
+  assert.equal(order, [0, 1, 1, 1, 0, 1, 1, 1], 'interleaved, not in bursts');
+});
+
+test('a worker that rejoins starts at the current virtual time: its share from then on, no burst to catch up', () => {
+  const [a, b] = workers([1, 1]) as [W, W];
+  const pool = new WorkerHeap([a, b]);
+  pool.remove(a);
+  for (let i = 0; i < 50; i++) {
+    pool.dispatched(b);
+    pool.completed(b);
+  }
+  pool.add(a);
+  const picks: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const w = pool.min()!;
+    pool.dispatched(w);
+    picks.push(w.id);
+    pool.completed(w);
+  }
+  assert.equal(picks, [0, 1, 0, 1, 0, 1]);
 });
 
 test('weights are respected: weight 2 gets about twice the jobs', () => {

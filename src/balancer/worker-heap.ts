@@ -2,9 +2,14 @@
 //
 // Invariants:
 //   - load(w) = w.pending / w.weight, compared by cross-multiplying; weight is finite and > 0;
-//   - among equal loads the lower turn wins, so equal workers take turns in least-recently-picked order;
-//   - turns are unique and increasing: add() and dispatched() both take the next counter value, so a
-//     worker that (re)joins goes to the back of the tie order and the first picks follow insertion order;
+//   - among equal loads the lower virtual turn wins, then the one picked (or joined) longer ago
+//     (`seq`). A pick moves a worker's turn on by 1/weight, so between workers of equal load picks
+//     are shared in proportion to weight, one at a time too (start-time fair queueing). With the
+//     same weights this is plain taking turns. (HAProxy's key, (pending + 1) / weight, would send
+//     every request to the heaviest backend when they come one at a time.)
+//   - a worker that (re)joins starts at the current virtual time: it takes its share from then on,
+//     not a burst to catch up; seq numbers are unique and increasing, so the first picks follow
+//     insertion order;
 //   - pending >= 0; completed() on a worker with pending 0 throws and changes nothing;
 //   - a worker removed while it has jobs in flight still counts them down through completed(); it is
 //     only re-ordered while it is in the pool.
@@ -13,22 +18,41 @@ import { Heap, type HeapItem } from '../heap/heap.js';
 export interface PoolMember extends HeapItem {
   /** Jobs in flight. */
   pending: number;
-  /** > 0; load is pending / weight. */
+  /** > 0; load is pending / weight (the effective weight, which slow start ramps up). */
   weight: number;
-  /** Sequence number of the last time it was picked (or joined); lower wins ties. */
+  /** Virtual time of its next pick: lower wins ties of load. */
   turn: number;
+  /** When it was last picked or joined, in picks; lower wins ties of turn. */
+  seq: number;
 }
 
-/** The pool's order: less loaded first, then picked longer ago. Also for policies that compare two workers. */
+/** The pool's order: less loaded first, then the lower turn, then picked longer ago. Also for policies that compare two workers. */
 export function lessLoaded(a: PoolMember, b: PoolMember): boolean {
   const la = a.pending * b.weight;
   const lb = b.pending * a.weight;
-  return la < lb || (la === lb && a.turn < b.turn);
+  if (la !== lb) return la < lb;
+  return a.turn < b.turn || (a.turn === b.turn && a.seq < b.seq);
+}
+
+/** The least loaded of `members` that is not in `except` (a linear scan: for retries and full queues). */
+export function leastLoadedExcept<W extends PoolMember>(members: Iterable<W>, except: readonly unknown[]): W | undefined {
+  let best: W | undefined;
+  for (const w of members) {
+    if (except.includes(w)) continue;
+    if (best === undefined || lessLoaded(w, best)) best = w;
+  }
+  return best;
+}
+
+function checkWeight(weight: number): void {
+  if (!(weight > 0 && Number.isFinite(weight))) throw new RangeError(`WorkerHeap: weight must be a finite number > 0, got ${weight}`);
 }
 
 export class WorkerHeap<W extends PoolMember> {
   readonly #heap = new Heap<W>(lessLoaded);
-  #counter = 0;
+  #seq = 0;
+  /** The virtual time: the turn of the last worker picked. */
+  #now = 0;
 
   constructor(members?: Iterable<W>) {
     if (members !== undefined) for (const w of members) this.add(w);
@@ -46,7 +70,9 @@ export class WorkerHeap<W extends PoolMember> {
   /** A job was sent to w. */
   dispatched(w: W): void {
     w.pending++;
-    w.turn = ++this.#counter;
+    this.#now = Math.max(this.#now, w.turn);
+    w.turn = this.#now + 1 / w.weight;
+    w.seq = ++this.#seq;
     if (this.#heap.has(w)) this.#heap.fix(w);
   }
 
@@ -59,15 +85,21 @@ export class WorkerHeap<W extends PoolMember> {
     if (this.#heap.has(w)) this.#heap.fix(w);
   }
 
-  /** w joins the pool at the back of the tie order; false if it was already in. */
+  /** w joins the pool at the current virtual time, behind the others in the tie order; false if it was already in. */
   add(w: W): boolean {
-    if (!(w.weight > 0 && Number.isFinite(w.weight))) {
-      throw new RangeError(`WorkerHeap.add: weight must be a finite number > 0, got ${w.weight}`);
-    }
+    checkWeight(w.weight);
     if (this.#heap.has(w)) return false;
-    w.turn = ++this.#counter;
+    w.turn = Math.max(w.turn, this.#now);
+    w.seq = ++this.#seq;
     this.#heap.push(w);
     return true;
+  }
+
+  /** w's effective weight changed (slow start): its place in the heap follows. */
+  reweigh(w: W, weight: number): void {
+    checkWeight(weight);
+    w.weight = weight;
+    if (this.#heap.has(w)) this.#heap.fix(w);
   }
 
   /** w leaves the pool; false if it was not in it. */

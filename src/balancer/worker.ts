@@ -24,7 +24,9 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job> {
   heapIndex = -1;
   pending = 0;
   turn = 0;
-  readonly weight: number;
+  seq = 0;
+  /** The effective weight (slow start ramps it up to the configured one). */
+  weight: number;
   readonly name: string;
   readonly requests = new Chan<Job>(WORKER_QUEUE);
   readonly pool: SocketPool;
