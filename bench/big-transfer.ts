@@ -11,8 +11,8 @@
 import * as net from 'node:net';
 import { parseArgs } from 'node:util';
 import { parseSize } from '../src/options/options.js';
-import { spawnProxy, type ChildProxy } from '../src/test-support/child-proxy.js';
-import { Pattern, StreamReader, headField, writePattern } from '../src/test-support/bulk.js';
+import { spawnProxy, type ChildProxy } from '../test/kit/child-proxy.js';
+import { Pattern, StreamReader, headField, writePattern } from '../test/kit/bulk.js';
 
 const HOST = '127.0.0.1';
 const LONG = 10 * 60_000;
