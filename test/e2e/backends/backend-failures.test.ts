@@ -2,7 +2,7 @@
  * Issue #3, failure handling end to end: connect and response timeouts, refused and broken
  * backends, passive health (ejection, cool-down, 503 when none is left), the keep-alive reuse race
  * and its retry rule, and client aborts mid-upload and mid-download. After each, pending counts
- * return to zero and no backend socket is left busy. (errors.test.ts has the first cases of
+ * return to zero and no backend socket is left busy. (security/errors.test.ts has the first cases of
  * refused, closing, garbage, silent and mid-body backends; these extend them.)
  */
 import { test } from 'uvu';

@@ -1,7 +1,7 @@
 /**
  * Security regressions for request smuggling and message framing, end to end through real sockets.
  *
- * The backend is a recording raw backend (test-support/recording-backend.ts): it keeps every byte it
+ * The backend is a recording raw backend (test/kit/recording-backend.ts): it keeps every byte it
  * receives and splits them into requests with its own small parser, independent of the proxy's
  * llhttp binding, so each test asserts both what the client got and exactly what the backend saw.
  * Every proxy here has one backend and at most one backend connection, so a socket the proxy pools
