@@ -61,20 +61,20 @@ test: build
 	echo "$$passed passed, $$((total - passed - skipped)) failed"; \
 	exit $$status
 
-# Micro-benchmarks (bench/*.bench.ts): one table per bench, JSON to bench/results/.
+# Micro-benchmarks (bench/micro/*.bench.ts): one table per bench, JSON to bench/results/.
 # make bench ARGS='head parser --compare bench/results/micro-....json'
 bench: build
-	node dist/bench/run.js $(ARGS)
+	node dist/bench/micro/run.js $(ARGS)
 
 # The same load straight to a backend, through chanlb, nginx, HAProxy and a node:http+undici proxy.
 # make compare ARGS='--duration 5s --rounds 2 --tool ab --only chanlb,nginx'
 compare: build
-	node dist/bench/compare.js $(ARGS)
+	node dist/bench/load/compare.js $(ARGS)
 
 # Least-pending heap against round robin and p2c over backends with uneven, changing latencies.
 # make policies ARGS='--duration 5s --rounds 2 --backends 1,2,5,flip:1:50:1000'
 policies: build
-	node dist/bench/policies.js $(ARGS)
+	node dist/bench/load/policies.js $(ARGS)
 
 # ab against a proxy already running on :8080 (make run in another terminal).
 load_test:

@@ -7,13 +7,13 @@
 import { EventEmitter } from 'node:events';
 import type * as net from 'node:net';
 import { Bench } from 'tinybench';
-import { Chan } from '../src/csp/chan.js';
-import { Balancer } from '../src/balancer/balancer.js';
-import { Worker } from '../src/balancer/worker.js';
-import { ClientConn } from '../src/frontend/client-conn.js';
-import { forwardedLines } from '../src/http1/head.js';
-import { Routing } from '../src/routing/routing.js';
-import type { SocketReader } from '../src/backend/upstream-conn.js';
+import { Chan } from '../../src/csp/chan.js';
+import { Balancer } from '../../src/balancer/balancer.js';
+import { Worker } from '../../src/balancer/worker.js';
+import { ClientConn } from '../../src/frontend/client-conn.js';
+import { forwardedLines } from '../../src/http1/head.js';
+import { Routing } from '../../src/routing/routing.js';
+import type { SocketReader } from '../../src/backend/upstream-conn.js';
 
 /** Just enough of net.Socket for the proxy: writes are captured, events are emitted by the bench. */
 class MemorySocket extends EventEmitter {

@@ -3,8 +3,8 @@
  * promise-per-message queue? Every task moves N messages per call, so per-message rate = ops/s × N.
  */
 import { Bench } from 'tinybench';
-import { CLOSED, Chan, EMPTY } from '../src/csp/chan.js';
-import { Select } from '../src/csp/select.js';
+import { CLOSED, Chan, EMPTY } from '../../src/csp/chan.js';
+import { Select } from '../../src/csp/select.js';
 
 const N = 1000;
 

@@ -3,16 +3,16 @@
  * stream with flat memory. Prints throughput and the proxy's RSS before, after each transfer, the
  * highest sampled RSS and its VmHWM (peak RSS, from /proc/PID/status).
  *
- *   node dist/bench/big-transfer.js [--size 1g]
+ *   node dist/bench/load/big-transfer.js [--size 1g]
  *
  * The backend (a raw socket server) and the client run in this process and hash what they receive,
- * so both directions are checked intact (sha256 of a 64 KiB-block pattern, see test-support/bulk.ts).
+ * so both directions are checked intact (sha256 of a 64 KiB-block pattern, see test/kit/bulk.ts).
  */
 import * as net from 'node:net';
 import { parseArgs } from 'node:util';
-import { parseSize } from '../src/options/options.js';
-import { spawnProxy, type ChildProxy } from '../test/kit/child-proxy.js';
-import { Pattern, StreamReader, headField, writePattern } from '../test/kit/bulk.js';
+import { parseSize } from '../../src/options/options.js';
+import { spawnProxy, type ChildProxy } from '../../test/kit/child-proxy.js';
+import { Pattern, StreamReader, headField, writePattern } from '../../test/kit/bulk.js';
 
 const HOST = '127.0.0.1';
 const LONG = 10 * 60_000;

@@ -47,7 +47,7 @@ export async function startTarget(name: TargetName, setup: Setup): Promise<Targe
       proc = start(name, process.execPath, [path.join(setup.dist, 'src/main.js'), '--listen', `127.0.0.1:${port}`, '--backend', upstreams.join(',')]);
       break;
     case 'undici':
-      proc = start(name, process.execPath, [path.join(setup.dist, 'bench/peers/undici-proxy.js'), '--listen', `127.0.0.1:${port}`, '--backend', upstreams.join(',')]);
+      proc = start(name, process.execPath, [path.join(setup.dist, 'bench/load/peers/undici-proxy.js'), '--listen', `127.0.0.1:${port}`, '--backend', upstreams.join(',')]);
       break;
     case 'nginx': {
       const dir = path.join(setup.tmp, 'nginx');

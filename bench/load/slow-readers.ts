@@ -3,14 +3,14 @@
 // (backpressure reached it), the proxy's RSS growth over its warmed-up baseline is divided by N.
 // Kernel socket buffers are not in RSS; what remains is what the proxy itself holds per connection.
 //
-// node dist/bench/slow-readers.js [--clients 50] [--only chanlb,nginx,haproxy] [--dist DIR]
+// node dist/bench/load/slow-readers.js [--clients 50] [--only chanlb,nginx,haproxy] [--dist DIR]
 // (--dist: another build's dist/, to measure an earlier commit side by side)
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { startRaw } from '../backends/raw.js';
+import { startRaw } from '../../backends/raw.js';
 import { DIST, list, runToEnd, sleep } from './compare/driver.js';
 import { stopAll } from './compare/procs.js';
 import { startTarget, unavailable, type TargetName } from './compare/targets.js';

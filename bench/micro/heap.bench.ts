@@ -6,8 +6,8 @@
 // makes the sift loops polymorphic and measured them up to twice as slow.
 import { Bench } from 'tinybench';
 import { perOperation } from './batch.js';
-import { Heap } from '../src/heap/heap.js';
-import { WorkerHeap, lessLoaded, type PoolMember } from '../src/balancer/worker-heap.js';
+import { Heap } from '../../src/heap/heap.js';
+import { WorkerHeap, lessLoaded, type PoolMember } from '../../src/balancer/worker-heap.js';
 
 const SIZES = [4, 16, 256] as const;
 const BATCH = 1024;

@@ -5,7 +5,7 @@
 // the last, or none. Each task runs BATCH routes and reports the mean per op (overriddenDuration).
 import { Bench } from 'tinybench';
 import { perOperation, type BatchResult } from './batch.js';
-import { RouteTable, type RouteRule } from '../src/routing/route-table.js';
+import { RouteTable, type RouteRule } from '../../src/routing/route-table.js';
 
 const BATCH = 1024;
 

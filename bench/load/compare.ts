@@ -1,4 +1,4 @@
-// `make compare` = `node dist/bench/compare.js [--duration 10s] [--rounds 3] [--connections 64]
+// `make compare` = `node dist/bench/load/compare.js [--duration 10s] [--rounds 3] [--connections 64]
 // [--threads 1] [--warmup 2s] [--tool wrk|ab] [--only direct,chanlb,nginx,haproxy,undici]`
 // Starts three fast backends and every target in front of them, warms each up, then runs the same
 // load against each target once per round, rotating the order every round. Reports medians per
@@ -52,7 +52,7 @@ function progress(r: Run, rounds: number): void {
 }
 
 async function run(opts: Options, tmp: string): Promise<void> {
-  requireBuilt(['src/main.js', 'backends/fast.js', 'bench/peers/undici-proxy.js']);
+  requireBuilt(['src/main.js', 'backends/fast.js', 'bench/load/peers/undici-proxy.js']);
   const { load, rounds, notes } = opts;
   const wanted = opts.only.filter((name) => {
     const reason = unavailable(name);

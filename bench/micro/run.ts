@@ -1,4 +1,4 @@
-// `node dist/bench/run.js [NAME ...] [--compare FILE]`: runs every `*.bench.js` beside this file (or
+// `node dist/bench/micro/run.js [NAME ...] [--compare FILE]`: runs every `*.bench.js` beside this file (or
 // those named: `heap`, `parser`, ...) one after another, prints a table per bench and writes all
 // results to bench/results/micro-<timestamp>.json. `--compare FILE` adds the ratio of each task's
 // median ops/s to the same task in an earlier JSON.
@@ -8,11 +8,11 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Bench } from 'tinybench';
-import { fixed, formatTable, timestamp } from './format.js';
+import { fixed, formatTable, timestamp } from '../format.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-/** dist/bench/ → the repository's bench/results/. */
-const RESULTS = path.resolve(HERE, '../../bench/results');
+/** dist/bench/micro/ → the repository's bench/results/. */
+const RESULTS = path.resolve(HERE, '../../../bench/results');
 const SUFFIX = '.bench.js';
 
 export interface TaskRow {
@@ -33,7 +33,7 @@ export interface MicroResults {
 }
 
 function usage(message: string): never {
-  process.stderr.write(`run: ${message}\nusage: node dist/bench/run.js [NAME ...] [--compare FILE]\n`);
+  process.stderr.write(`run: ${message}\nusage: node dist/bench/micro/run.js [NAME ...] [--compare FILE]\n`);
   process.exit(2);
 }
 

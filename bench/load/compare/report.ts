@@ -1,6 +1,6 @@
 // Medians over rounds per target, as a markdown report and a hand-written SVG bar chart; the helpers
 // policies/report.ts shares are exported.
-import { fixed, formatTable } from '../format.js';
+import { fixed, formatTable } from '../../format.js';
 import type { LoadResult } from './load.js';
 
 export interface Run extends LoadResult {

@@ -1,7 +1,7 @@
 // A peer for `make compare`: the usual way to write a proxy in Node, a node:http server forwarding
 // each request through an undici Pool per backend (round robin), with the same header work as chanlb
 // (hop-by-hop removal, X-Forwarded-For/Proto/Host). Bodies stream both ways.
-// `node dist/bench/peers/undici-proxy.js --listen 127.0.0.1:8081 --backend 127.0.0.1:9001,127.0.0.1:9002`
+// `node dist/bench/load/peers/undici-proxy.js --listen 127.0.0.1:8081 --backend 127.0.0.1:9001,127.0.0.1:9002`
 import http from 'node:http';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';

@@ -8,8 +8,8 @@
 // level warn (filtered: the level check alone).
 import { Bench } from 'tinybench';
 import { perOperation, type BatchResult } from './batch.js';
-import { AccessLog, type AccessEntry } from '../src/log/access-log.js';
-import { EventLog } from '../src/log/event-log.js';
+import { AccessLog, type AccessEntry } from '../../src/log/access-log.js';
+import { EventLog } from '../../src/log/event-log.js';
 
 const BATCH = 256;
 const NULL = '/dev/null';

@@ -6,11 +6,11 @@
 // heap.bench.ts. Both rewrites must produce the same bytes: checked once before timing.
 import { Bench } from 'tinybench';
 import { perOperation } from './batch.js';
-import { Http1Parser, EV_HEAD } from '../src/http1/parser.js';
-import { HeadScan } from '../src/http1/hop-by-hop.js';
-import { forwardedLines, requestHead, type ForwardedLines } from '../src/http1/head.js';
-import { RequestTarget } from '../src/http1/request-target.js';
-import { BODY_NONE } from '../src/http1/framing.js';
+import { Http1Parser, EV_HEAD } from '../../src/http1/parser.js';
+import { HeadScan } from '../../src/http1/hop-by-hop.js';
+import { forwardedLines, requestHead, type ForwardedLines } from '../../src/http1/head.js';
+import { RequestTarget } from '../../src/http1/request-target.js';
+import { BODY_NONE } from '../../src/http1/framing.js';
 import { BROWSER_HEADERS, PAGE_REQUEST_LINE, SMALL_REQUEST } from './requests.js';
 
 const BATCH = 256;

@@ -7,7 +7,7 @@
 import { Bench } from 'tinybench';
 import { perOperation } from './batch.js';
 import { createParser, TYPE } from 'llhttp-wasm';
-import { Http1Parser, EV_END, EV_HEAD, EV_NONE } from '../src/http1/parser.js';
+import { Http1Parser, EV_END, EV_HEAD, EV_NONE } from '../../src/http1/parser.js';
 import { BROWSER_HEADERS, PAGE_REQUEST_LINE, SMALL_REQUEST } from './requests.js';
 
 const BATCH = 256;

@@ -1,4 +1,4 @@
-// `make policies` = `node dist/bench/policies.js [--duration 10s] [--rounds 3] [--connections 32]
+// `make policies` = `node dist/bench/load/policies.js [--duration 10s] [--rounds 3] [--connections 32]
 // [--threads 1] [--warmup 1s] [--tool wrk|ab] [--policies least-pending,round-robin,p2c]
 // [--backends 1,2,5,flip:1:50:1000]`
 // The balancer's reason to exist: backends with different and changing latencies
@@ -14,8 +14,8 @@ import { cpuTicks, freePort, start, stop, stopAll, usPerRequest, waitForPort, ty
 import { DIST, PAUSE_MS, checkHello, get, inRounds, list, parseCommon, requireBuilt, runMeta, runToEnd, sleep, startBackends, writeResults } from './compare/driver.js';
 import { busyShare, machineCpu } from './policies/machine.js';
 import { markdown, summarize, summaryTable, svg, type BackendInfo, type PolicyRun } from './policies/report.js';
-import { describeSchedule, parseSchedule, type VariableStats } from '../backends/variable.js';
-import { POLICIES, type PolicyName } from '../src/balancer/policy.js';
+import { describeSchedule, parseSchedule, type VariableStats } from '../../backends/variable.js';
+import { POLICIES, type PolicyName } from '../../src/balancer/policy.js';
 
 const DEFAULT_BACKENDS = '1,2,5,flip:1:50:1000';
 

@@ -6,15 +6,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { timestamp } from '../format.js';
+import { timestamp } from '../../format.js';
 import { INSTALL, describe, type LoadSettings, type Tool } from './load.js';
 import { freePort, killAllNow, onPath, start, stopAll, waitForPort, type Proc } from './procs.js';
 import type { Meta } from './report.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** The build output, dist/. */
-export const DIST = path.resolve(HERE, '../..');
-const RESULTS = path.resolve(HERE, '../../../bench/results');
+export const DIST = path.resolve(HERE, '../../..');
+const RESULTS = path.resolve(HERE, '../../../../bench/results');
 /** Pause before each measured run (and, in policies, after its warm-up). */
 export const PAUSE_MS = 500;
 
@@ -24,7 +24,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 export type Usage = (message: string) => never;
 
 export interface CliSpec<K extends string> {
-  /** `compare` or `policies`: dist/bench/NAME.js, and the prefix of its messages. */
+  /** `compare` or `policies`: dist/bench/load/NAME.js, and the prefix of its messages. */
   name: string;
   connections: string;
   warmup: string;
@@ -49,7 +49,7 @@ export function parseCommon<K extends string>(spec: CliSpec<K>): CommonOptions<K
   const extraNames = Object.keys(spec.extra) as K[];
   const usage: Usage = (message) => {
     process.stderr.write(
-      `${spec.name}: ${message}\nusage: node dist/bench/${spec.name}.js [--duration 10s] [--rounds 3] [--connections ${spec.connections}] [--threads 1] ` +
+      `${spec.name}: ${message}\nusage: node dist/bench/load/${spec.name}.js [--duration 10s] [--rounds 3] [--connections ${spec.connections}] [--threads 1] ` +
         `[--warmup ${spec.warmup}] [--tool wrk|ab] ${extraNames.map((k) => `[--${k} ${spec.extra[k]}]`).join(' ')}\n${spec.more ?? ''}`,
     );
     process.exit(2);

@@ -1,6 +1,6 @@
 // Medians over rounds per policy, as a markdown report and a hand-written SVG chart: latency
 // percentiles, throughput, and how the requests were spread over the backends.
-import { fixed, formatTable } from '../format.js';
+import { fixed, formatTable } from '../../format.js';
 import { esc, int, median, notesAndRuns, svgStart, type Meta } from '../compare/report.js';
 import type { LoadResult } from '../compare/load.js';
 
