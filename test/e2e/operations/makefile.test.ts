@@ -84,6 +84,13 @@ test('make build: nothing to do when no source changed; a changed source is comp
   assert.match(changed.output, /tsc -p tsconfig\.json/);
 });
 
+test('make build: the build stamp lists tests, the test kit and benchmarks too (a changed one is compiled)', async () => {
+  for (const source of ['test/unit/heap/heap.test.ts', 'test/e2e/requests/forwarding.test.ts', 'test/kit/harness.ts', 'bench/micro/run.ts', 'bench/load/compare.ts']) {
+    const changed = await make(['-n', '-W', source, 'build']);
+    assert.match(changed.output, /tsc -p tsconfig\.json/, `${source} changed: ${changed.output}`);
+  }
+});
+
 test('make start_backend returns once every demo backend is listening', () => withCleanup(async (c) => {
   const dir = runDir(c);
   const ports = [await closedPort(), await closedPort()];
