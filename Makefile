@@ -11,7 +11,7 @@ STAMP         := node_modules/.package-lock.json
 # dist/ is up to date when this is newer than every source, their directories (a file added or
 # removed), tsconfig.json and the installed packages: then make does not start tsc at all.
 BUILD_STAMP   := dist/.build-stamp
-SOURCES       := $(shell find src bench backends native-free -name '*.ts')
+SOURCES       := $(shell find src test bench backends native-free -name '*.ts')
 
 .PHONY: run start_backend stop_backend test build bench compare policies load_test clean install
 
@@ -27,6 +27,11 @@ build: $(BUILD_STAMP)
 $(BUILD_STAMP): $(SOURCES) $(sort $(dir $(SOURCES))) tsconfig.json $(STAMP)
 	@echo "compiling TypeScript (the first build takes 5-40 s; later ones run only when a source changed)..."
 	@npx tsc -p tsconfig.json
+	@# tsc never deletes: a compiled file (and its map) whose source is gone (moved, renamed,
+	@# deleted) is removed, so uvu never runs a stale test and npm pack never ships a stale file.
+	@find dist -name '*.js' | while read -r f; do \
+	  s=$${f#dist/}; [ -f "$${s%.js}.ts" ] || rm -f "$$f" "$$f.map"; \
+	done; find dist -type d -empty -delete
 	@touch $@
 
 # Demo backends answering "Hello from N" on BACKEND_PORTS, each confirmed listening (or make fails
@@ -43,11 +48,11 @@ run: start_backend
 	@trap 'bash backends/demo.sh stop $(RUN_DIR)' EXIT; \
 	node dist/src/main.js --listen $(LISTEN) --backend $(BACKENDS)
 
-# Every uvu suite under dist/src, then one closing line "N passed, N failed" from uvu's totals.
+# Every uvu suite under dist/test (unit/ and e2e/), then one closing line "N passed, N failed" from uvu's totals.
 test: build
 	node dist/native-free/check.js
 	@mkdir -p $(RUN_DIR)
-	@node node_modules/uvu/bin.js dist/src '\.test\.js$$' --no-color 2>&1 | tee $(RUN_DIR)/test.log; \
+	@node node_modules/uvu/bin.js dist/test '\.test\.js$$' --no-color 2>&1 | tee $(RUN_DIR)/test.log; \
 	status=$${PIPESTATUS[0]}; \
 	total=$$(sed -n 's/^ *Total: *\([0-9]*\).*/\1/p' $(RUN_DIR)/test.log | tail -1); \
 	passed=$$(sed -n 's/^ *Passed: *\([0-9]*\).*/\1/p' $(RUN_DIR)/test.log | tail -1); \
@@ -56,20 +61,20 @@ test: build
 	echo "$$passed passed, $$((total - passed - skipped)) failed"; \
 	exit $$status
 
-# Micro-benchmarks (bench/*.bench.ts): one table per bench, JSON to bench/results/.
+# Micro-benchmarks (bench/micro/*.bench.ts): one table per bench, JSON to bench/results/.
 # make bench ARGS='head parser --compare bench/results/micro-....json'
 bench: build
-	node dist/bench/run.js $(ARGS)
+	node dist/bench/micro/run.js $(ARGS)
 
 # The same load straight to a backend, through chanlb, nginx, HAProxy and a node:http+undici proxy.
 # make compare ARGS='--duration 5s --rounds 2 --tool ab --only chanlb,nginx'
 compare: build
-	node dist/bench/compare.js $(ARGS)
+	node dist/bench/load/compare.js $(ARGS)
 
 # Least-pending heap against round robin and p2c over backends with uneven, changing latencies.
 # make policies ARGS='--duration 5s --rounds 2 --backends 1,2,5,flip:1:50:1000'
 policies: build
-	node dist/bench/policies.js $(ARGS)
+	node dist/bench/load/policies.js $(ARGS)
 
 # ab against a proxy already running on :8080 (make run in another terminal).
 load_test:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A python http.server backend for the smuggling tests (src/smuggling-real-backends.test.ts).
+"""A python http.server backend for the smuggling tests (test/e2e/security/smuggling-real-backends.test.ts).
 
 Speaks HTTP/1.1 with keep-alive (protocol_version = 'HTTP/1.1'), answers every request with 200 and
 the body '<METHOD> <path>', and prints one JSON line to stdout per request it handles:

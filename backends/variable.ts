@@ -1,5 +1,5 @@
 // A keep-alive backend whose latency follows a schedule, for comparing balancing policies
-// (bench/policies.ts): every request gets `200 Hello from <name>\n` after the delay the schedule
+// (bench/load/policies.ts): every request gets `200 Hello from <name>\n` after the delay the schedule
 // gives at the moment its head arrived. Delays are timers, not work: a backend serves any number of
 // requests at once, each in its own delay, so its latency does not depend on its load.
 //
