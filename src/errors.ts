@@ -45,6 +45,7 @@ export const CODES = {
   PRX_ERR_BACKEND_CLOSED: c(502, 'backend', 'idempotent'),
   PRX_ERR_BACKEND_BAD_RESPONSE: c(502, 'backend'),
   PRX_ERR_BACKEND_TIMEOUT: c(504, 'backend'),
+  PRX_ERR_BACKEND_STATUS: c(502, 'backend', 'idempotent'), // a 502/503/504 the pool retries on (its own status)
   // No backend could take it.
   PRX_ERR_NO_BACKEND: c(503, 'internal'),
   PRX_ERR_BACKEND_QUEUE_FULL: c(503, 'internal'),
@@ -85,6 +86,8 @@ export const backendBadResponse = (addr: string, why: string): ProxyError =>
   new ProxyError('PRX_ERR_BACKEND_BAD_RESPONSE', `backend ${addr} sent a malformed response: ${why}`);
 export const backendTimeout = (addr: string, ms: number): ProxyError =>
   new ProxyError('PRX_ERR_BACKEND_TIMEOUT', `backend ${addr} sent no response within ${ms} ms`);
+export const backendStatus = (addr: string, status: number): ProxyError =>
+  new ProxyError('PRX_ERR_BACKEND_STATUS', `backend ${addr} answered ${status}`, status);
 export const noBackend = (): ProxyError =>
   new ProxyError('PRX_ERR_NO_BACKEND', 'no backend is available');
 export const backendQueueFull = (addr: string): ProxyError =>

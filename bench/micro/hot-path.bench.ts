@@ -7,8 +7,9 @@
 import { EventEmitter } from 'node:events';
 import type * as net from 'node:net';
 import { Bench } from 'tinybench';
-import { Chan } from '../../src/csp/chan.js';
-import { Balancer } from '../../src/balancer/balancer.js';
+import { Balancer, balancerChannels } from '../../src/balancer/balancer.js';
+import { Retries } from '../../src/balancer/retries.js';
+import { DEFAULT_RETRY_POLICY, DEFAULT_RETRY_BUDGET } from '../../src/balancer/retry-defaults.js';
 import { Worker } from '../../src/balancer/worker.js';
 import { ClientConn } from '../../src/frontend/client-conn.js';
 import { forwardedLines } from '../../src/http1/head.js';
@@ -54,21 +55,29 @@ interface Rig {
 
 function rig(backends: number): Rig {
   const clock = new Clock(() => {}); // never started: no timeout fires during a bench
-  const done = new Chan<Worker>(1024);
-  const health = new Chan<Worker>(backends);
+  const channels = balancerChannels(backends, 1024);
+  const retries = new Retries(DEFAULT_RETRY_POLICY, DEFAULT_RETRY_BUDGET, () => 0);
   const upstreams: MemorySocket[] = [];
-  const workers = Array.from({ length: backends }, (_, i) => new Worker(`b${i}`, {
-    host: '127.0.0.1', port: 9001 + i, maxConnections: 4,
-    connectTimeoutMs: 5000, responseTimeoutMs: 60000, idleTimeoutMs: 4000, clock,
-    dial: (_host: string, _port: number, reader: SocketReader): net.Socket => {
-      const s = new MemorySocket();
-      s.reader = reader;
-      upstreams.push(s);
-      queueMicrotask(() => s.emit('connect'));
-      return asSocket(s);
+  const workers = Array.from({ length: backends }, (_, i) => new Worker({
+    name: `b${i}`,
+    weight: 1,
+    sockets: {
+      host: '127.0.0.1', port: 9001 + i, maxConnections: 4,
+      connectTimeoutMs: 5000, responseTimeoutMs: 60000, idleTimeoutMs: 4000, clock,
+      dial: (_host: string, _port: number, reader: SocketReader): net.Socket => {
+        const s = new MemorySocket();
+        s.reader = reader;
+        upstreams.push(s);
+        queueMicrotask(() => s.emit('connect'));
+        return asSocket(s);
+      },
     },
-  }, 1, done, health, { failuresToEject: 5, cooldownMs: 10_000 }, null));
-  const balancer = new Balancer(done, health, workers);
+    health: { failuresToEject: 5, cooldownMs: 10_000 },
+    channels,
+    retries,
+    log: null,
+  }));
+  const balancer = new Balancer(channels, workers);
   balancer.start();
   const client = new MemorySocket();
   new ClientConn(asSocket(client), {

@@ -17,6 +17,10 @@ export class RequestWriter implements Receiver<Buffer> {
   private parked = false;
   /** Waiting for the socket's 'drain'. */
   private blocked = false;
+  /** This request's head went to the socket. */
+  written = false;
+  /** Body bytes of this request were taken from its channel (they cannot be sent again). */
+  bodyTaken = false;
 
   constructor(socket: net.Socket, progress: () => void) {
     this.socket = socket;
@@ -29,9 +33,16 @@ export class RequestWriter implements Receiver<Buffer> {
     return this.parked || (this.body !== null && !this.body.closed);
   }
 
+  /** The next request is `job`: nothing of it is written yet. */
+  reset(): void {
+    this.written = false;
+    this.bodyTaken = false;
+  }
+
   write(job: Job): void {
     this.body = job.body;
     this.blocked = false;
+    this.written = true;
     if (this.body === null) {
       this.socket.write(job.head);
       return;
@@ -82,6 +93,7 @@ export class RequestWriter implements Receiver<Buffer> {
   }
 
   private send(chunk: Buffer): void {
+    this.bodyTaken = true;
     this.progress();
     if (!this.socket.write(chunk)) this.blocked = true;
   }

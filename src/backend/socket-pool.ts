@@ -15,6 +15,8 @@ import * as net from 'node:net';
 import { UpstreamConn, MAX_READ, type UpstreamOwner } from './upstream-conn.js';
 import type { SocketReader } from '../exchange/job.js';
 import type { Job } from '../exchange/job.js';
+import type { AttemptProgress } from '../exchange/retry.js';
+import type { ProxyError } from '../errors.js';
 import type { Clock } from '../clock.js';
 
 export interface SocketPoolOptions {
@@ -45,8 +47,9 @@ const dialTcp = (host: string, port: number, reader: SocketReader): net.Socket =
 export interface SocketPoolEvents {
   /** A socket became available (idle, or room to dial). */
   available(): void;
-  /** A job must run again on a fresh connection. */
-  retry(job: Job): void;
+  /** See UpstreamOwner.retry: the worker decides where a failed job goes again, if anywhere. */
+  retry(job: Job, error: ProxyError, progress: AttemptProgress): boolean;
+  retriesOnStatus(job: Job, status: number, progress: AttemptProgress): boolean;
 }
 
 export class SocketPool implements UpstreamOwner {
@@ -111,8 +114,12 @@ export class SocketPool implements UpstreamOwner {
     if (!this.closing) this.events.available();
   }
 
-  retry(job: Job): void {
-    this.events.retry(job);
+  retry(job: Job, error: ProxyError, progress: AttemptProgress): boolean {
+    return this.events.retry(job, error, progress);
+  }
+
+  retriesOnStatus(job: Job, status: number, progress: AttemptProgress): boolean {
+    return this.events.retriesOnStatus(job, status, progress);
   }
 
   /**

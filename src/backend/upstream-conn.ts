@@ -17,7 +17,7 @@
  * - Backpressure: the socket reads only while the job's response slot holds a read credit (room in
  *   the client connection's budget for one more read); without one it is paused until granted, so
  *   every piece it read is accepted. The request body follows the socket's own backpressure.
- * - A failure before any response byte on a reused socket may run the job again (exchange/retry.ts).
+ * - A failed attempt may run again, on a fresh socket or another backend (exchange/retry.ts).
  * - Bytes from a backend with no exchange running (a response nobody asked for) destroy the socket.
  */
 import type * as net from 'node:net';
@@ -30,9 +30,9 @@ import {
   ResponseFraming, declaredLength, decimalLength, decodedBytes, encodeChunked, BODY_CHUNKED, BODY_CLOSE, BODY_LENGTH,
 } from '../http1/framing.js';
 import type { Job, Exchange, SocketReader } from '../exchange/job.js';
-import { mayRetryOnFreshSocket } from '../exchange/retry.js';
+import type { AttemptProgress } from '../exchange/retry.js';
 import { RequestWriter } from './request-writer.js';
-import { clientBodyTimeout, clientStalled, backendBadResponse, backendClosed, backendConnectTimeout, backendRefused, backendTimeout, type ProxyError } from '../errors.js';
+import { clientBodyTimeout, clientStalled, backendBadResponse, backendStatus, backendClosed, backendConnectTimeout, backendRefused, backendTimeout, type ProxyError } from '../errors.js';
 
 const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n');
 const CONNECTION_KEEP_ALIVE = Buffer.from('Connection: keep-alive\r\n');
@@ -49,8 +49,10 @@ export interface UpstreamOwner {
   released(conn: UpstreamConn): void;
   /** The socket is gone (closed, failed or not reusable). `job` is set when it dies mid-exchange. */
   discarded(conn: UpstreamConn): void;
-  /** A reused socket died before any response byte: the job may be retried on a fresh one. */
-  retry(job: Job): void;
+  /** An attempt failed: true if the job goes again (exchange/retry.ts), false if it is to be settled with `error`. */
+  retry(job: Job, error: ProxyError, progress: AttemptProgress): boolean;
+  /** Whether a response with `status` sends the job to another backend instead of to the client (the pool opts in). */
+  retriesOnStatus(job: Job, status: number, progress: AttemptProgress): boolean;
 }
 
 
@@ -100,7 +102,7 @@ export class UpstreamConn implements Exchange, SocketReader, CreditWaiter {
     this.parser.decodeBody = true;
     const socket = open(this);
     this.socket = socket;
-    this.writer = new RequestWriter(socket, this.progress);
+    this.writer = new RequestWriter(socket, this.madeProgress);
     socket.on('connect', this.onConnect);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
@@ -116,6 +118,7 @@ export class UpstreamConn implements Exchange, SocketReader, CreditWaiter {
     job.exchange = this;
     this.response = AWAITING;
     this.headPending = false;
+    this.writer.reset();
     this.parser.expectNoBody = job.isHead;
     if (job.record !== null) job.record.sentAt = performance.now();
     this.lastActive = this.owner.clock.now;
@@ -156,7 +159,7 @@ export class UpstreamConn implements Exchange, SocketReader, CreditWaiter {
     this.owner.discarded(this);
   }
 
-  private readonly progress = (): void => {
+  private readonly madeProgress = (): void => {
     this.lastActive = this.owner.clock.now;
   };
 
@@ -236,6 +239,12 @@ export class UpstreamConn implements Exchange, SocketReader, CreditWaiter {
     }
     if (this.framing.refusal !== null) {
       this.fail(backendBadResponse(this.owner.address, this.framing.refusal));
+      return;
+    }
+    // A 502/503/504 the pool retries on goes to another backend, not to the client (the socket with
+    // the rest of it is not reused).
+    if (parser.statusCode >= 502 && parser.statusCode <= 504 && this.owner.retriesOnStatus(job, parser.statusCode, this.progress())) {
+      this.fail(backendStatus(this.owner.address, parser.statusCode));
       return;
     }
     this.response = FINAL;
@@ -373,15 +382,18 @@ export class UpstreamConn implements Exchange, SocketReader, CreditWaiter {
     this.writer.stop();
     if (job !== null) {
       job.exchange = null;
-      if (error !== null && mayRetryOnFreshSocket(job, this.exchanges > 0, this.response !== AWAITING)) {
-        job.retried = true;
+      if (error !== null && this.owner.retry(job, error, this.progress())) {
         this.destroy();
-        this.owner.retry(job);
         return;
       }
       job.settle(error);
     }
     this.destroy();
+  }
+
+  /** What this attempt has done, for the retry rule. */
+  private progress(): AttemptProgress {
+    return { reusedSocket: this.exchanges > 0, written: this.writer.written, bodyRead: this.writer.bodyTaken, answered: this.response !== AWAITING };
   }
 
   // ---- socket events ----

@@ -1,7 +1,10 @@
 /**
- * The balancer (Pike's `Balancer.balance`): one loop that selects over the work, done and health
- * channels. Work goes to the least-pending worker at the top of the heap; done brings a worker's
- * pending count back down; health takes an ejected worker out of the heap and puts it back.
+ * The balancer (Pike's `Balancer.balance`): one loop that selects over the work, done, health and
+ * retries channels. Work goes to the least-pending worker at the top of the heap (or, when its queue
+ * is full, to the least loaded one with room: 503 only when every backend is full or out); done
+ * brings a worker's pending count back down; health takes a worker out of the heap and puts it back;
+ * a job back from a failed attempt goes to the least loaded backend it has not tried (or, with none
+ * left, the client gets that attempt's error).
  *
  * The loop is callback-driven rather than async: `Select.once` runs the ready case synchronously
  * (direct hand-off from the sender), so a request crosses the balancer without a promise. Ready
@@ -10,7 +13,7 @@
 import { Chan } from '../csp/chan.js';
 import { Select } from '../csp/select.js';
 import { createPolicy, type Policy, type PolicyName } from './policy.js';
-import type { Worker } from './worker.js';
+import type { BalancerChannels, Worker } from './worker.js';
 import type { Job } from '../exchange/job.js';
 import { backendQueueFull, noBackend } from '../errors.js';
 import type { EventLog } from '../log/event-log.js';
@@ -24,22 +27,30 @@ export interface BalancerLog {
 export const WORK_QUEUE = 1024;
 const CASE_WORK = 0;
 const CASE_DONE = 1;
+const CASE_HEALTH = 2;
+
+/** The channels of a balancer over `backends` workers (each can have all its queue's jobs done at once). */
+export function balancerChannels(backends: number, workerQueue: number): BalancerChannels {
+  return {
+    work: new Chan<Job>(WORK_QUEUE),
+    done: new Chan<Worker>(workerQueue * backends),
+    health: new Chan<Worker>(backends),
+    retries: new Chan<Job>(WORK_QUEUE),
+  };
+}
 
 export class Balancer {
-  readonly work = new Chan<Job>(WORK_QUEUE);
-  readonly done: Chan<Worker>;
-  readonly health: Chan<Worker>;
+  readonly work: Chan<Job>;
   readonly workers: Policy<Worker>;
   private readonly select: Select;
   private readonly log: BalancerLog | null;
   private running = false;
 
-  constructor(done: Chan<Worker>, health: Chan<Worker>, workers: Iterable<Worker>, policy: PolicyName = 'least-pending', log: BalancerLog | null = null) {
-    this.done = done;
-    this.health = health;
+  constructor(channels: BalancerChannels, workers: Iterable<Worker>, policy: PolicyName = 'least-pending', log: BalancerLog | null = null) {
+    this.work = channels.work;
     this.log = log;
     this.workers = createPolicy(policy, workers);
-    this.select = new Select().recv(this.work).recv(this.done).recv(this.health);
+    this.select = new Select().recv(channels.work).recv(channels.done).recv(channels.health).recv(channels.retries);
   }
 
   start(): void {
@@ -67,7 +78,8 @@ export class Balancer {
   private handle(index: number, value: unknown): void {
     if (index === CASE_WORK) this.dispatch(value as Job);
     else if (index === CASE_DONE) this.completed(value as Worker);
-    else this.healthChanged(value as Worker);
+    else if (index === CASE_HEALTH) this.healthChanged(value as Worker);
+    else this.redispatch(value as Job);
   }
 
   /** Sends the job to the worker the policy picks (by default the least loaded). */
@@ -77,11 +89,38 @@ export class Balancer {
       job.settle(noBackend());
       return;
     }
+    this.assign(job, worker.requests.canSend() ? worker : this.withRoom([worker]), worker);
+  }
+
+  /** A job back from a failed attempt: to the least loaded backend it has not tried, or its error to the client. */
+  redispatch(job: Job): void {
+    const tried = (job.tried ?? []) as Worker[];
+    const worker = this.workers.pickExcept(tried);
+    if (job.cancelled || worker === undefined) {
+      job.settle(job.cancelled ? null : job.failure ?? noBackend());
+      return;
+    }
+    this.assign(job, worker.requests.canSend() ? worker : this.withRoom([...tried, worker]), worker);
+  }
+
+  /** The least loaded worker in rotation with room in its queue, other than `full` (which grows). */
+  private withRoom(full: Worker[]): Worker | undefined {
+    for (;;) {
+      const w = this.workers.pickExcept(full);
+      if (w === undefined || w.requests.canSend()) return w;
+      full.push(w);
+    }
+  }
+
+  /** Sends the job to `worker` (null: every backend in rotation is full: 503, naming the first choice). */
+  private assign(job: Job, worker: Worker | undefined, first: Worker): void {
+    if (worker === undefined) {
+      job.settle(backendQueueFull(first.name));
+      return;
+    }
     this.workers.dispatched(worker);
     job.worker = worker;
-    if (!worker.requests.trySend(job)) {
-      job.settle(backendQueueFull(worker.name));
-    }
+    worker.requests.trySend(job);
   }
 
   completed(worker: Worker): void {

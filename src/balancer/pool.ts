@@ -8,9 +8,11 @@
  * - A pool no route sends to any more is retired: it keeps running until `idle` (nothing queued,
  *   nothing parked on its work channel, nothing pending on any worker), then it is closed.
  */
-import { Chan } from '../csp/chan.js';
-import { Balancer } from './balancer.js';
+import type { Chan } from '../csp/chan.js';
+import { Balancer, balancerChannels } from './balancer.js';
 import { Worker, WORKER_QUEUE } from './worker.js';
+import { Retries } from './retries.js';
+import { DEFAULT_RETRY_POLICY, DEFAULT_RETRY_BUDGET } from './retry-defaults.js';
 import type { Job } from '../exchange/job.js';
 import type { EventLog } from '../log/event-log.js';
 import type { PoolOptions, ProxyOptions } from '../options/options.js';
@@ -45,25 +47,33 @@ export class Pool {
   readonly key: string;
   readonly work: Chan<Job>;
   readonly workers: readonly Worker[];
+  readonly retries: Retries;
   private readonly balancer: Balancer;
 
   constructor(pool: PoolOptions, settings: BackendSettings, clock: Clock, log: EventLog | null) {
     this.name = pool.name;
     this.key = poolKey(pool, settings);
-    const n = pool.backends.length;
-    const done = new Chan<Worker>(WORKER_QUEUE * n);
-    const health = new Chan<Worker>(n);
-    this.workers = pool.backends.map((b) => new Worker(`${b.host}:${b.port}`, {
-      host: b.host,
-      port: b.port,
-      maxConnections: settings.maxConnectionsPerBackend,
-      connectTimeoutMs: settings.connectTimeoutMs,
-      responseTimeoutMs: settings.responseTimeoutMs,
-      idleTimeoutMs: settings.backendIdleTimeoutMs,
-      clock,
-    }, b.weight ?? 1, done, health, { failuresToEject: settings.failuresToEject, cooldownMs: settings.ejectCooldownMs }, log));
-    this.balancer = new Balancer(done, health, this.workers, pool.policy, log === null ? null : { log, pool: pool.name });
-    this.work = this.balancer.work;
+    const channels = balancerChannels(pool.backends.length, WORKER_QUEUE);
+    this.retries = new Retries(DEFAULT_RETRY_POLICY, DEFAULT_RETRY_BUDGET, () => this.pending);
+    this.workers = pool.backends.map((b) => new Worker({
+      name: `${b.host}:${b.port}`,
+      weight: b.weight ?? 1,
+      sockets: {
+        host: b.host,
+        port: b.port,
+        maxConnections: settings.maxConnectionsPerBackend,
+        connectTimeoutMs: settings.connectTimeoutMs,
+        responseTimeoutMs: settings.responseTimeoutMs,
+        idleTimeoutMs: settings.backendIdleTimeoutMs,
+        clock,
+      },
+      health: { failuresToEject: settings.failuresToEject, cooldownMs: settings.ejectCooldownMs },
+      channels,
+      retries: this.retries,
+      log,
+    }));
+    this.balancer = new Balancer(channels, this.workers, pool.policy, log === null ? null : { log, pool: pool.name });
+    this.work = channels.work;
   }
 
   start(): void {
@@ -73,6 +83,13 @@ export class Pool {
   /** The clock's sweep, for every worker. */
   sweep(now: number): void {
     for (const worker of this.workers) worker.sweep(now);
+  }
+
+  /** Requests in flight on the pool's backends. */
+  get pending(): number {
+    let n = 0;
+    for (const w of this.workers) n += w.pending;
+    return n;
   }
 
   /** Nothing queued or in flight: a retired pool may be closed. */

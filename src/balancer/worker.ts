@@ -9,13 +9,42 @@
  *   `pending` (kept by the balancer's heap) returns to zero when the load ends.
  * - Passive health (passive-health.ts) decides ejections and returns; the worker tells the balancer
  *   of each change on `health`, which takes it out of the heap or puts it back, and logs it.
+ * - A failed attempt that goes again on another backend (exchange/retry.ts, within the pool's
+ *   budget) counts as this backend's failure, is reported done here, and goes back to the balancer
+ *   on `retries`, which sends it to the least loaded backend the job has not tried.
  */
 import { Chan, CLOSED, EMPTY, type Receiver } from '../csp/chan.js';
 import { SocketPool, type SocketPoolOptions } from '../backend/socket-pool.js';
 import type { PoolMember } from './worker-heap.js';
 import { PassiveHealth, type HealthOptions } from './passive-health.js';
 import type { Job, JobOwner } from '../exchange/job.js';
+import { mayRetryOnFreshSocket, type AttemptProgress } from '../exchange/retry.js';
+import { backendStatus, type ProxyError } from '../errors.js';
 import type { EventLog } from '../log/event-log.js';
+import type { Retries } from './retries.js';
+
+/** The balancer's channels a worker reports on. */
+export interface BalancerChannels {
+  /** Jobs to dispatch. */
+  work: Chan<Job>;
+  /** A job on a worker ended (or left it for a retry): its pending count comes down. */
+  done: Chan<Worker>;
+  /** A worker left rotation or came back. */
+  health: Chan<Worker>;
+  /** Jobs back from a failed attempt, for another backend. */
+  retries: Chan<Job>;
+}
+
+export interface WorkerInit {
+  /** The backend, `host:port`. */
+  name: string;
+  weight: number;
+  sockets: SocketPoolOptions;
+  health: HealthOptions;
+  channels: BalancerChannels;
+  retries: Retries;
+  log: EventLog | null;
+}
 
 /** Jobs queued per backend before the balancer answers 503 rather than queue more. */
 export const WORKER_QUEUE = 4096;
@@ -34,23 +63,25 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job> {
   served = 0;
   failed = 0;
 
-  private readonly done: Chan<Worker>;
-  private readonly health: Chan<Worker>;
+  private readonly channels: BalancerChannels;
   private readonly passive: PassiveHealth;
+  private readonly retries: Retries;
   /** Where backend failures, ejections and returns are reported (null: nowhere). */
   private readonly log: EventLog | null;
   private parked = false;
 
-  constructor(name: string, options: SocketPoolOptions, weight: number, done: Chan<Worker>, health: Chan<Worker>, healthOptions: HealthOptions, log: EventLog | null) {
-    this.name = name;
-    this.weight = weight;
-    this.done = done;
-    this.health = health;
-    this.passive = new PassiveHealth(healthOptions);
-    this.log = log;
-    this.pool = new SocketPool(options, {
+  constructor(init: WorkerInit) {
+    this.name = init.name;
+    this.weight = init.weight;
+    this.channels = init.channels;
+    this.passive = new PassiveHealth(init.health);
+    this.retries = init.retries;
+    this.log = init.log;
+    this.pool = new SocketPool(init.sockets, {
       available: () => this.pump(),
-      retry: (job) => this.pool.run(job, true),
+      retry: (job, error, progress) => this.retry(job, error, progress),
+      retriesOnStatus: (job, status, progress) => this.retries.policy.onStatus.includes(status)
+        && this.retries.allows(job, backendStatus(this.name, status), progress, this.pool.clock.now),
     });
     this.pump();
   }
@@ -86,15 +117,45 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job> {
       this.passive.succeeded();
     } else {
       this.failed++;
-      if (job.error.source === 'backend') {
-        this.log?.backendFailed(this.name, job.error);
-        if (this.passive.failed(this.pool.clock.now)) {
-          this.log?.backendEjected(this.name, this.passive.failuresInARow, this.passive.options.cooldownMs);
-          this.tellHealth();
-        }
-      }
+      if (job.error.source === 'backend') this.backendFailed(job.error);
     }
-    if (!this.done.trySend(this)) void this.done.send(this);
+    this.reportDone();
+  }
+
+  /**
+   * An attempt failed: the job goes again on a fresh socket here (the keep-alive race), or on
+   * another backend (policy and budget permitting), or not at all (false: it is settled with `error`).
+   */
+  private retry(job: Job, error: ProxyError, progress: AttemptProgress): boolean {
+    if (mayRetryOnFreshSocket(job, error, progress)) {
+      job.retried = true;
+      this.pool.run(job, true);
+      return true;
+    }
+    if (!this.retries.allows(job, error, progress, this.pool.clock.now)) return false;
+    this.failed++;
+    this.backendFailed(error);
+    (job.tried ??= []).push(this);
+    job.failure = error;
+    job.worker = null;
+    this.retries.start(job);
+    this.reportDone();
+    const back = this.channels.retries;
+    if (!back.trySend(job)) void back.send(job);
+    return true;
+  }
+
+  private backendFailed(error: ProxyError): void {
+    this.log?.backendFailed(this.name, error);
+    if (this.passive.failed(this.pool.clock.now)) {
+      this.log?.backendEjected(this.name, this.passive.failuresInARow, this.passive.options.cooldownMs);
+      this.tellHealth();
+    }
+  }
+
+  private reportDone(): void {
+    const done = this.channels.done;
+    if (!done.trySend(this)) void done.send(this);
   }
 
   /** Out of rotation (passive health); the balancer learns of each change on `health`. */
@@ -112,7 +173,8 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job> {
   }
 
   private tellHealth(): void {
-    if (!this.health.trySend(this)) void this.health.send(this);
+    const health = this.channels.health;
+    if (!health.trySend(this)) void health.send(this);
   }
 
   /** Resolves once every socket to the backend has closed (see SocketPool.close). */
@@ -129,6 +191,7 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job> {
       job.settle(null);
       return;
     }
+    if (job.firstTryAt < 0) job.firstTryAt = this.pool.clock.now;
     this.pool.run(job);
   }
 }

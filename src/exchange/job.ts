@@ -71,6 +71,11 @@ export interface Exchange {
   abort(): void;
 }
 
+/** A retry in flight counted against its pool's retry budget: released when the job settles. */
+export interface RetryTicket {
+  release(): void;
+}
+
 /** What a job is made from, at the end of the request head. */
 export interface JobInit {
   /** The request head as forwarded. */
@@ -110,7 +115,15 @@ export class Job {
   error: ProxyError | null = null;
   cancelled = false;
   aborted = false;
+  /** It went again on a fresh socket of the same backend (the keep-alive race): once at most. */
   retried = false;
+  /** Backends an attempt failed on, in order (a retry goes to another); null before any. */
+  tried: JobOwner[] | null = null;
+  /** Why the last attempt failed: what the client gets if no retry follows. */
+  failure: ProxyError | null = null;
+  /** Clock ms when the first attempt began (retries stop at the pool's deadline after it); -1 before. */
+  firstTryAt = -1;
+  retryTicket: RetryTicket | null = null;
   private isSettled = false;
   /** Response bytes handed to the output slot so far, interim responses included. */
   bytesOut = 0;
@@ -160,6 +173,8 @@ export class Job {
     if (this.isSettled) return;
     this.isSettled = true;
     this.exchange = null;
+    this.retryTicket?.release();
+    this.retryTicket = null;
     if (error !== null) {
       this.error = error;
       this.closeAfter = true;

@@ -301,14 +301,13 @@ test('--eject-after 2: two failures in a row eject a backend, the other takes ev
   const [good] = await helloBackends(c, 1);
   assert.ok(good !== undefined);
   const { proxy, port } = await startProxy(c, [{ port: dead }, good], { failuresToEject: 2, ejectCooldownMs: 600 });
-  // Until ejected, requests alternate: some fail with 502.
+  // Until ejected, requests alternate; the refused ones go on to the other backend, so every client gets 200.
   const statuses: number[] = [];
   while (!worker(proxy, 0).ejected) {
     assert.ok(statuses.length < 10, `not ejected after ${statuses.length} requests: ${statuses.join(',')}`);
     statuses.push((await getStatus(c, port, `/before${statuses.length}`)).status);
   }
-  assert.is(statuses.filter((s) => s === 502).length, 2, `two 502s before ejection: ${statuses.join(',')}`);
-  assert.ok(statuses.every((s) => s === 200 || s === 502), statuses.join(','));
+  assert.ok(statuses.every((s) => s === 200), `a refused connect is retried on the other backend: ${statuses.join(',')}`);
   assert.is(worker(proxy, 0).failed, 2);
   // While ejected: no request reaches the dead backend.
   for (let i = 0; i < 20; i++) {
@@ -326,8 +325,7 @@ test('--eject-after 2: two failures in a row eject a backend, the other takes ev
     assert.ok(after.length < 6, `the backend was not tried again: ${after.join(',')}`);
     after.push((await getStatus(c, port, `/after${after.length}`)).status);
   }
-  assert.is(after.at(-1), 502, `the retried request failed: ${after.join(',')}`);
-  assert.ok(after.slice(0, -1).every((s) => s === 200), after.join(','));
+  assert.ok(after.every((s) => s === 200), `the request that tried it went on to the other backend: ${after.join(',')}`);
   assert.ok(worker(proxy, 0).ejected, 'one more failure after the cool-down ejects it again at once');
   assert.is(worker(proxy, 0).failed, 3);
   for (let i = 0; i < 5; i++) assert.is((await getStatus(c, port, `/again${i}`)).status, 200);
@@ -363,8 +361,9 @@ test('every backend ejected: 503 at once, and no backend is dialled', () => with
   const a = await closedPort();
   const b = await closedPort();
   const { proxy, port } = await startProxy(c, [{ port: a }, { port: b }], { failuresToEject: 1, ejectCooldownMs: 30_000 });
+  // The first request tries both (the refused connect goes on to the other): both are ejected, and
+  // it gets the last attempt's 502.
   assertErrorResponse(await getStatus(c, port, '/1'), 502, 'first');
-  assertErrorResponse(await getStatus(c, port, '/2'), 502, 'second');
   assert.ok(proxy.stats().workers.every((w) => w.ejected), JSON.stringify(proxy.stats().workers));
   const dialled = proxy.stats().workers.map((w) => w.dialled);
   for (let i = 0; i < 3; i++) {
@@ -661,8 +660,10 @@ test('after every kind of failure on one proxy, it still serves normally and not
   bad.close();
   await assertSettled(proxy);
   await waitFor('every failed client gone', () => proxy.stats().clients === 0, 2_000, () => String(proxy.stats().clients));
+  // One failure per attempt: a dropped connection (nothing answered) goes on to the other backend
+  // and fails there too; the rest are not retried (garbage, a cut response, a silent backend).
   const failed = proxy.stats().workers.reduce((a, w) => a + w.failed, 0);
-  assert.is(failed, failures.length, `failures counted: ${JSON.stringify(proxy.stats().workers)}`);
+  assert.is(failed, failures.length + failures.filter((p) => p === '/drop').length, `failures counted: ${JSON.stringify(proxy.stats().workers)}`);
   // Now ordinary traffic, sequential and pipelined: every request answered.
   const client = await connect(c, port);
   for (let i = 0; i < 10; i++) {

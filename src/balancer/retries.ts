@@ -1,0 +1,55 @@
+/**
+ * A pool's retries: its policy (exchange/retry.ts decides per attempt) and its retry budget, as
+ * Envoy has and HAProxy and nginx lack: at most max(`minRetries`, `budgetPercent`% of the pool's
+ * requests in flight) retries in flight at once. Past it a failure goes to the client and is
+ * counted, so retries cannot multiply the load on a pool that is already struggling.
+ */
+import type { ProxyError } from '../errors.js';
+import type { Job, RetryTicket } from '../exchange/job.js';
+import { mayRetryElsewhere, type AttemptProgress, type RetryPolicy } from '../exchange/retry.js';
+
+export interface RetryBudget {
+  budgetPercent: number;
+  minRetries: number;
+}
+
+export class Retries implements RetryTicket {
+  readonly policy: RetryPolicy;
+  private readonly budget: RetryBudget;
+  /** The pool's requests in flight. */
+  private readonly pending: () => number;
+  /** Jobs on a retry now. */
+  inFlight = 0;
+  /** Retries started, and failures the budget sent to the client instead. */
+  started = 0;
+  overBudget = 0;
+
+  constructor(policy: RetryPolicy, budget: RetryBudget, pending: () => number) {
+    this.policy = policy;
+    this.budget = budget;
+    this.pending = pending;
+  }
+
+  /** Whether `job` goes to another backend after `error`: the policy's rules, then the budget. */
+  allows(job: Job, error: ProxyError, progress: AttemptProgress, now: number): boolean {
+    if (!mayRetryElsewhere(job, error, progress, this.policy, now)) return false;
+    if (job.retryTicket !== null) return true; // already counted
+    const cap = Math.max(this.budget.minRetries, Math.floor((this.budget.budgetPercent / 100) * this.pending()));
+    if (this.inFlight < cap) return true;
+    this.overBudget++;
+    return false;
+  }
+
+  /** `job` goes to another backend: counted in flight until it settles. */
+  start(job: Job): void {
+    this.started++;
+    if (job.retryTicket !== null) return;
+    job.retryTicket = this;
+    this.inFlight++;
+  }
+
+  /** RetryTicket: a job on a retry settled. */
+  release(): void {
+    this.inFlight--;
+  }
+}
