@@ -24,7 +24,7 @@ import type * as net from 'node:net';
 import type { CreditWaiter } from '../exchange/response-slot.js';
 import type { Clock } from '../clock.js';
 import { Http1Parser, EV_NONE, EV_HEAD, EV_END, EV_UPGRADE, EV_ERROR } from '../http1/parser.js';
-import { HeadScan } from '../http1/hop-by-hop.js';
+import { HeadScan, switchesToRequested } from '../http1/hop-by-hop.js';
 import { responseHead } from '../http1/head.js';
 import {
   ResponseFraming, declaredLength, decimalLength, decodedBytes, encodeChunked, BODY_CHUNKED, BODY_CLOSE, BODY_LENGTH,
@@ -227,6 +227,10 @@ export class UpstreamConn implements Exchange, SocketReader, CreditWaiter {
     if (parser.statusCode === 101) {
       if (!job.upgrade) {
         this.fail(backendBadResponse(this.owner.address, 'switched protocols without being asked to'));
+        return;
+      }
+      if (!switchesToRequested(job.upgradeTo, parser, this.scan)) {
+        this.fail(backendBadResponse(this.owner.address, `switched to a protocol other than the ${job.upgradeTo} asked for`));
         return;
       }
       this.response = SWITCHING;

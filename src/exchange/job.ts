@@ -87,6 +87,8 @@ export interface JobInit {
   closeAfter: boolean;
   http10: boolean;
   upgrade: boolean;
+  /** The protocols an upgrade asks for (its Upgrade value), '' without one. */
+  upgradeTo: string;
   /** The request body goes to the backend re-chunked (else as it came, under its Content-Length). */
   chunkedBody: boolean;
 }
@@ -105,6 +107,7 @@ export class Job {
   readonly http10: boolean;
   /** The client asked to switch protocols (Upgrade); on 101 the backend socket becomes `tunnel`. */
   readonly upgrade: boolean;
+  readonly upgradeTo: string;
   readonly chunkedBody: boolean;
   tunnel: Tunnel | null = null;
   /** Request body bytes read so far (for the body size limit). */
@@ -144,12 +147,13 @@ export class Job {
     this.closeAfter = init.closeAfter;
     this.http10 = init.http10;
     this.upgrade = init.upgrade;
+    this.upgradeTo = init.upgradeTo;
     this.chunkedBody = init.chunkedBody;
   }
 
   /** A response made by the proxy itself (an error), already complete in its slot. */
   static local(status: number, toHead: boolean, retryAfter: number): Job {
-    const job = new Job({ head: NO_HEAD, hasBody: false, isHead: toHead, idempotent: false, closeAfter: true, http10: false, upgrade: false, chunkedBody: false });
+    const job = new Job({ head: NO_HEAD, hasBody: false, isHead: toHead, idempotent: false, closeAfter: true, http10: false, upgrade: false, upgradeTo: '', chunkedBody: false });
     const canned = cannedResponse(status, toHead, retryAfter);
     job.output.push(canned);
     job.status = status;

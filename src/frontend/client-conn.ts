@@ -294,6 +294,7 @@ export class ClientConn {
       closeAfter: !p.keepAlive || p.upgrade,
       http10: p.versionMajor === 1 && p.versionMinor === 0,
       upgrade,
+      upgradeTo: upgrade ? p.head.toString('latin1', p.valueStart(scan.upgradeIndex), p.valueStart(scan.upgradeIndex) + p.valueLength(scan.upgradeIndex)) : '',
       chunkedBody: bodyMode === BODY_CHUNKED,
     });
     if (this.context.accessLog !== null) job.record = requestRecord(p, admission.client);

@@ -25,6 +25,9 @@ const XFF = Buffer.from('X-Forwarded-For: ');
 const XFF_JOIN = Buffer.from(', ');
 const XF_HOST = Buffer.from('X-Forwarded-Host: ');
 const CONNECTION_UPGRADE = Buffer.from('Connection: upgrade\r\n');
+// RFC 9110 §10.1.4: TE is a connection option, listed in Connection wherever it is sent.
+const TE_TRAILERS = Buffer.from('TE: trailers\r\nConnection: TE\r\n');
+const TE_TRAILERS_UPGRADE = Buffer.from('TE: trailers\r\nConnection: upgrade, TE\r\n');
 const CONTENT_LENGTH = Buffer.from('Content-Length: ');
 const TRANSFER_ENCODING_CHUNKED = Buffer.from('Transfer-Encoding: chunked\r\n');
 
@@ -139,7 +142,8 @@ export function requestHead(
   for (const i of scan.forwardedFor) size += p.valueLength(i) + XFF_JOIN.length;
   size += fwd.proto.length;
   if (clientGaveHost) size += XF_HOST.length + hostLength + CRLF.length;
-  if (upgrade) size += CONNECTION_UPGRADE.length;
+  const connection = scan.teTrailers ? (upgrade ? TE_TRAILERS_UPGRADE : TE_TRAILERS) : upgrade ? CONNECTION_UPGRADE : null;
+  if (connection !== null) size += connection.length;
   size += CRLF.length;
 
   const out = Buffer.allocUnsafe(size);
@@ -166,7 +170,7 @@ export function requestHead(
     at += copyBytes(hostBytes, hostStart, hostEnd, out, at);
     at += copyAll(CRLF, out, at);
   }
-  if (upgrade) at += copyAll(CONNECTION_UPGRADE, out, at);
+  if (connection !== null) at += copyAll(connection, out, at);
   copyAll(CRLF, out, at);
   return out;
 }

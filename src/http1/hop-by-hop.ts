@@ -34,6 +34,7 @@ const KEEP_ALIVE = Buffer.from('keep-alive');
 const UPGRADE = Buffer.from('upgrade');
 const CONTINUE_100 = Buffer.from('100-continue');
 const CHUNKED = Buffer.from('chunked');
+const TRAILERS = Buffer.from('trailers');
 
 function isOws(byte: number | undefined): boolean {
   return byte === 0x20 || byte === 0x09;
@@ -64,6 +65,8 @@ export class HeadScan {
   /** Indexes of X-Forwarded-For headers, in order (their values are joined when forwarding). */
   forwardedFor: number[] = [];
   upgradeIndex = -1;
+  /** TE names `trailers`: the client reads trailer fields (the proxy relays them, so it says so upstream). */
+  teTrailers = false;
   /** [start, length] of each Connection token that names another header. */
   private named = new Int32Array(16);
   private namedCount = 0;
@@ -74,7 +77,7 @@ export class HeadScan {
     this.count = count;
     if (this.kinds.length < count) this.kinds = new Uint8Array(Math.max(count, 2 * this.kinds.length));
     this.connectionClose = this.connectionKeepAlive = this.connectionUpgrade = false;
-    this.expectContinue = this.hasTransferEncoding = false;
+    this.expectContinue = this.hasTransferEncoding = this.teTrailers = false;
     this.contentLengthIndex = -1;
     this.hostIndex = this.upgradeIndex = -1;
     this.dropped = 0;
@@ -94,8 +97,11 @@ export class HeadScan {
           sawNamed = this.readConnectionTokens(head, p.valueStart(i), p.valueLength(i)) || sawNamed;
           this.drop(i);
           break;
-        case H_KEEP_ALIVE:
         case H_TE:
+          if (hasToken(head, p.valueStart(i), p.valueLength(i), TRAILERS)) this.teTrailers = true;
+          this.drop(i);
+          break;
+        case H_KEEP_ALIVE:
         case H_TRAILER:
         case H_PROXY_AUTHORIZATION:
         case H_PROXY_AUTHENTICATE:
@@ -210,6 +216,31 @@ export class HeadScan {
     }
     return named;
   }
+}
+
+/**
+ * Whether a 101 switches to a protocol the client asked for (RFC 9110 §7.8; Go's reverse proxy
+ * refuses any other): the first protocol of the response's Upgrade is one of the request's
+ * `requested` (its Upgrade value), case-insensitively. The 101 path only: strings are fine here.
+ */
+export function switchesToRequested(requested: string, p: Http1Parser, scan: HeadScan): boolean {
+  if (scan.upgradeIndex < 0) return false;
+  const start = p.valueStart(scan.upgradeIndex);
+  const offered = (p.head.toString('latin1', start, start + p.valueLength(scan.upgradeIndex)).split(',')[0] ?? '').trim().toLowerCase();
+  return offered !== '' && requested.split(',').some((t) => t.trim().toLowerCase() === offered);
+}
+
+/** Whether a comma-separated value lists `token` (case-insensitive; parameters after `;` ignored). */
+export function hasToken(head: Uint8Array, start: number, length: number, token: Uint8Array): boolean {
+  const end = start + length;
+  for (let at = start; at < end;) {
+    while (at < end && (isOws(head[at]) || head[at] === 0x2c)) at++;
+    const tokenStart = at;
+    while (at < end && head[at] !== 0x2c && head[at] !== 0x3b && !isOws(head[at])) at++;
+    if (equalsLower(head, tokenStart, at - tokenStart, token)) return true;
+    while (at < end && head[at] !== 0x2c) at++;
+  }
+  return false;
 }
 
 /** Length of a header value without trailing whitespace (llhttp keeps it in the span). */

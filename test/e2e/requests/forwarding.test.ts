@@ -35,8 +35,9 @@ const SENT: { name: string; value: string; hop?: boolean; forwarded?: boolean }[
 
 const SENT_HEAD = `GET ${URL_PATH} HTTP/1.1\r\n${SENT.map((h) => `${h.name}: ${h.value}\r\n`).join('')}\r\n`;
 
+/** Lines the proxy writes itself: X-Forwarded-*, and (the client reads trailers) TE with its Connection option. */
 function isForwardedHeader(name: string): boolean {
-  return /^x-forwarded-(for|proto|host)$/i.test(name);
+  return /^(x-forwarded-(for|proto|host)|te|connection)$/i.test(name);
 }
 
 test('a request written one byte at a time reaches the backend with the exact URL and headers', () => withCleanup(async (c) => {
@@ -57,10 +58,12 @@ test('a request written one byte at a time reaches the backend with the exact UR
   assert.equal(pairs.filter(([n]) => !isForwardedHeader(n)), expectedKept, 'end-to-end headers pass unchanged and in order; hop-by-hop ones are gone');
   const forwarded = pairs.filter(([n]) => isForwardedHeader(n)).map(([n, v]): [string, string] => [n.toLowerCase(), v]);
   assert.equal(forwarded.sort(), [
+    ['connection', 'TE'],
+    ['te', 'trailers'],
     ['x-forwarded-for', '10.0.0.1, 127.0.0.1'],
     ['x-forwarded-host', 'Example.TEST:8080'],
     ['x-forwarded-proto', 'http'],
-  ], 'X-Forwarded-For appended to, X-Forwarded-Proto and -Host set, each once');
+  ], 'X-Forwarded-For appended to, X-Forwarded-Proto and -Host set, each once; TE: trailers said again (the proxy relays trailers)');
   await waitForIdle(proxy);
 }));
 
@@ -94,6 +97,8 @@ test('the forwarded head keeps the exact bytes of every end-to-end header line (
     'request line and end-to-end header lines byte for byte, in order',
   );
   assert.equal(lines.filter((l) => isForwardedHeader(name(l))).map((l) => l.toLowerCase()).sort(), [
+    'connection: te',
+    'te: trailers',
     'x-forwarded-for: 10.0.0.1, 127.0.0.1',
     'x-forwarded-host: example.test:8080',
     'x-forwarded-proto: http',

@@ -185,4 +185,32 @@ test('a 101 to a request that did not ask to upgrade: 502 and a close, never a t
   assert.is(proxy.stats().workers[0]?.open, 0);
 }));
 
+test('a 101 to a protocol the client did not ask for (or naming none): 502 and a close, never a tunnel', () => withCleanup(async (c) => {
+  for (const upgrade of ['Upgrade: h2c\r\n', '']) {
+    const backend = c.add(await startRaw({
+      onConnection: (socket) => socket.once('data', () => socket.write(`HTTP/1.1 101 Switching Protocols\r\n${upgrade}Connection: Upgrade\r\n\r\nraw bytes`)),
+    }));
+    const { proxy, port } = await startProxy(c, [backend]);
+    const client = await connect(c, port);
+    await client.write('GET /chat HTTP/1.1\r\nHost: lb.test\r\nConnection: Upgrade\r\nUpgrade: websocket, foo/2\r\n\r\n');
+    const res = await client.readResponse({ label: upgrade === '' ? 'no Upgrade in the 101' : upgrade.trim() });
+    assert.is(res.status, 502);
+    await client.waitForEnd();
+    assert.is(client.unreadBytes().length, 0, 'no tunnel bytes');
+    await waitForIdle(proxy);
+  }
+}));
+
+test('a 101 to any protocol the client listed, in any case: the tunnel opens', () => withCleanup(async (c) => {
+  const backend = c.add(await startRaw({
+    onConnection: (socket) => socket.once('data', () => socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: FOO/2\r\nConnection: Upgrade\r\n\r\nhi')),
+  }));
+  const { port } = await startProxy(c, [backend]);
+  const client = await connect(c, port);
+  await client.write('GET /chat HTTP/1.1\r\nHost: lb.test\r\nConnection: Upgrade\r\nUpgrade: websocket, foo/2\r\n\r\n');
+  const res = await client.readResponse();
+  assert.is(res.status, 101);
+  assert.is((await client.readBytes(2)).toString(), 'hi');
+}));
+
 test.run();

@@ -6,7 +6,7 @@ import { backendClosed, backendRefused, backendStatus, backendTimeout, backendBa
 
 const job = (over: Partial<JobInit> = {}): Job => new Job({
   head: Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\n'), hasBody: false, isHead: false, idempotent: true,
-  closeAfter: false, http10: false, upgrade: false, chunkedBody: false, ...over,
+  closeAfter: false, http10: false, upgrade: false, upgradeTo: '', chunkedBody: false, ...over,
 });
 const progress = (over: Partial<AttemptProgress> = {}): AttemptProgress => ({ reusedSocket: false, written: true, bodyRead: false, answered: false, ...over });
 const POLICY: RetryPolicy = { retries: 2, deadlineMs: 10_000, onConnectFailure: true, onReset: true, onTimeout: false, onStatus: [] };
