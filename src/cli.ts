@@ -2,10 +2,9 @@
  * Command-line flags → ProxyOptions. Every bad flag or value is an OptionError whose message names it.
  */
 import { parseArgs } from 'node:util';
-import { POLICIES } from './balancer/policy.js';
 import { loadConfig } from './options/config/load-config.js';
-import { TrustedProxies, TrustedProxyError } from './frontend/trusted-proxies.js';
-import { LOG_LEVELS } from './log/event-log.js';
+import { parseAddressOrSubnet } from './options/address-or-subnet.js';
+import { LOG_LEVELS, POLICIES } from './options/vocabulary.js';
 import {
   ACCESS_LOG_CHOICES, DEFAULT_LISTEN_HOST, DEFAULTS, OptionError, parseAddress, parseChoice, parseCount, parseDuration, parseLogTarget, parseSize, withDefaults,
   type ProxyOptions,
@@ -137,11 +136,9 @@ export function parseCommandLine(argv: string[]): ProxyOptions | 'help' {
   }
   if (v['trust-proxy'] !== undefined) {
     options.trustedProxies = list(v['trust-proxy']);
-    try {
-      TrustedProxies.parse(options.trustedProxies);
-    } catch (err) {
-      if (err instanceof TrustedProxyError) throw new OptionError(`--trust-proxy: ${err.message}`);
-      throw err;
+    for (const entry of options.trustedProxies) {
+      const parsed = parseAddressOrSubnet(entry);
+      if (typeof parsed === 'string') throw new OptionError(`--trust-proxy: ${parsed}`);
     }
   }
   if (v['allow-trace'] === true) options.allowTrace = true;

@@ -8,7 +8,7 @@ import { connect, startProxy, startUrlEcho, withCleanup, type Cleanup } from './
 import { startHello } from '../backends/hello.js';
 import { LoadLoop } from './test-support/load-loop.js';
 import { GET } from './test-support/raw-client.js';
-import { POLICIES, type PolicyName } from './balancer/policy.js';
+import { POLICIES, type PolicyName } from './options/vocabulary.js';
 
 async function threeBackends(c: Cleanup) {
   return [await startUrlEcho(c, 'a'), await startUrlEcho(c, 'b'), await startUrlEcho(c, 'c')];

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createPolicy, POLICIES } from './policy.js';
+import { createPolicy } from './policy.js';
+import { POLICIES } from '../options/vocabulary.js';
 import type { PoolMember } from './worker-heap.js';
 
 interface Member extends PoolMember {

@@ -1,8 +1,5 @@
-import type { PolicyName } from '../balancer/policy.js';
-import type { AccessLogFormat } from '../log/access-log.js';
-import type { LogLevel } from '../log/event-log.js';
-import type { LogTarget } from '../log/log-destination.js';
 import { PRX_ERR_OPTION } from '../errors.js';
+import { ACCESS_LOG_FORMATS, type AccessLogFormat, type LogLevel, type LogTarget, type PolicyName } from './vocabulary.js';
 
 /**
  * The proxy's options: every limit and timeout, its default, and validation with errors that name the
@@ -179,7 +176,7 @@ export function parseCount(flag: string, text: string, min: number): number {
   return count;
 }
 
-export const ACCESS_LOG_CHOICES = ['off', 'json', 'combined'] as const;
+export const ACCESS_LOG_CHOICES = ['off', ...ACCESS_LOG_FORMATS] as const;
 
 /** One of `choices`, exactly as spelt there. */
 export function parseChoice<T extends string>(flag: string, text: string, choices: readonly T[]): T {

@@ -9,10 +9,9 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { parse as parseToml, TomlDate, TomlError } from 'smol-toml';
-import { POLICIES } from '../../balancer/policy.js';
-import { TrustedProxies, TrustedProxyError } from '../../frontend/trusted-proxies.js';
-import { LOG_LEVELS } from '../../log/event-log.js';
-import { hostPatternProblem, pathPrefixProblem } from '../../routing/route-table.js';
+import { parseAddressOrSubnet } from '../address-or-subnet.js';
+import { hostPatternProblem, pathPrefixProblem } from '../route-patterns.js';
+import { LOG_LEVELS, POLICIES } from '../vocabulary.js';
 import {
   ACCESS_LOG_CHOICES, DEFAULT_LISTEN_HOST, DEFAULT_POOL, DEFAULTS, OptionError, parseAddress, parseChoice, parseCount, parseDuration, parseLogTarget, parseSize,
   type Address, type PoolOptions, type ProxyOptions, type RouteOptions,
@@ -418,12 +417,7 @@ function validate(file: string, root: unknown, locate: Locate): Partial<ProxyOpt
     options.trustedProxies = (list as unknown[]).map((entry, i) => {
       const path = ['trusted_proxies', i];
       if (typeof entry !== 'string') return fail(path, 'an address or CIDR subnet string', describe(entry));
-      try {
-        TrustedProxies.parse([entry]);
-      } catch (err) {
-        if (err instanceof TrustedProxyError) fail(path, 'an IP address or CIDR subnet ("10.0.0.0/8")', describe(entry));
-        throw err;
-      }
+      if (typeof parseAddressOrSubnet(entry) === 'string') fail(path, 'an IP address or CIDR subnet ("10.0.0.0/8")', describe(entry));
       return entry;
     });
   }
