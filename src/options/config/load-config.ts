@@ -11,9 +11,10 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Docum
 import { parse as parseToml, TomlDate, TomlError } from 'smol-toml';
 import { parseAddressOrSubnet } from '../address-or-subnet.js';
 import { hostPatternProblem, pathPrefixProblem } from '../route-patterns.js';
-import { LOG_LEVELS, POLICIES } from '../vocabulary.js';
+import { ACCESS_LOG_FORMATS, LOG_LEVELS, POLICIES } from '../vocabulary.js';
+import { OptionError, parseAddress, parseChoice, parseCount, parseDuration, parseLogTarget, parseSize } from '../values.js';
 import {
-  ACCESS_LOG_CHOICES, DEFAULT_LISTEN_HOST, DEFAULT_POOL, DEFAULTS, OptionError, parseAddress, parseChoice, parseCount, parseDuration, parseLogTarget, parseSize,
+  DEFAULT_POOL, DEFAULTS,
   type Address, type PoolOptions, type ProxyOptions, type RouteOptions,
 } from '../options.js';
 import { PRX_ERR_CONFIG } from '../../errors.js';
@@ -271,6 +272,7 @@ const SECTIONS: Record<string, Record<string, readonly [NumericOption, Kind]>> =
   },
 };
 const TOP_KEYS = ['listen', 'policy', 'backends', 'pools', 'routes', 'trusted_proxies', ...Object.keys(SECTIONS), 'access_log', 'log', 'allow_trace'];
+const ACCESS_LOG_CHOICES = ['off', ...ACCESS_LOG_FORMATS] as const;
 const POOL_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 function describe(value: unknown): string {
@@ -314,9 +316,9 @@ function validate(file: string, root: unknown, locate: Locate): Partial<ProxyOpt
     }
   };
   const flag = (path: Path): string => fieldPath(path);
-  const address = (path: Path, value: unknown, defaultHost: string, asFlag: string): Address => {
+  const address = (path: Path, value: unknown, use: 'listen' | 'connect'): Address => {
     if (typeof value !== 'string') return fail(path, 'a "HOST:PORT" string', describe(value));
-    return check(path, value, 'HOST:PORT with a port 1-65535', (t) => parseAddress(asFlag, t, defaultHost));
+    return check(path, value, 'HOST:PORT with a port 1-65535', (t) => parseAddress(flag(path), t, use));
   };
 
   const doc = table([], root, TOP_KEYS);
@@ -326,7 +328,7 @@ function validate(file: string, root: unknown, locate: Locate): Partial<ProxyOpt
     const list = typeof doc.listen === 'string' ? [doc.listen] : doc.listen;
     if (!Array.isArray(list) || list.length === 0) fail(['listen'], 'a "HOST:PORT" string or a non-empty list of them', describe(doc.listen));
     options.listen = (list as unknown[]).map((entry, i) =>
-      address(typeof doc.listen === 'string' ? ['listen'] : ['listen', i], entry, DEFAULT_LISTEN_HOST, '--listen'));
+      address(typeof doc.listen === 'string' ? ['listen'] : ['listen', i], entry, 'listen'));
   }
   const policy = (path: Path, value: unknown): PoolOptions['policy'] =>
     check(path, value, `one of ${POLICIES.join(', ')}`, (s) => parseChoice('policy', s, POLICIES));
@@ -336,10 +338,10 @@ function validate(file: string, root: unknown, locate: Locate): Partial<ProxyOpt
     if (!Array.isArray(list) || list.length === 0) fail(path, 'a non-empty list of "HOST:PORT" or { address, weight }', describe(list));
     return (list as unknown[]).map((entry, i): Address => {
       const at = [...path, i];
-      if (typeof entry === 'string') return address(at, entry, '127.0.0.1', '--backend');
+      if (typeof entry === 'string') return address(at, entry, 'connect');
       const t = table(at, entry, ['address', 'weight']);
       if (t.address === undefined) fail(at, 'an "address" key', 'none');
-      const backend: Address = address([...at, 'address'], t.address, '127.0.0.1', '--backend');
+      const backend: Address = address([...at, 'address'], t.address, 'connect');
       if (t.weight !== undefined) {
         if (typeof t.weight !== 'number' || !(t.weight > 0) || !Number.isFinite(t.weight)) {
           fail([...at, 'weight'], 'a number > 0', describe(t.weight));
@@ -469,7 +471,7 @@ function validate(file: string, root: unknown, locate: Locate): Partial<ProxyOpt
     }
     if (t.file !== undefined) {
       if (typeof t.file !== 'string' || t.file === '') fail(['log', 'file'], 'a file path, "stdout" or "stderr"', describe(t.file));
-      options.logTo = parseLogTarget(t.file as string);
+      options.logTo = parseLogTarget(flag(['log', 'file']), t.file as string);
     }
   }
   return options;
