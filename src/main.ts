@@ -7,7 +7,8 @@
  */
 import { Server } from './server.js';
 import { OptionError, type ProxyOptions } from './options/options.js';
-import { parseCommandLine, USAGE } from './cli.js';
+import { parseCommandLine } from './cli.js';
+import { USAGE } from './options/usage.js';
 import { ConfigError } from './options/config/load-config.js';
 import { OpenError } from './errors.js';
 

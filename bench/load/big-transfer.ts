@@ -10,7 +10,7 @@
  */
 import * as net from 'node:net';
 import { parseArgs } from 'node:util';
-import { parseSize } from '../../src/options/options.js';
+import { parseSize } from '../../src/options/values.js';
 import { spawnProxy, type ChildProxy } from '../../test/kit/child-proxy.js';
 import { Pattern, StreamReader, headField, writePattern } from '../../test/kit/bulk.js';
 

@@ -15,7 +15,7 @@ import { DIST, PAUSE_MS, checkHello, get, inRounds, list, parseCommon, requireBu
 import { busyShare, machineCpu } from './policies/machine.js';
 import { markdown, summarize, summaryTable, svg, type BackendInfo, type PolicyRun } from './policies/report.js';
 import { describeSchedule, parseSchedule, type VariableStats } from '../../backends/variable.js';
-import { POLICIES, type PolicyName } from '../../src/balancer/policy.js';
+import { POLICIES, type PolicyName } from '../../src/options/vocabulary.js';
 
 const DEFAULT_BACKENDS = '1,2,5,flip:1:50:1000';
 

@@ -12,7 +12,8 @@
  */
 import { Chan } from '../csp/chan.js';
 import { Select } from '../csp/select.js';
-import { createPolicy, type Policy, type PolicyName } from './policy.js';
+import { createPolicy, type Policy } from './policy.js';
+import type { PolicyName } from '../options/vocabulary.js';
 import type { BalancerChannels, Worker } from './worker.js';
 import type { Job } from '../exchange/job.js';
 import { backendQueueFull, noBackend } from '../errors.js';

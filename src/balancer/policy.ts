@@ -7,6 +7,7 @@
  * so stats and health read the same numbers whatever the policy.
  */
 import { leastLoadedExcept, lessLoaded, WorkerHeap, type PoolMember } from './worker-heap.js';
+import type { PolicyName } from '../options/vocabulary.js';
 
 export interface Policy<W extends PoolMember> {
   readonly size: number;
@@ -25,9 +26,6 @@ export interface Policy<W extends PoolMember> {
   /** w's effective weight changed (slow start). */
   reweigh(w: W, weight: number): void;
 }
-
-export const POLICIES = ['least-pending', 'round-robin', 'p2c'] as const;
-export type PolicyName = (typeof POLICIES)[number];
 
 /** The heap: the least pending/weight on top, ties taking turns. */
 class LeastPending<W extends PoolMember> extends WorkerHeap<W> implements Policy<W> {

@@ -20,6 +20,7 @@
  *   longer than any address with port (MAX_ENTRY) is garbage without being parsed.
  */
 import { BlockList, SocketAddress, isIP } from 'node:net';
+import { parseAddressOrSubnet } from '../options/address-or-subnet.js';
 
 /** A client can send a header of any length; only this many entries from the right are examined. */
 const MAX_HOPS = 32;
@@ -42,22 +43,10 @@ export class TrustedProxies {
   static parse(entries: readonly string[]): TrustedProxies {
     const list = new BlockList();
     for (const entry of entries) {
-      const text = entry.trim();
-      const slash = text.indexOf('/');
-      const address = slash === -1 ? text : text.slice(0, slash);
-      const family = isIP(address);
-      if (family === 0) throw new TrustedProxyError(`"${entry}" is not an IP address or CIDR subnet`);
-      const type = family === 4 ? 'ipv4' : 'ipv6';
-      if (slash === -1) {
-        list.addAddress(address, type);
-        continue;
-      }
-      const prefix = text.slice(slash + 1);
-      const max = family === 4 ? 32 : 128;
-      if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max) {
-        throw new TrustedProxyError(`"${entry}": prefix length "${prefix}" is not 0-${max} for IPv${family}`);
-      }
-      list.addSubnet(address, Number(prefix), type);
+      const parsed = parseAddressOrSubnet(entry);
+      if (typeof parsed === 'string') throw new TrustedProxyError(parsed);
+      if (parsed.prefix === null) list.addAddress(parsed.address, parsed.type);
+      else list.addSubnet(parsed.address, parsed.prefix, parsed.type);
     }
     return new TrustedProxies(list, entries.length);
   }

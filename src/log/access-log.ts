@@ -5,8 +5,7 @@
  */
 import { pino, type Logger } from 'pino';
 import { LogDestination } from './log-destination.js';
-
-export type AccessLogFormat = 'json' | 'combined';
+import type { AccessLogFormat } from '../options/vocabulary.js';
 
 export interface AccessEntry {
   time: number;

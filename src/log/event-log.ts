@@ -6,11 +6,9 @@
  * Lines look like {"level":"warn","time":"2026-11-24T18:00:00.000Z","event":"backend_failed",...,"msg":"..."}.
  */
 import { pino, type Logger } from 'pino';
-import { LogDestination, type LogTarget } from './log-destination.js';
+import { LogDestination } from './log-destination.js';
 import type { ProxyError } from '../errors.js';
-
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+import type { LogLevel, LogTarget } from '../options/vocabulary.js';
 
 /**
  * One per proxy for its whole life: pools keep a reference across reloads, and a reload that changes

@@ -15,11 +15,9 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino } from 'pino';
 import { OpenError } from '../errors.js';
+import type { LogTarget } from '../options/vocabulary.js';
 
 type Destination = ReturnType<typeof pino.destination>;
-
-/** A file path, or 1 (stdout) or 2 (stderr). */
-export type LogTarget = string | 1 | 2;
 
 const MAX_BUFFERED = 16 * 1024 * 1024;
 

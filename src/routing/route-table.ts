@@ -23,6 +23,7 @@
  *   reject, so every rule can match something.
  * - match() allocates at most the normalised host, once per call, and only when a rule needs it.
  */
+import { hostPatternProblem, pathPrefixProblem } from '../options/route-patterns.js';
 
 export interface RouteRule<T> {
   /** Exact hostname ("api.example.com") or a wildcard ("*.example.com"); null matches any host. */
@@ -115,37 +116,6 @@ export class RouteTable<T> {
     }
     return undefined;
   }
-}
-
-/** null if the pattern is acceptable, else what was expected instead (for `expected ${problem}`). */
-export function hostPatternProblem(pattern: string): string | null {
-  if (pattern === '') return 'a non-empty hostname';
-  if (pattern.startsWith('[')) {
-    return /^\[[0-9A-Fa-f.:]*:[0-9A-Fa-f.:]*\]$/.test(pattern) ? null : 'an IPv6 address in brackets like [::1], without a port';
-  }
-  const wildcard = pattern.startsWith('*.');
-  let name = wildcard ? pattern.slice(2) : pattern;
-  if (name.includes('*')) return "a hostname with a wildcard only as a leading '*.', like *.example.com";
-  if (name.includes(':')) return 'a hostname without a port (a rule matches the port on its own)';
-  if (name.endsWith('.')) name = name.slice(0, -1);
-  if (name === '') return wildcard ? "a domain after '*.'" : 'a non-empty hostname';
-  for (const label of name.split('.')) {
-    if (label === '') return "a hostname without empty labels ('..' or a leading '.')";
-    if (!/^[A-Za-z0-9_-]+$/.test(label)) return "a hostname of letters, digits, '-', '_' and '.'";
-  }
-  return null;
-}
-
-/** null if the prefix is acceptable, else what was expected instead (for `expected ${problem}`). */
-export function pathPrefixProblem(prefix: string): string | null {
-  if (prefix.charCodeAt(0) !== SLASH) return "a path prefix starting with '/'";
-  for (let i = 0; i < prefix.length; i++) {
-    const c = prefix.charCodeAt(i);
-    if (c === 0x3f || c === 0x23) return "a path prefix without '?' or '#' (the query is not matched)";
-    // Request targets are ASCII on the wire, so anything else could never match.
-    if (c <= 0x20 || c >= 0x7f) return 'a path prefix of visible ASCII characters (percent-encode the others)';
-  }
-  return null;
 }
 
 function compile<T>(rule: RouteRule<T>, index: number): CompiledRule<T> {

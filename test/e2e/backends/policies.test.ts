@@ -8,7 +8,7 @@ import { connect, startProxy, startUrlEcho, withCleanup, type Cleanup } from '..
 import { startHello } from '../../../backends/hello.js';
 import { LoadLoop } from '../../kit/load-loop.js';
 import { GET } from '../../kit/raw-client.js';
-import { POLICIES, type PolicyName } from '../../../src/balancer/policy.js';
+import { POLICIES, type PolicyName } from '../../../src/options/vocabulary.js';
 
 async function threeBackends(c: Cleanup) {
   return [await startUrlEcho(c, 'a'), await startUrlEcho(c, 'b'), await startUrlEcho(c, 'c')];

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createPolicy, POLICIES } from '../../../src/balancer/policy.js';
+import { createPolicy } from '../../../src/balancer/policy.js';
+import { POLICIES } from '../../../src/options/vocabulary.js';
 import type { PoolMember } from '../../../src/balancer/worker-heap.js';
 
 interface Member extends PoolMember {

@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { RouteTable, hostPatternProblem, pathPrefixProblem, type RouteRule } from '../../../src/routing/route-table.js';
+import { RouteTable, type RouteRule } from '../../../src/routing/route-table.js';
+import { hostPatternProblem, pathPrefixProblem } from '../../../src/options/route-patterns.js';
 
 function rule(host: string | null, pathPrefix: string | null = null, port: number | null = null, target = 'x'): RouteRule<string> {
   return { host, pathPrefix, port, target };

@@ -1,0 +1,124 @@
+/**
+ * The config's lists and tables, read by hand: frontends, backends with weights, pools, routes with
+ * their own rate limits, trusted proxies. Each reader checks one top-level key's value.
+ */
+import { addressOrSubnet, backendAddress, listenAddress, policy, type ScalarKind } from '../kinds.js';
+import { DEFAULT_POOL, type Address, type PoolOptions, type RouteOptions } from '../options.js';
+import { hostPatternProblem, pathPrefixProblem } from '../route-patterns.js';
+import { OPTIONS, type HandKey, type ProxyOptions } from '../schema.js';
+import type { Path } from './config-error.js';
+import { describe, isTable, type Checker, type Table } from './check.js';
+
+/** What a reader may consult besides its own value: the whole file, and the options read before it. */
+export interface Context {
+  doc: Table;
+  options: Partial<ProxyOptions>;
+}
+export type Reader<K extends keyof ProxyOptions> = (c: Checker, path: Path, value: unknown, context: Context) => ProxyOptions[K];
+
+const POOL_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** One "HOST:PORT" string. */
+function address(c: Checker, path: Path, value: unknown, kind: ScalarKind<Address>): Address {
+  if (typeof value !== 'string') return c.fail(path, 'a "HOST:PORT" string', describe(value));
+  return c.value(path, value, kind);
+}
+
+function listen(c: Checker, path: Path, value: unknown): Address[] {
+  if (typeof value === 'string') return [address(c, path, value, listenAddress)];
+  if (!Array.isArray(value) || value.length === 0) return c.fail(path, 'a "HOST:PORT" string or a non-empty list of them', describe(value));
+  return value.map((entry: unknown, i) => address(c, [...path, i], entry, listenAddress));
+}
+
+/** A non-empty list of "HOST:PORT" or { address, weight }. */
+function backends(c: Checker, path: Path, value: unknown): Address[] {
+  if (!Array.isArray(value) || value.length === 0) return c.fail(path, 'a non-empty list of "HOST:PORT" or { address, weight }', describe(value));
+  return value.map((entry: unknown, i): Address => {
+    const at = [...path, i];
+    if (typeof entry === 'string') return address(c, at, entry, backendAddress);
+    const t = c.table(at, entry, ['address', 'weight']);
+    if (t.address === undefined) c.fail(at, 'an "address" key', 'none');
+    const backend = address(c, [...at, 'address'], t.address, backendAddress);
+    if (t.weight !== undefined) {
+      if (typeof t.weight !== 'number' || !(t.weight > 0) || !Number.isFinite(t.weight)) {
+        return c.fail([...at, 'weight'], 'a number > 0', describe(t.weight));
+      }
+      backend.weight = t.weight;
+    }
+    return backend;
+  });
+}
+
+const pools: Reader<'pools'> = (c, path, value, { doc }) => {
+  if (!isTable(value)) return c.fail(path, 'a table of pools by name', describe(value));
+  return Object.entries(value).map(([name, entry]): PoolOptions => {
+    const at = [...path, name];
+    if (!POOL_NAME.test(name)) c.fail(at, 'a pool name of letters, digits, "_", "-" or "." (at most 64)', JSON.stringify(name), 'key');
+    if (name === DEFAULT_POOL && doc.backends !== undefined) {
+      c.fail(at, `no pool named "${DEFAULT_POOL}" beside top-level backends (they are the "${DEFAULT_POOL}" pool)`, 'both', 'key');
+    }
+    const t = c.table(at, entry, ['backends', 'policy']);
+    if (t.backends === undefined) c.fail(at, 'a "backends" key', 'none');
+    return {
+      name,
+      backends: backends(c, [...at, 'backends'], t.backends),
+      policy: t.policy === undefined ? OPTIONS.policy.default : c.value([...at, 'policy'], t.policy, policy),
+    };
+  });
+};
+
+const routes: Reader<'routes'> = (c, path, value, { doc, options }) => {
+  if (!Array.isArray(value) || value.length === 0) return c.fail(path, 'a non-empty list of routes', describe(value));
+  const known = [...(options.pools ?? []).map((p) => p.name), ...(doc.backends !== undefined ? [DEFAULT_POOL] : [])];
+  return value.map((entry: unknown, i): RouteOptions => {
+    const at = [...path, i];
+    const t = c.table(at, entry, ['host', 'path', 'port', 'pool', 'rate_limit']);
+    const pattern = (key: string, problem: (v: string) => string | null, expected: string): string | null => {
+      const v = t[key];
+      if (v === undefined) return null;
+      if (typeof v !== 'string') return c.fail([...at, key], expected, describe(v));
+      const why = problem(v);
+      return why === null ? v : c.fail([...at, key], `${expected} (${why})`, describe(v));
+    };
+    const route: RouteOptions = {
+      host: pattern('host', hostPatternProblem, 'a hostname or "*.domain"'),
+      pathPrefix: pattern('path', pathPrefixProblem, 'a path prefix starting with "/"'),
+      port: null,
+      pool: '',
+      rateLimit: null,
+    };
+    if (t.port !== undefined) {
+      if (typeof t.port !== 'number' || !Number.isInteger(t.port) || t.port < 1 || t.port > 65535) {
+        c.fail([...at, 'port'], 'a port number 1-65535', describe(t.port));
+      }
+      route.port = t.port as number;
+    }
+    if (t.pool === undefined) c.fail(at, 'a "pool" key', 'none');
+    if (typeof t.pool !== 'string' || !known.includes(t.pool)) {
+      c.fail([...at, 'pool'], known.length === 0 ? 'a pool defined under pools' : `one of the pools ${known.join(', ')}`, describe(t.pool));
+    }
+    route.pool = t.pool as string;
+    if (t.rate_limit !== undefined) {
+      const limit = c.table([...at, 'rate_limit'], t.rate_limit, ['rate', 'burst']);
+      const count = (key: string): number => {
+        const v = limit[key];
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) c.fail([...at, 'rate_limit', key], 'a whole number >= 0', describe(v));
+        return v as number;
+      };
+      if (limit.rate === undefined) c.fail([...at, 'rate_limit'], 'a "rate" key (requests per second, 0 for no limit)', 'none');
+      route.rateLimit = { rate: count('rate'), burst: limit.burst === undefined ? 0 : count('burst') };
+    }
+    return route;
+  });
+};
+
+function trustedProxies(c: Checker, path: Path, value: unknown): string[] {
+  if (!Array.isArray(value)) return c.fail(path, 'a list of addresses or CIDR subnets', describe(value));
+  return value.map((entry: unknown, i) => {
+    if (typeof entry !== 'string') return c.fail([...path, i], 'an address or CIDR subnet string', describe(entry));
+    return c.value([...path, i], entry, addressOrSubnet);
+  });
+}
+
+/** A reader for every option the schema marks as read by hand. */
+export const SHAPES: { readonly [K in HandKey]: Reader<K> } = { listen, backends, pools, routes, trustedProxies };

@@ -1,0 +1,168 @@
+/**
+ * The kinds of option values: how a flag's text and a config file's value become one, what a config
+ * file is told it should have written, and how a value is shown in --help and the README.
+ */
+import { parseAddressOrSubnet } from './address-or-subnet.js';
+import type { Address } from './options.js';
+import { OptionError, parseAddress, parseChoice, parseCount, parseDuration, parseLogTarget, parseSize } from './values.js';
+import { POLICIES, type LogTarget } from './vocabulary.js';
+
+interface KindBase<T> {
+  /** The flag's placeholder in --help (`D`, `N`, `PATH`); '' for a switch, which takes no value. */
+  readonly arg: string;
+  /** A limit or timeout: --help and the README's table list these together. */
+  readonly limit: boolean;
+  /** The value as a user writes it ("5s", "16k"); '' for none. */
+  show(value: T): string;
+}
+
+/** A value read by the same rules from a flag and from a config file (cli.ts, config/validate.ts). */
+export interface ScalarKind<T> extends KindBase<T> {
+  readonly byHand: false;
+  /** What a config file must hold here: the `expected ...` of its error. */
+  readonly expected: string;
+  /** For --help: the values there are to choose from. */
+  readonly choices?: readonly string[];
+  /** The text `parse` takes, from a config value; undefined when the value's type is wrong. */
+  text(value: unknown): string | undefined;
+  /** The value a flag's text stands for; an OptionError naming `flag` otherwise. */
+  parse(flag: string, text: string): T;
+}
+
+/** A list whose flag (repeated) and config value cli.ts and config/shapes.ts read by hand. */
+export interface HandKind<T> extends KindBase<T> {
+  readonly byHand: true;
+}
+
+export type Kind<T> = ScalarKind<T> | HandKind<T>;
+
+/** A duration or size may be written as a string with a unit or as a bare number. */
+const stringOrNumber = (value: unknown): string | undefined =>
+  typeof value === 'string' ? value : typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
+const string = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
+export const duration: ScalarKind<number> = {
+  byHand: false,
+  limit: true,
+  arg: 'D',
+  expected: 'a duration of at least 1ms ("500ms", "5s", "2m", or a number of ms)',
+  text: stringOrNumber,
+  parse: parseDuration,
+  show: (ms) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`),
+};
+
+const SIZE_UNITS: readonly [string, number][] = [['g', 1024 ** 3], ['m', 1024 ** 2], ['k', 1024]];
+
+export const size: ScalarKind<number> = {
+  byHand: false,
+  limit: true,
+  arg: 'N',
+  expected: 'a size > 0 ("64k", "10m", or a whole number of bytes)',
+  text: stringOrNumber,
+  parse: parseSize,
+  show: (bytes) => {
+    const [unit, n] = SIZE_UNITS.find(([, n]) => bytes % n === 0) ?? ['', 1];
+    return `${bytes / n}${unit}`;
+  },
+};
+
+/** A whole number, `min` or more. */
+export function count(min: number): ScalarKind<number> {
+  return {
+    byHand: false,
+    limit: true,
+    arg: 'N',
+    expected: `a whole number >= ${min}`,
+    // Numbers only: in a config file a quoted "32" is more likely a mistake than a count.
+    text: (value) => (typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined),
+    parse: (flag, text) => parseCount(flag, text, min),
+    show: String,
+  };
+}
+
+/** One of `choices`, spelt exactly. */
+export function choice<T extends string>(choices: readonly T[]): ScalarKind<T> {
+  return {
+    byHand: false,
+    limit: false,
+    arg: 'NAME',
+    expected: `one of ${choices.join(', ')}`,
+    choices,
+    text: string,
+    parse: (flag, text) => parseChoice(flag, text, choices),
+    show: (value) => value,
+  };
+}
+
+export const policy = choice(POLICIES);
+
+/** On or off: a flag without a value, `true` or `false` in a config file. */
+export const toggle: ScalarKind<boolean> = {
+  byHand: false,
+  limit: false,
+  arg: '',
+  expected: 'true or false',
+  text: (value) => (typeof value === 'boolean' ? String(value) : undefined),
+  parse: (flag, text) => {
+    if (text !== 'true' && text !== 'false') throw new OptionError(`${flag}: "${text}" is not true or false`);
+    return text === 'true';
+  },
+  show: (on) => (on ? 'on' : 'off'),
+};
+
+/** A file path, or null for none. A config file may not give an empty one. */
+export const path: ScalarKind<string | null> = {
+  byHand: false,
+  limit: false,
+  arg: 'PATH',
+  expected: 'a file path',
+  text: (value) => (typeof value === 'string' && value !== '' ? value : undefined),
+  parse: (_flag, text) => text,
+  show: (value) => value ?? '',
+};
+
+/** A file path, `stdout` or `stderr`. */
+export const logTarget: ScalarKind<LogTarget> = {
+  byHand: false,
+  limit: false,
+  arg: 'PATH',
+  expected: 'a file path, "stdout" or "stderr"',
+  text: string,
+  parse: parseLogTarget,
+  show: (target) => (target === 1 ? 'stdout' : target === 2 ? 'stderr' : target),
+};
+
+/** `HOST:PORT`, `[v6]:PORT` or `:PORT`: to listen on, or of a backend to connect to. */
+function address(use: 'listen' | 'connect'): ScalarKind<Address> {
+  return {
+    byHand: false,
+    limit: false,
+    arg: 'HOST:PORT',
+    expected: 'HOST:PORT with a port 1-65535',
+    text: string,
+    parse: (flag, text) => parseAddress(flag, text, use),
+    show: (a) => `${a.host}:${a.port}`,
+  };
+}
+export const listenAddress = address('listen');
+export const backendAddress = address('connect');
+
+/** A trusted proxy: an IP address or CIDR subnet, kept as written. */
+export const addressOrSubnet: ScalarKind<string> = {
+  byHand: false,
+  limit: false,
+  arg: 'ADDR',
+  expected: 'an IP address or CIDR subnet ("10.0.0.0/8")',
+  text: string,
+  parse: (flag, text) => {
+    const parsed = parseAddressOrSubnet(text);
+    if (typeof parsed === 'string') throw new OptionError(`${flag}: ${parsed}`);
+    return text;
+  },
+  show: (entry) => entry,
+};
+
+/** A list read by hand, of entries shown by `item` (and given as its flag's `arg`). */
+export function list<T>(item: { arg: string; show(entry: T): string }): HandKind<T[]> {
+  return { byHand: true, limit: false, arg: item.arg, show: (entries) => entries.map((e) => item.show(e)).join(', ') };
+}

@@ -1,0 +1,180 @@
+/**
+ * Every option of the proxy, once: its flag, where a config file sets it, the kind of value, its
+ * default and what it does. From this table come ProxyOptions and DEFAULTS (options.ts), the flag
+ * table and flag parsing (cli.ts), --help (usage.ts) and the checking of config files
+ * (config/validate.ts); a test holds the README's table of limits to it.
+ *
+ * The order matters: --help lists options in it, and a config file's keys are checked in it.
+ */
+import {
+  addressOrSubnet, backendAddress, choice, count, duration, list, listenAddress, logTarget, path, policy, size, toggle, type Kind,
+} from './kinds.js';
+import { DEFAULT_LISTEN_HOST } from './values.js';
+import { ACCESS_LOG_FORMATS, LOG_LEVELS } from './vocabulary.js';
+import type { PoolOptions, RouteOptions } from './options.js';
+
+export interface OptionSpec<T> {
+  /** The command-line flag (`--connect-timeout`); none for what only a config file sets. */
+  readonly flag?: string;
+  /** The flag's placeholder in --help, where the kind's would say less. */
+  readonly arg?: string;
+  /** Where a config file sets it: a top-level key, or `section.key`. */
+  readonly config?: string;
+  readonly kind: Kind<T>;
+  readonly default: T;
+  /** The default as --help and the README say it, where the value alone would mislead. */
+  readonly shownDefault?: string;
+  /** One line: what it sets, and what is answered when it is crossed (`-> 502`). */
+  readonly description: string;
+}
+
+type ValueOf<K> = K extends Kind<infer T> ? T : never;
+/** An entry of the table below; its kind's own type is kept, so that HandKey can tell the hand-read ones. */
+type Entry<K extends Kind<unknown>> = Omit<OptionSpec<ValueOf<K>>, 'kind'> & { readonly kind: K };
+const option = <K extends Kind<unknown>>(entry: Entry<K>): Entry<K> => entry;
+
+const TABLE = {
+  listen: option({
+    flag: '--listen', config: 'listen', kind: list(listenAddress), default: [{ host: DEFAULT_LISTEN_HOST, port: 8080 }],
+    description: 'where to accept clients; repeat for several',
+  }),
+  policy: option({
+    flag: '--policy', config: 'policy', kind: policy, default: 'least-pending',
+    description: 'how a pool picks a backend',
+  }),
+  backends: option({
+    flag: '--backend', config: 'backends', kind: list(backendAddress), default: [],
+    description: 'a backend of the default pool; repeat the flag or separate with commas',
+  }),
+  pools: option({
+    config: 'pools', kind: list({ arg: '', show: (pool: PoolOptions) => pool.name }), default: [],
+    description: 'named pools of backends besides the default one, each with its policy',
+  }),
+  routes: option({
+    config: 'routes', kind: list({ arg: '', show: (route: RouteOptions) => route.pool }), default: [],
+    description: 'by host, path prefix and listening port to a pool; the first match wins, no match goes to the default pool (404 without one)',
+  }),
+  trustedProxies: option({
+    flag: '--trust-proxy', config: 'trusted_proxies', kind: list(addressOrSubnet), default: [],
+    description: 'an address or CIDR subnet whose X-Forwarded-For names the client (rate limits, logs); repeat the flag or separate with commas',
+  }),
+  connectTimeoutMs: option({
+    flag: '--connect-timeout', config: 'timeouts.connect', kind: duration, default: 5_000,
+    description: 'backend TCP connect -> 502',
+  }),
+  responseTimeoutMs: option({
+    flag: '--response-timeout', config: 'timeouts.response', kind: duration, default: 60_000,
+    description: 'backend silent after a request or mid-response -> 504',
+  }),
+  backendIdleTimeoutMs: option({
+    flag: '--backend-idle-timeout', config: 'timeouts.backend_idle', kind: duration, default: 4_000,
+    description: "idle pooled backend sockets close; keep it under the backends' keep-alive",
+  }),
+  headerTimeoutMs: option({
+    flag: '--header-timeout', config: 'timeouts.header', kind: duration, default: 10_000,
+    description: 'client must finish a request head -> 408',
+  }),
+  keepAliveTimeoutMs: option({
+    flag: '--keep-alive-timeout', config: 'timeouts.keep_alive', kind: duration, default: 60_000,
+    description: 'idle client connections close',
+  }),
+  maxHeadBytes: option({
+    flag: '--max-header-bytes', config: 'limits.max_header_bytes', kind: size, default: 16 * 1024,
+    description: 'request line + headers -> 431 / 414',
+  }),
+  maxBodyBytes: option({
+    flag: '--max-body-bytes', config: 'limits.max_body_bytes', kind: size, default: 100 * 1024 * 1024,
+    description: 'request body -> 413',
+  }),
+  maxConnections: option({
+    flag: '--max-connections', config: 'limits.max_connections', kind: count(0), default: 10_000,
+    description: 'client connections at once, 0 for no limit',
+  }),
+  maxPipeline: option({
+    flag: '--max-pipeline', config: 'limits.max_pipeline', kind: count(1), default: 32,
+    description: 'requests in flight per client connection',
+  }),
+  maxConnectionsPerBackend: option({
+    flag: '--max-backend-connections', config: 'limits.max_backend_connections', kind: count(1), default: 128,
+    description: 'sockets per backend, busy and idle',
+  }),
+  failuresToEject: option({
+    flag: '--eject-after', config: 'health.eject_after', kind: count(1), default: 5,
+    description: 'consecutive failures that take a backend out',
+  }),
+  ejectCooldownMs: option({
+    flag: '--eject-cooldown', config: 'health.eject_cooldown', kind: duration, default: 10_000,
+    description: 'how long an ejected backend stays out',
+  }),
+  shutdownTimeoutMs: option({
+    flag: '--shutdown-timeout', config: 'timeouts.shutdown', kind: duration, default: 10_000,
+    description: 'on SIGTERM/SIGINT, time for requests in flight to finish',
+  }),
+  rateLimit: option({
+    flag: '--rate-limit', config: 'rate_limit.rate', kind: count(0), default: 0,
+    description: 'requests per second per client address after its burst, 0 for none -> 429',
+  }),
+  rateBurst: option({
+    flag: '--rate-burst', config: 'rate_limit.burst', kind: count(0), default: 0, shownDefault: 'the rate',
+    description: 'requests a client address may make at once',
+  }),
+  rateLimitClients: option({
+    flag: '--rate-limit-clients', config: 'rate_limit.clients', kind: count(1), default: 100_000,
+    description: 'client addresses the rate limit tracks at most',
+  }),
+  accessLog: option({
+    flag: '--access-log', arg: 'FORMAT', config: 'access_log.format', kind: choice(['off', ...ACCESS_LOG_FORMATS] as const), default: 'off',
+    description: 'one line per request',
+  }),
+  accessLogFile: option({
+    flag: '--access-log-file', config: 'access_log.file', kind: path, default: null,
+    description: 'append the access log to PATH instead of standard output; alone, it means json',
+  }),
+  logLevel: option({
+    flag: '--log-level', arg: 'LEVEL', config: 'log.level', kind: choice(LOG_LEVELS), default: 'info',
+    description: 'the error log (backend failures, refused requests, reloads) at this level and above',
+  }),
+  logTo: option({
+    flag: '--log-file', config: 'log.file', kind: logTarget, default: 2,
+    description: "the error log's destination: a file, stdout or stderr",
+  }),
+  allowTrace: option({
+    flag: '--allow-trace', config: 'allow_trace', kind: toggle, default: false,
+    description: 'forward TRACE requests; off, they get 405 (TRACE echoes cookies back)',
+  }),
+};
+
+type Table = typeof TABLE;
+
+/** What every option is set to, derived from the kinds in the table. */
+export type ProxyOptions = { -readonly [K in keyof Table]: ValueOf<Table[K]['kind']> };
+
+/** The table, typed so that each entry's default and kind agree with its option's type. */
+export const OPTIONS: { readonly [K in keyof ProxyOptions]: OptionSpec<ProxyOptions[K]> } = TABLE;
+
+/** Every option's key, in the table's order. */
+export const OPTION_KEYS = Object.keys(OPTIONS) as (keyof ProxyOptions)[];
+
+/** Options whose flags and config values are read by hand: cli.ts and config/validate.ts have a reader for each. */
+export type HandKey = { [K in keyof Table]: Table[K]['kind'] extends { byHand: true } ? K : never }[keyof Table];
+
+/** Flags of the command line itself rather than of an option. */
+export const COMMAND_FLAGS = {
+  config: {
+    flag: '--config', arg: 'FILE',
+    description: 'YAML (.yaml, .yml) or TOML (.toml): pools, routes and every setting; flags given as well win. SIGHUP re-reads it (and these flags)',
+  },
+  help: { flag: '--help', arg: '', description: 'this text' },
+} as const;
+
+/** An option's default as --help and the README's table say it ('' for none). */
+export function shownDefault<K extends keyof ProxyOptions>(key: K): string {
+  const spec = OPTIONS[key];
+  return spec.shownDefault ?? spec.kind.show(spec.default);
+}
+
+/** An option's placeholder in --help; '' for a switch. */
+export function argOf(key: keyof ProxyOptions): string {
+  const spec = OPTIONS[key];
+  return spec.arg ?? spec.kind.arg;
+}

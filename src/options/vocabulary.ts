@@ -1,0 +1,19 @@
+/**
+ * The words options are spelt with. The modules that act on them (balancer/policy.ts, log/) import
+ * them from here, so that options/ depends on no runtime module.
+ */
+
+/** How a pool picks a backend: the least-pending heap, round robin, or power of two choices. */
+export const POLICIES = ['least-pending', 'round-robin', 'p2c'] as const;
+export type PolicyName = (typeof POLICIES)[number];
+
+/** The error log's levels, lowest first; `silent` logs nothing. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The access log's line formats (JSON, or Apache/nginx combined). */
+export const ACCESS_LOG_FORMATS = ['json', 'combined'] as const;
+export type AccessLogFormat = (typeof ACCESS_LOG_FORMATS)[number];
+
+/** Where a log goes: a file path, or 1 (stdout) or 2 (stderr). */
+export type LogTarget = string | 1 | 2;
