@@ -8,8 +8,8 @@ import { EventEmitter } from 'node:events';
 import type * as net from 'node:net';
 import { Bench } from 'tinybench';
 import { Balancer, balancerChannels } from '../../src/balancer/balancer.js';
-import { Retries } from '../../src/balancer/retries.js';
-import { DEFAULT_RETRY_POLICY, DEFAULT_RETRY_BUDGET } from '../../src/balancer/retry-defaults.js';
+import { Retries, retryPolicyOf } from '../../src/balancer/retries.js';
+import { DEFAULTS } from '../../src/options/options.js';
 import { Worker } from '../../src/balancer/worker.js';
 import { ClientConn } from '../../src/frontend/client-conn.js';
 import { forwardedLines } from '../../src/http1/head.js';
@@ -56,7 +56,7 @@ interface Rig {
 function rig(backends: number): Rig {
   const clock = new Clock(() => {}); // never started: no timeout fires during a bench
   const channels = balancerChannels(backends, 1024);
-  const retries = new Retries(DEFAULT_RETRY_POLICY, DEFAULT_RETRY_BUDGET, () => 0);
+  const retries = new Retries(retryPolicyOf(DEFAULTS), { budgetPercent: DEFAULTS.retryBudgetPercent, minRetries: DEFAULTS.retryBudgetMin }, () => 0);
   const upstreams: MemorySocket[] = [];
   const workers = Array.from({ length: backends }, (_, i) => new Worker({
     name: `b${i}`,

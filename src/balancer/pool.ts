@@ -11,11 +11,10 @@
 import type { Chan } from '../csp/chan.js';
 import { Balancer, balancerChannels } from './balancer.js';
 import { Worker, WORKER_QUEUE } from './worker.js';
-import { Retries } from './retries.js';
-import { DEFAULT_RETRY_POLICY, DEFAULT_RETRY_BUDGET } from './retry-defaults.js';
+import { Retries, retryPolicyOf } from './retries.js';
 import type { Job } from '../exchange/job.js';
 import type { EventLog } from '../log/event-log.js';
-import type { PoolOptions, ProxyOptions } from '../options/options.js';
+import { POOL_SETTINGS, type PoolOptions, type PoolSettings, type ProxyOptions } from '../options/options.js';
 import type { Clock } from '../clock.js';
 
 export interface WorkerStats {
@@ -30,15 +29,22 @@ export interface WorkerStats {
   ejected: boolean;
 }
 
-/** The proxy-wide settings a pool's workers use. */
+/** The settings a pool's workers use: proxy-wide ones, and those a pool may set for itself. */
 export type BackendSettings = Pick<ProxyOptions,
-  'maxConnectionsPerBackend' | 'connectTimeoutMs' | 'responseTimeoutMs' | 'backendIdleTimeoutMs' | 'failuresToEject' | 'ejectCooldownMs'>;
+  'maxConnectionsPerBackend' | 'connectTimeoutMs' | 'responseTimeoutMs' | 'backendIdleTimeoutMs' | 'failuresToEject' | 'ejectCooldownMs'> & PoolSettings;
 
+/** The pool's settings: the proxy-wide ones under what the pool sets for itself. */
+export function settingsOf(pool: PoolOptions, settings: BackendSettings): BackendSettings {
+  return pool.settings === undefined ? settings : { ...settings, ...pool.settings };
+}
+
+/** Everything a pool is built from: a reload keeps a pool whose key is unchanged. */
 export function poolKey(pool: PoolOptions, settings: BackendSettings): string {
-  const s = settings;
+  const s = settingsOf(pool, settings);
   return JSON.stringify([
     pool.name, pool.policy, pool.backends.map((b) => [b.host, b.port, b.weight ?? 1]),
     s.maxConnectionsPerBackend, s.connectTimeoutMs, s.responseTimeoutMs, s.backendIdleTimeoutMs, s.failuresToEject, s.ejectCooldownMs,
+    ...POOL_SETTINGS.map((key) => s[key]),
   ]);
 }
 
@@ -50,11 +56,12 @@ export class Pool {
   readonly retries: Retries;
   private readonly balancer: Balancer;
 
-  constructor(pool: PoolOptions, settings: BackendSettings, clock: Clock, log: EventLog | null) {
+  constructor(pool: PoolOptions, proxyWide: BackendSettings, clock: Clock, log: EventLog | null) {
     this.name = pool.name;
-    this.key = poolKey(pool, settings);
+    this.key = poolKey(pool, proxyWide);
+    const settings = settingsOf(pool, proxyWide);
     const channels = balancerChannels(pool.backends.length, WORKER_QUEUE);
-    this.retries = new Retries(DEFAULT_RETRY_POLICY, DEFAULT_RETRY_BUDGET, () => this.pending);
+    this.retries = new Retries(retryPolicyOf(settings), { budgetPercent: settings.retryBudgetPercent, minRetries: settings.retryBudgetMin }, () => this.pending);
     this.workers = pool.backends.map((b) => new Worker({
       name: `${b.host}:${b.port}`,
       weight: b.weight ?? 1,

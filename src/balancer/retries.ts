@@ -7,6 +7,20 @@
 import type { ProxyError } from '../errors.js';
 import type { Job, RetryTicket } from '../exchange/job.js';
 import { mayRetryElsewhere, type AttemptProgress, type RetryPolicy } from '../exchange/retry.js';
+import type { PoolSettings } from '../options/options.js';
+
+/** The retry policy a pool's settings give (`retries`, `retry_on`, `retry_timeout`). */
+export function retryPolicyOf(s: Pick<PoolSettings, 'retries' | 'retryOn' | 'retryTimeoutMs'>): RetryPolicy {
+  const on = new Set<string>(s.retryOn);
+  return {
+    retries: s.retries,
+    deadlineMs: s.retryTimeoutMs,
+    onConnectFailure: on.has('connect-failure'),
+    onReset: on.has('reset'),
+    onTimeout: on.has('timeout'),
+    onStatus: [502, 503, 504].filter((status) => on.has(String(status))),
+  };
+}
 
 export interface RetryBudget {
   budgetPercent: number;

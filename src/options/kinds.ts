@@ -66,6 +66,95 @@ export const size: ScalarKind<number> = {
   },
 };
 
+/** A duration, or 0 for none (a feature that is off). */
+export const durationOrOff: ScalarKind<number> = {
+  ...duration,
+  expected: 'a duration ("500ms", "30s", "2m", a number of ms), or 0 for off',
+  parse: (flag, text) => (/^\s*0+\s*$/.test(text) ? 0 : parseDuration(flag, text)),
+  show: (ms) => (ms === 0 ? '0' : duration.show(ms)),
+};
+
+/** A whole number from 0 to 100. */
+export const percent: ScalarKind<number> = {
+  byHand: false,
+  limit: true,
+  arg: 'N',
+  expected: 'a whole number of percent, 0-100',
+  text: (value) => (typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined),
+  parse: (flag, text) => {
+    const n = parseCount(flag, text, 0);
+    if (n > 100) throw new OptionError(`${flag}: "${text}" is over 100 (percent)`);
+    return n;
+  },
+  show: String,
+};
+
+/** A list written as one comma-separated flag value, or as a list (or such a string) in a config file. */
+const listText = (value: unknown): string | undefined => {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string' || (typeof v === 'number' && Number.isInteger(v)))) return value.join(',');
+  return undefined;
+};
+
+/** Some of `choices`, as a list. */
+export function choices<T extends string>(all: readonly T[]): ScalarKind<T[]> {
+  return {
+    byHand: false,
+    limit: false,
+    arg: 'LIST',
+    expected: `a list of ${all.join(', ')}`,
+    choices: all,
+    text: listText,
+    parse: (flag, text) => text.split(',').map((t) => t.trim()).filter((t) => t !== '').map((t) => parseChoice(flag, t, all)),
+    show: (values) => values.join(','),
+  };
+}
+
+/** HTTP status codes and ranges: `200-399,401`. */
+export const statusRanges: ScalarKind<[number, number][]> = {
+  byHand: false,
+  limit: false,
+  arg: 'RANGES',
+  expected: 'status codes or ranges 100-599 ("200-399", "200,204")',
+  text: listText,
+  parse: (flag, text) => text.split(',').map((t) => t.trim()).map((t): [number, number] => {
+    const m = /^([1-5]\d\d)(?:-([1-5]\d\d))?$/.exec(t);
+    const from = Number(m?.[1]);
+    const to = Number(m?.[2] ?? m?.[1]);
+    if (m === null || to < from) throw new OptionError(`${flag}: "${t}" is not a status code or range 100-599`);
+    return [from, to];
+  }),
+  show: (ranges) => ranges.map(([from, to]) => (from === to ? String(from) : `${from}-${to}`)).join(','),
+};
+
+/** The path and query of a request the proxy makes itself (a health check). */
+export const requestPath: ScalarKind<string> = {
+  byHand: false,
+  limit: false,
+  arg: 'PATH',
+  expected: 'a path starting with "/", without spaces',
+  text: string,
+  parse: (flag, text) => {
+    if (!/^\/[\x21-\x7e]*$/.test(text)) throw new OptionError(`${flag}: "${text}" is not a path starting with "/"`);
+    return text;
+  },
+  show: (value) => value,
+};
+
+/** A host name (and port) to send as Host, or null for the default. */
+export const hostHeader: ScalarKind<string | null> = {
+  byHand: false,
+  limit: false,
+  arg: 'HOST',
+  expected: 'a host name, with a port if it must have one',
+  text: (value) => (typeof value === 'string' && value !== '' ? value : undefined),
+  parse: (flag, text) => {
+    if (!/^[A-Za-z0-9._~%!$&'()*+,;=:[\]-]+$/.test(text)) throw new OptionError(`${flag}: "${text}" is not a host name`);
+    return text;
+  },
+  show: (value) => value ?? '',
+};
+
 /** A whole number, `min` or more. */
 export function count(min: number): ScalarKind<number> {
   return {

@@ -17,11 +17,21 @@ export interface Address {
   weight?: number;
 }
 
+/** The settings a pool may give for itself (in its `retry`, `health_check` and `slow_start`); the rest come from the top level. */
+export const POOL_SETTINGS = [
+  'slowStartMs', 'healthCheck', 'healthCheckPath', 'healthCheckMethod', 'healthCheckHost', 'healthCheckExpect', 'healthCheckIntervalMs',
+  'healthCheckTimeoutMs', 'healthCheckRise', 'healthCheckFall', 'healthCheckJitter',
+  'retries', 'retryOn', 'retryTimeoutMs', 'retryBudgetPercent', 'retryBudgetMin',
+] as const satisfies readonly (keyof ProxyOptions)[];
+export type PoolSettings = Pick<ProxyOptions, (typeof POOL_SETTINGS)[number]>;
+
 /** A named set of backends and how one of them is chosen. */
 export interface PoolOptions {
   name: string;
   backends: Address[];
   policy: PolicyName;
+  /** What this pool sets for itself, if anything; the top-level options give the rest. */
+  settings?: Partial<PoolSettings>;
 }
 
 /** Per route: requests per second per client address after a burst (rate 0: no limit). */

@@ -7,10 +7,11 @@
  * The order matters: --help lists options in it, and a config file's keys are checked in it.
  */
 import {
-  addressOrSubnet, backendAddress, choice, count, duration, list, listenAddress, logTarget, path, policy, size, toggle, type Kind,
+  addressOrSubnet, backendAddress, choice, choices, count, duration, durationOrOff, hostHeader, list, listenAddress, logTarget, path,
+  percent, policy, requestPath, size, statusRanges, toggle, type Kind,
 } from './kinds.js';
 import { DEFAULT_LISTEN_HOST } from './values.js';
-import { ACCESS_LOG_FORMATS, LOG_LEVELS } from './vocabulary.js';
+import { ACCESS_LOG_FORMATS, HEALTH_CHECK_TYPES, LOG_LEVELS, RETRY_CONDITIONS } from './vocabulary.js';
 import type { PoolOptions, RouteOptions } from './options.js';
 
 export interface OptionSpec<T> {
@@ -105,6 +106,70 @@ const TABLE = {
   ejectCooldownMs: option({
     flag: '--eject-cooldown', config: 'health.eject_cooldown', kind: duration, default: 10_000,
     description: 'how long an ejected backend stays out',
+  }),
+  slowStartMs: option({
+    flag: '--slow-start', config: 'health.slow_start', kind: durationOrOff, default: 0, shownDefault: '0 (off)',
+    description: 'after a backend returns to service (health check, end of ejection, added by a reload) its weight ramps up over this',
+  }),
+  healthCheck: option({
+    flag: '--health-check', arg: 'TYPE', config: 'health_check.type', kind: choice(HEALTH_CHECK_TYPES), default: 'off',
+    description: 'active checks of every backend: an HTTP request, or a TCP connect',
+  }),
+  healthCheckPath: option({
+    flag: '--health-check-path', config: 'health_check.path', kind: requestPath, default: '/',
+    description: 'what an HTTP check asks for',
+  }),
+  healthCheckMethod: option({
+    config: 'health_check.method', kind: choice(['GET', 'HEAD', 'OPTIONS'] as const), default: 'GET',
+    description: 'the method of an HTTP check',
+  }),
+  healthCheckHost: option({
+    flag: '--health-check-host', config: 'health_check.host', kind: hostHeader, default: null, shownDefault: "the backend's address",
+    description: 'the Host of an HTTP check',
+  }),
+  healthCheckExpect: option({
+    flag: '--health-check-expect', config: 'health_check.expect', kind: statusRanges, default: [[200, 399]],
+    description: 'the statuses an HTTP check passes with',
+  }),
+  healthCheckIntervalMs: option({
+    flag: '--health-check-interval', config: 'health_check.interval', kind: duration, default: 2_000,
+    description: 'time between checks of a backend (HAProxy: inter)',
+  }),
+  healthCheckTimeoutMs: option({
+    flag: '--health-check-timeout', config: 'health_check.timeout', kind: duration, default: 1_000,
+    description: 'a check not answered in this fails',
+  }),
+  healthCheckRise: option({
+    flag: '--health-check-rise', config: 'health_check.rise', kind: count(1), default: 2,
+    description: 'passes in a row that bring a backend that is down back into rotation',
+  }),
+  healthCheckFall: option({
+    flag: '--health-check-fall', config: 'health_check.fall', kind: count(1), default: 3,
+    description: 'failures in a row that take a backend out of rotation',
+  }),
+  healthCheckJitter: option({
+    flag: '--health-check-jitter', config: 'health_check.jitter', kind: percent, default: 10,
+    description: 'each interval is shortened or lengthened at random by up to this share, so checks do not march in step',
+  }),
+  retries: option({
+    flag: '--retries', config: 'retry.retries', kind: count(0), default: 2,
+    description: 'attempts on another backend after a failed one, at most (see retry.on)',
+  }),
+  retryOn: option({
+    flag: '--retry-on', config: 'retry.on', kind: choices(RETRY_CONDITIONS), default: ['connect-failure', 'reset'],
+    description: 'what sends a request to another backend: connect-failure (any method), reset, timeout, 502, 503, 504 (idempotent requests only)',
+  }),
+  retryTimeoutMs: option({
+    flag: '--retry-timeout', config: 'retry.timeout', kind: duration, default: 10_000,
+    description: 'no retry starts later than this after the first attempt began',
+  }),
+  retryBudgetPercent: option({
+    flag: '--retry-budget', config: 'retry.budget_percent', kind: percent, default: 20,
+    description: "retries in flight at most, as a share of the pool's requests in flight (beyond it the error goes to the client)",
+  }),
+  retryBudgetMin: option({
+    flag: '--retry-budget-min', config: 'retry.min_retries', kind: count(0), default: 3,
+    description: 'retries in flight the budget allows however few requests are in flight',
   }),
   shutdownTimeoutMs: option({
     flag: '--shutdown-timeout', config: 'timeouts.shutdown', kind: duration, default: 10_000,

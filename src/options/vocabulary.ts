@@ -17,3 +17,11 @@ export type AccessLogFormat = (typeof ACCESS_LOG_FORMATS)[number];
 
 /** Where a log goes: a file path, or 1 (stdout) or 2 (stderr). */
 export type LogTarget = string | 1 | 2;
+
+/** Active health checks: none, an HTTP request, or a TCP connect. */
+export const HEALTH_CHECK_TYPES = ['off', 'http', 'tcp'] as const;
+export type HealthCheckType = (typeof HEALTH_CHECK_TYPES)[number];
+
+/** What a pool retries on another backend (exchange/retry.ts). */
+export const RETRY_CONDITIONS = ['connect-failure', 'reset', 'timeout', '502', '503', '504'] as const;
+export type RetryCondition = (typeof RETRY_CONDITIONS)[number];

@@ -3,7 +3,7 @@
  * their own rate limits, trusted proxies. Each reader checks one top-level key's value.
  */
 import { addressOrSubnet, backendAddress, listenAddress, policy, type ScalarKind } from '../kinds.js';
-import { DEFAULT_POOL, type Address, type PoolOptions, type RouteOptions } from '../options.js';
+import { DEFAULT_POOL, POOL_SETTINGS, type Address, type PoolOptions, type PoolSettings, type RouteOptions } from '../options.js';
 import { hostPatternProblem, pathPrefixProblem } from '../route-patterns.js';
 import { OPTIONS, type HandKey, type ProxyOptions } from '../schema.js';
 import type { Path } from './config-error.js';
@@ -57,15 +57,49 @@ const pools: Reader<'pools'> = (c, path, value, { doc }) => {
     if (name === DEFAULT_POOL && doc.backends !== undefined) {
       c.fail(at, `no pool named "${DEFAULT_POOL}" beside top-level backends (they are the "${DEFAULT_POOL}" pool)`, 'both', 'key');
     }
-    const t = c.table(at, entry, ['backends', 'policy']);
+    const t = c.table(at, entry, ['backends', 'policy', ...POOL_KEYS.keys()]);
     if (t.backends === undefined) c.fail(at, 'a "backends" key', 'none');
-    return {
+    const pool: PoolOptions = {
       name,
       backends: backends(c, [...at, 'backends'], t.backends),
       policy: t.policy === undefined ? OPTIONS.policy.default : c.value([...at, 'policy'], t.policy, policy),
     };
+    const settings = poolSettings(c, at, t);
+    if (Object.keys(settings).length > 0) pool.settings = settings;
+    return pool;
   });
 };
+
+/**
+ * A pool's own settings: its `retry` and `health_check` tables take the keys of the top-level
+ * sections of those names, and `slow_start` is `health.slow_start` for this pool alone.
+ */
+const POOL_KEYS = new Map<string, Map<string, (typeof POOL_SETTINGS)[number]>>();
+for (const key of POOL_SETTINGS) {
+  const config = OPTIONS[key].config ?? '';
+  const [section = '', field = ''] = config === 'health.slow_start' ? ['slow_start', ''] : config.split('.');
+  POOL_KEYS.set(section, (POOL_KEYS.get(section) ?? new Map()).set(field, key));
+}
+
+function poolSettings(c: Checker, at: Path, pool: Table): Partial<PoolSettings> {
+  const settings: Partial<PoolSettings> = {};
+  const read = <K extends keyof PoolSettings>(key: K, path: Path, value: unknown): void => {
+    const kind = OPTIONS[key].kind;
+    if (!kind.byHand) settings[key] = c.value(path, value, kind);
+  };
+  for (const [section, fields] of POOL_KEYS) {
+    const value = pool[section];
+    if (value === undefined) continue;
+    const single = fields.get('');
+    if (single !== undefined) {
+      read(single, [...at, section], value);
+      continue;
+    }
+    const t = c.table([...at, section], value, [...fields.keys()]);
+    for (const [field, key] of fields) if (t[field] !== undefined) read(key, [...at, section, field], t[field]);
+  }
+  return settings;
+}
 
 const routes: Reader<'routes'> = (c, path, value, { doc, options }) => {
   if (!Array.isArray(value) || value.length === 0) return c.fail(path, 'a non-empty list of routes', describe(value));
