@@ -25,6 +25,8 @@ export interface Timeouts {
   linger: number;
   /** An ejected backend out of rotation. */
   ejectCooldown: number;
+  /** The shortest interval or timeout of an active health check (Infinity: no checks). */
+  healthCheck: number;
 }
 
 const MIN_TICK_MS = 10;

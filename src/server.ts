@@ -19,8 +19,9 @@ import { Clock, type Timeouts } from './clock.js';
 import { TrustedProxies } from './frontend/trusted-proxies.js';
 import { AccessLog } from './log/access-log.js';
 import { EventLog } from './log/event-log.js';
-import { Routing } from './routing/routing.js';
-import type { Pool, WorkerStats } from './balancer/pool.js';
+import { Routing, poolDefinitions } from './routing/routing.js';
+import { HealthChecks } from './balancer/active-health.js';
+import { settingsOf, type Pool, type PoolServices, type RetryStats, type WorkerStats } from './balancer/pool.js';
 import { forwardedLines } from './http1/head.js';
 import { llhttp } from './http1/llhttp.js';
 import { listenError } from './errors.js';
@@ -29,6 +30,7 @@ import type { Address, ProxyOptions } from './options/options.js';
 export interface PoolStats {
   name: string;
   workers: WorkerStats[];
+  retries: RetryStats;
 }
 
 export interface ServerStats {
@@ -60,6 +62,10 @@ function timeouts(options: ProxyOptions): Timeouts {
     keepAlive: options.keepAliveTimeoutMs,
     linger: LINGER_MS,
     ejectCooldown: options.ejectCooldownMs,
+    healthCheck: Math.min(...poolDefinitions(options).map((pool) => {
+      const s = settingsOf(pool, options);
+      return s.healthCheck === 'off' ? Infinity : Math.min(s.healthCheckIntervalMs, s.healthCheckTimeoutMs);
+    })),
   };
 }
 
@@ -84,6 +90,8 @@ export class Server {
   /** The error log (backend failures, refused requests, reloads). */
   readonly eventLog: EventLog;
   private readonly clock: Clock;
+  /** The pools' clock, error log and active health checks. */
+  private readonly services: PoolServices;
   private closing = false;
   private closed: Promise<void> | null = null;
 
@@ -92,8 +100,9 @@ export class Server {
     llhttp(); // fail at start-up, not on the first request, if the parser cannot load
     this.eventLog = new EventLog(options.logLevel, options.logTo);
     this.clock = new Clock(this.sweep);
+    this.services = { clock: this.clock, log: this.eventLog, checks: new HealthChecks(this.eventLog) };
     this.context = {
-      routing: Routing.build(options, null, this.clock, this.eventLog),
+      routing: Routing.build(options, null, this.services),
       limits: options,
       clock: this.clock,
       accessLog: openAccessLog(options),
@@ -142,7 +151,7 @@ export class Server {
         listeners.push({ key, server });
       }
       accessLog = sameAccessLog(old, options) ? this.context.accessLog : openAccessLog(options);
-      routing = Routing.build(options, oldRouting, this.clock, this.eventLog);
+      routing = Routing.build(options, oldRouting, this.services);
       const trusted = options.trustedProxies.length > 0 ? TrustedProxies.parse(options.trustedProxies) : null;
       await this.eventLog.reconfigure(options.logLevel, options.logTo);
 
@@ -204,6 +213,7 @@ export class Server {
   private async closeNow(): Promise<void> {
     this.closing = true;
     this.clock.stop();
+    this.services.checks.stop();
     const listeners = this.listeners.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())));
     for (const client of this.clients) client.destroy();
     const pools = [...this.context.routing.pools.values(), ...this.retiring].map((pool) => pool.close());
@@ -215,7 +225,7 @@ export class Server {
   }
 
   stats(): ServerStats {
-    const pools = [...this.context.routing.pools.values()].map((pool) => ({ name: pool.name, workers: pool.stats() }));
+    const pools = [...this.context.routing.pools.values()].map((pool) => ({ name: pool.name, workers: pool.stats(), retries: pool.retryStats() }));
     let total = 0;
     let max = 0;
     for (const client of this.clients) {
@@ -261,6 +271,7 @@ export class Server {
         this.retiring.delete(pool);
       }
     }
+    this.services.checks.sweep(now);
   };
 
   private onConnection(server: net.Server, socket: net.Socket): void {

@@ -61,6 +61,7 @@ function rig(backends: number): Rig {
   const workers = Array.from({ length: backends }, (_, i) => new Worker({
     name: `b${i}`,
     weight: 1,
+    queue: 1024,
     sockets: {
       host: '127.0.0.1', port: 9001 + i, maxConnections: 4,
       connectTimeoutMs: 5000, responseTimeoutMs: 60000, idleTimeoutMs: 4000, clock,
@@ -75,6 +76,9 @@ function rig(backends: number): Rig {
     health: { failuresToEject: 5, cooldownMs: 10_000 },
     channels,
     retries,
+    check: null,
+    slowStartMs: 0,
+    rampUp: false,
     log: null,
   }));
   const balancer = new Balancer(channels, workers);

@@ -2,7 +2,8 @@
  * The balancer (Pike's `Balancer.balance`): one loop that selects over the work, done, health and
  * retries channels. Work goes to the least-pending worker at the top of the heap (or, when its queue
  * is full, to the least loaded one with room: 503 only when every backend is full or out); done
- * brings a worker's pending count back down; health takes a worker out of the heap and puts it back;
+ * brings a worker's pending count back down; health takes a worker out of the heap, puts it back
+ * or gives it the weight slow start wants;
  * a job back from a failed attempt goes to the least loaded backend it has not tried (or, with none
  * left, the client gets that attempt's error).
  *
@@ -50,7 +51,7 @@ export class Balancer {
   constructor(channels: BalancerChannels, workers: Iterable<Worker>, policy: PolicyName = 'least-pending', log: BalancerLog | null = null) {
     this.work = channels.work;
     this.log = log;
-    this.workers = createPolicy(policy, workers);
+    this.workers = createPolicy(policy, [...workers].filter((w) => w.inRotation));
     this.select = new Select().recv(channels.work).recv(channels.done).recv(channels.health).recv(channels.retries);
   }
 
@@ -130,7 +131,8 @@ export class Balancer {
 
   healthChanged(worker: Worker): void {
     const before = this.workers.size;
-    if (worker.ejected) this.workers.remove(worker);
+    if (worker.weight !== worker.wantedWeight) this.workers.reweigh(worker, worker.wantedWeight);
+    if (!worker.inRotation) this.workers.remove(worker);
     else this.workers.add(worker);
     // Said once per change, not per refused request: until one returns, every request gets 503.
     const log = this.log;

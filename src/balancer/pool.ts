@@ -10,8 +10,9 @@
  */
 import type { Chan } from '../csp/chan.js';
 import { Balancer, balancerChannels } from './balancer.js';
-import { Worker, WORKER_QUEUE } from './worker.js';
+import { Worker } from './worker.js';
 import { Retries, retryPolicyOf } from './retries.js';
+import { checkOptionsOf, type HealthChecks } from './active-health.js';
 import type { Job } from '../exchange/job.js';
 import type { EventLog } from '../log/event-log.js';
 import { POOL_SETTINGS, type PoolOptions, type PoolSettings, type ProxyOptions } from '../options/options.js';
@@ -27,11 +28,32 @@ export interface WorkerStats {
   dialled: number;
   /** Out of rotation after consecutive failures, until its cool-down ends. */
   ejected: boolean;
+  /** Out of rotation by its active health check. */
+  down: boolean;
+  /** The effective weight (below the configured one during a slow start). */
+  weight: number;
+}
+
+export interface RetryStats {
+  /** Retries started on another backend. */
+  started: number;
+  /** Failures that went to the client because the retry budget was spent. */
+  overBudget: number;
+  /** Retries in flight now, and the most there have been at once. */
+  inFlight: number;
+  peakInFlight: number;
+}
+
+/** What every pool shares: the clock, the error log, and the active health checks. */
+export interface PoolServices {
+  clock: Clock;
+  log: EventLog | null;
+  checks: HealthChecks;
 }
 
 /** The settings a pool's workers use: proxy-wide ones, and those a pool may set for itself. */
 export type BackendSettings = Pick<ProxyOptions,
-  'maxConnectionsPerBackend' | 'connectTimeoutMs' | 'responseTimeoutMs' | 'backendIdleTimeoutMs' | 'failuresToEject' | 'ejectCooldownMs'> & PoolSettings;
+  'maxConnectionsPerBackend' | 'maxBackendQueue' | 'connectTimeoutMs' | 'responseTimeoutMs' | 'backendIdleTimeoutMs' | 'failuresToEject' | 'ejectCooldownMs'> & PoolSettings;
 
 /** The pool's settings: the proxy-wide ones under what the pool sets for itself. */
 export function settingsOf(pool: PoolOptions, settings: BackendSettings): BackendSettings {
@@ -43,7 +65,7 @@ export function poolKey(pool: PoolOptions, settings: BackendSettings): string {
   const s = settingsOf(pool, settings);
   return JSON.stringify([
     pool.name, pool.policy, pool.backends.map((b) => [b.host, b.port, b.weight ?? 1]),
-    s.maxConnectionsPerBackend, s.connectTimeoutMs, s.responseTimeoutMs, s.backendIdleTimeoutMs, s.failuresToEject, s.ejectCooldownMs,
+    s.maxConnectionsPerBackend, s.maxBackendQueue, s.connectTimeoutMs, s.responseTimeoutMs, s.backendIdleTimeoutMs, s.failuresToEject, s.ejectCooldownMs,
     ...POOL_SETTINGS.map((key) => s[key]),
   ]);
 }
@@ -56,15 +78,22 @@ export class Pool {
   readonly retries: Retries;
   private readonly balancer: Balancer;
 
-  constructor(pool: PoolOptions, proxyWide: BackendSettings, clock: Clock, log: EventLog | null) {
+  /**
+   * `previous`: the backends of the pool this one replaces (a reload), which do not slow-start;
+   * null when there is none (the proxy starting, or a new pool), and then none does.
+   */
+  constructor(pool: PoolOptions, proxyWide: BackendSettings, services: PoolServices, previous: ReadonlySet<string> | null) {
+    const { clock, log, checks } = services;
     this.name = pool.name;
     this.key = poolKey(pool, proxyWide);
     const settings = settingsOf(pool, proxyWide);
-    const channels = balancerChannels(pool.backends.length, WORKER_QUEUE);
+    const channels = balancerChannels(pool.backends.length, settings.maxBackendQueue);
     this.retries = new Retries(retryPolicyOf(settings), { budgetPercent: settings.retryBudgetPercent, minRetries: settings.retryBudgetMin }, () => this.pending);
+    const check = checkOptionsOf(settings);
     this.workers = pool.backends.map((b) => new Worker({
       name: `${b.host}:${b.port}`,
       weight: b.weight ?? 1,
+      queue: settings.maxBackendQueue,
       sockets: {
         host: b.host,
         port: b.port,
@@ -77,6 +106,9 @@ export class Pool {
       health: { failuresToEject: settings.failuresToEject, cooldownMs: settings.ejectCooldownMs },
       channels,
       retries: this.retries,
+      check: check === null ? null : checks.checkOf(b.host, b.port, check, clock.now),
+      slowStartMs: settings.slowStartMs,
+      rampUp: previous !== null && !previous.has(`${b.host}:${b.port}`),
       log,
     }));
     this.balancer = new Balancer(channels, this.workers, pool.policy, log === null ? null : { log, pool: pool.name });
@@ -121,6 +153,13 @@ export class Pool {
       idle: w.pool.idleCount,
       dialled: w.pool.dialled,
       ejected: w.ejected,
+      down: w.down,
+      weight: w.weight,
     }));
+  }
+
+  retryStats(): RetryStats {
+    const r = this.retries;
+    return { started: r.started, overBudget: r.overBudget, inFlight: r.inFlight, peakInFlight: r.peakInFlight };
   }
 }

@@ -34,6 +34,7 @@ export class Retries implements RetryTicket {
   private readonly pending: () => number;
   /** Jobs on a retry now. */
   inFlight = 0;
+  peakInFlight = 0;
   /** Retries started, and failures the budget sent to the client instead. */
   started = 0;
   overBudget = 0;
@@ -59,7 +60,7 @@ export class Retries implements RetryTicket {
     this.started++;
     if (job.retryTicket !== null) return;
     job.retryTicket = this;
-    this.inFlight++;
+    if (++this.inFlight > this.peakInFlight) this.peakInFlight = this.inFlight;
   }
 
   /** RetryTicket: a job on a retry settled. */

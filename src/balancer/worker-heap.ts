@@ -95,9 +95,14 @@ export class WorkerHeap<W extends PoolMember> {
     return true;
   }
 
-  /** w's effective weight changed (slow start): its place in the heap follows. */
+  /**
+   * w's effective weight changed (slow start): its place in the heap follows, and the turn it was
+   * given at the old weight is rescaled, so a backend picked at 1% of its weight is not held back
+   * for a hundred turns once its weight has grown.
+   */
   reweigh(w: W, weight: number): void {
     checkWeight(weight);
+    if (w.turn > this.#now) w.turn = this.#now + ((w.turn - this.#now) * w.weight) / weight;
     w.weight = weight;
     if (this.#heap.has(w)) this.#heap.fix(w);
   }

@@ -7,8 +7,10 @@
  *   to dial); otherwise jobs wait in `requests`, in order. So the channel is the backend's queue.
  * - Every job the balancer dispatched here is reported done exactly once (via Job.settle), so
  *   `pending` (kept by the balancer's heap) returns to zero when the load ends.
- * - Passive health (passive-health.ts) decides ejections and returns; the worker tells the balancer
- *   of each change on `health`, which takes it out of the heap or puts it back, and logs it.
+ * - The worker is in rotation when neither passive health (passive-health.ts: ejections and their
+ *   end) nor its active check (active-health.ts, shared with other pools) takes it out. It tells the
+ *   balancer on `health` of every change, and of each step of a slow start (slow-start.ts), which
+ *   begins whenever it comes back; the balancer puts it in the heap, takes it out or reweighs it.
  * - A failed attempt that goes again on another backend (exchange/retry.ts, within the pool's
  *   budget) counts as this backend's failure, is reported done here, and goes back to the balancer
  *   on `retries`, which sends it to the least loaded backend the job has not tried.
@@ -22,6 +24,8 @@ import { mayRetryOnFreshSocket, type AttemptProgress } from '../exchange/retry.j
 import { backendStatus, type ProxyError } from '../errors.js';
 import type { EventLog } from '../log/event-log.js';
 import type { Retries } from './retries.js';
+import type { ActiveCheck, CheckSubscriber } from './active-health.js';
+import { SlowStart } from './slow-start.js';
 
 /** The balancer's channels a worker reports on. */
 export interface BalancerChannels {
@@ -29,7 +33,7 @@ export interface BalancerChannels {
   work: Chan<Job>;
   /** A job on a worker ended (or left it for a retry): its pending count comes down. */
   done: Chan<Worker>;
-  /** A worker left rotation or came back. */
+  /** A worker left rotation, came back, or its effective weight changed. */
   health: Chan<Worker>;
   /** Jobs back from a failed attempt, for another backend. */
   retries: Chan<Job>;
@@ -39,25 +43,33 @@ export interface WorkerInit {
   /** The backend, `host:port`. */
   name: string;
   weight: number;
+  /** Jobs waiting for a socket, at most. */
+  queue: number;
   sockets: SocketPoolOptions;
   health: HealthOptions;
   channels: BalancerChannels;
   retries: Retries;
+  /** The backend's active health check (null: none); the worker subscribes to it until closed. */
+  check: ActiveCheck | null;
+  /** Slow start's length (0: off). */
+  slowStartMs: number;
+  /** Begin with a slow start: a backend a reload added to a pool. */
+  rampUp: boolean;
   log: EventLog | null;
 }
 
-/** Jobs queued per backend before the balancer answers 503 rather than queue more. */
-export const WORKER_QUEUE = 4096;
-
-export class Worker implements PoolMember, JobOwner, Receiver<Job> {
+export class Worker implements PoolMember, JobOwner, Receiver<Job>, CheckSubscriber {
   heapIndex = -1;
   pending = 0;
   turn = 0;
   seq = 0;
-  /** The effective weight (slow start ramps it up to the configured one). */
+  /** The effective weight, as the balancer's policy has it (see wantedWeight). */
   weight: number;
+  /** The effective weight slow start wants now; the balancer sets `weight` to it when told. */
+  wantedWeight: number;
   readonly name: string;
-  readonly requests = new Chan<Job>(WORKER_QUEUE);
+  /** The backend's queue: jobs dispatched here, waiting for a socket (full: the balancer looks elsewhere). */
+  readonly requests: Chan<Job>;
   readonly pool: SocketPool;
   /** Responses completed, and jobs that ended in an error. */
   served = 0;
@@ -66,17 +78,26 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job> {
   private readonly channels: BalancerChannels;
   private readonly passive: PassiveHealth;
   private readonly retries: Retries;
+  private readonly check: ActiveCheck | null;
+  private readonly slowStart: SlowStart;
+  private wasInRotation: boolean;
   /** Where backend failures, ejections and returns are reported (null: nowhere). */
   private readonly log: EventLog | null;
   private parked = false;
 
   constructor(init: WorkerInit) {
     this.name = init.name;
-    this.weight = init.weight;
+    this.requests = new Chan<Job>(init.queue);
     this.channels = init.channels;
     this.passive = new PassiveHealth(init.health);
     this.retries = init.retries;
     this.log = init.log;
+    this.check = init.check;
+    this.check?.subscribe(this);
+    this.wasInRotation = this.inRotation;
+    this.slowStart = new SlowStart(init.slowStartMs, init.weight);
+    if (init.rampUp) this.slowStart.begin(init.sockets.clock.now);
+    this.weight = this.wantedWeight = this.slowStart.weightAt(init.sockets.clock.now);
     this.pool = new SocketPool(init.sockets, {
       available: () => this.pump(),
       retry: (job, error, progress) => this.retry(job, error, progress),
@@ -149,7 +170,7 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job> {
     this.log?.backendFailed(this.name, error);
     if (this.passive.failed(this.pool.clock.now)) {
       this.log?.backendEjected(this.name, this.passive.failuresInARow, this.passive.options.cooldownMs);
-      this.tellHealth();
+      this.healthChanged(this.pool.clock.now);
     }
   }
 
@@ -158,18 +179,50 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job> {
     if (!done.trySend(this)) void done.send(this);
   }
 
-  /** Out of rotation (passive health); the balancer learns of each change on `health`. */
+  /** Ejected by passive health. */
   get ejected(): boolean {
     return this.passive.ejected;
   }
 
-  /** The clock's sweep: the socket pool's timeouts, and the end of an ejection. */
+  /** Down by its active check. */
+  get down(): boolean {
+    return this.check !== null && !this.check.up;
+  }
+
+  /** Neither ejected nor down; the balancer learns of each change on `health`. */
+  get inRotation(): boolean {
+    return !this.passive.ejected && !this.down;
+  }
+
+  /** CheckSubscriber: the active check took the backend down or brought it back (and logged it). */
+  checkChanged(): void {
+    this.healthChanged(this.pool.clock.now);
+  }
+
+  /** The clock's sweep: the socket pool's timeouts, the end of an ejection, the steps of a slow start. */
   sweep(now: number): void {
     this.pool.sweep(now);
     if (this.passive.sweep(now)) {
-      this.log?.backendReturned(this.name);
-      this.tellHealth();
+      if (!this.down) this.log?.backendReturned(this.name);
+      this.healthChanged(now);
+    } else if (this.slowStart.ramping) {
+      const weight = this.slowStart.weightAt(now);
+      if (weight !== this.wantedWeight) {
+        this.wantedWeight = weight;
+        this.tellHealth();
+      }
     }
+  }
+
+  /** Passive or active health changed: a return to rotation begins a slow start; the balancer is told. */
+  private healthChanged(now: number): void {
+    const inRotation = this.inRotation;
+    if (inRotation && !this.wasInRotation) {
+      this.slowStart.begin(now);
+      this.wantedWeight = this.slowStart.weightAt(now);
+    }
+    this.wasInRotation = inRotation;
+    this.tellHealth();
   }
 
   private tellHealth(): void {
@@ -179,6 +232,7 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job> {
 
   /** Resolves once every socket to the backend has closed (see SocketPool.close). */
   close(): Promise<void> {
+    this.check?.unsubscribe(this);
     if (this.parked) {
       this.requests.removeReceiver(this);
       this.parked = false;

@@ -99,6 +99,10 @@ const TABLE = {
     flag: '--max-backend-connections', config: 'limits.max_backend_connections', kind: count(1), default: 128,
     description: 'sockets per backend, busy and idle',
   }),
+  maxBackendQueue: option({
+    flag: '--max-backend-queue', config: 'limits.max_backend_queue', kind: count(1), default: 4096,
+    description: 'requests waiting for a socket to one backend; a backend with a full queue is skipped for the next best (503 when all are full)',
+  }),
   failuresToEject: option({
     flag: '--eject-after', config: 'health.eject_after', kind: count(1), default: 5,
     description: 'consecutive failures that take a backend out',

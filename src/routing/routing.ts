@@ -6,14 +6,12 @@
  * routed by exactly one configuration. Pools whose definition is unchanged are carried over from
  * the previous Routing (connections, pending counts and health state go on); the others are new.
  */
-import { Pool, poolKey } from '../balancer/pool.js';
+import { Pool, poolKey, type PoolServices } from '../balancer/pool.js';
 import { RateLimiter } from './rate-limiter.js';
 import { RouteTable } from './route-table.js';
-import type { EventLog } from '../log/event-log.js';
 import type { Chan } from '../csp/chan.js';
 import type { Job } from '../exchange/job.js';
 import { DEFAULT_POOL, type PoolOptions, type ProxyOptions, type RateLimitOptions } from '../options/options.js';
-import type { Clock } from '../clock.js';
 
 export interface Route {
   /** Where the request is sent (a Pool, or any work channel in benchmarks). */
@@ -61,11 +59,17 @@ export class Routing {
    * Builds the routing `options` describe, reusing `previous`'s pools that are unchanged. New pools
    * are not started: the caller starts them when it swaps the routing in.
    */
-  static build(options: ProxyOptions, previous: Routing | null, clock: Clock, log: EventLog | null): Routing {
+  static build(options: ProxyOptions, previous: Routing | null, services: PoolServices): Routing {
     const pools = new Map<string, Pool>();
     for (const definition of poolDefinitions(options)) {
       const old = previous?.pools.get(definition.name);
-      pools.set(definition.name, old !== undefined && old.key === poolKey(definition, options) ? old : new Pool(definition, options, clock, log));
+      if (old !== undefined && old.key === poolKey(definition, options)) {
+        pools.set(definition.name, old);
+        continue;
+      }
+      // A backend the old pool of that name did not have slow-starts (when the pool has slow start).
+      const before = old === undefined ? null : new Set(old.workers.map((w) => w.name));
+      pools.set(definition.name, new Pool(definition, options, services, before));
     }
     const limiters: RateLimiter[] = [];
     const limiter = (limit: RateLimitOptions): RateLimiter | null => {

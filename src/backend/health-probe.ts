@@ -1,0 +1,59 @@
+/**
+ * One active health check of a backend, on a connection of its own (closed after it): a TCP check
+ * passes when the connect succeeds; an HTTP check sends `METHOD path` with its Host and
+ * `Connection: close`, and passes when the status of the response is in one of the expected ranges.
+ * The caller times it out (on the proxy's clock) by calling the returned cancel.
+ */
+import * as net from 'node:net';
+import { Http1Parser, EV_HEAD, EV_ERROR } from '../http1/parser.js';
+
+export interface ProbeSpec {
+  type: 'http' | 'tcp';
+  host: string;
+  port: number;
+  method: string;
+  path: string;
+  /** The Host header of an HTTP check. */
+  hostHeader: string;
+  /** Status ranges, inclusive, that pass. */
+  expect: readonly (readonly [number, number])[];
+}
+
+/** Runs one check; `done` is called once, unless cancelled first. Returns the cancel. */
+export function probe(spec: ProbeSpec, done: (ok: boolean, why: string) => void): () => void {
+  let finished = false;
+  const socket = net.connect({ host: spec.host, port: spec.port, noDelay: true });
+  const parser = spec.type === 'http' ? new Http1Parser('response', { maxHeadBytes: 16 * 1024 }) : null;
+  const end = (ok: boolean, why: string): void => {
+    if (finished) return;
+    finished = true;
+    socket.destroy();
+    parser?.destroy();
+    done(ok, why);
+  };
+  socket.on('error', (err: NodeJS.ErrnoException) => end(false, err.code ?? err.message));
+  socket.on('close', () => end(false, 'closed before an answer'));
+  socket.on('connect', () => {
+    if (parser === null) {
+      end(true, 'connected');
+      return;
+    }
+    socket.write(`${spec.method} ${spec.path} HTTP/1.1\r\nHost: ${spec.hostHeader}\r\nUser-Agent: chanlb-health-check\r\nConnection: close\r\n\r\n`);
+  });
+  if (parser !== null) {
+    parser.expectNoBody = spec.method === 'HEAD';
+    socket.on('data', (chunk: Buffer) => {
+      const ev = parser.execute(chunk, 0);
+      if (ev === EV_ERROR) end(false, `malformed response: ${parser.errorName}`);
+      else if (ev === EV_HEAD) {
+        const status = parser.statusCode;
+        end(spec.expect.some(([from, to]) => status >= from && status <= to), `status ${status}`);
+      }
+    });
+  }
+  return () => {
+    finished = true;
+    socket.destroy();
+    parser?.destroy();
+  };
+}
