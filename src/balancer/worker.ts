@@ -159,7 +159,7 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job>, CheckSubscri
     (job.tried ??= []).push(this);
     job.failure = error;
     job.worker = null;
-    this.retries.start(job);
+    this.retries.start(job, error);
     this.reportDone();
     const back = this.channels.retries;
     if (!back.trySend(job)) void back.send(job);
