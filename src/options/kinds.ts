@@ -66,11 +66,11 @@ export const size: ScalarKind<number> = {
   },
 };
 
-/** A duration, or 0 for none (a feature that is off). */
+/** A duration, or 0 for none (a feature that is off): `0`, `0s` or `off`. */
 export const durationOrOff: ScalarKind<number> = {
   ...duration,
-  expected: 'a duration ("500ms", "30s", "2m", a number of ms), or 0 for off',
-  parse: (flag, text) => (/^\s*0+\s*$/.test(text) ? 0 : parseDuration(flag, text)),
+  expected: 'a duration ("500ms", "30s", "2m", a number of ms), or 0 or "off" for off',
+  parse: (flag, text) => (/^\s*(?:0+(?:\.0+)?(?:ms|s|m)?|off)\s*$/.test(text) ? 0 : parseDuration(flag, text)),
   show: (ms) => (ms === 0 ? '0' : duration.show(ms)),
 };
 
@@ -92,6 +92,8 @@ export const percent: ScalarKind<number> = {
 /** A list written as one comma-separated flag value, or as a list (or such a string) in a config file. */
 const listText = (value: unknown): string | undefined => {
   if (typeof value === 'string') return value;
+  // One entry alone: `expect: 404`, `on: 503`.
+  if (typeof value === 'number' && Number.isInteger(value)) return String(value);
   if (Array.isArray(value) && value.every((v) => typeof v === 'string' || (typeof v === 'number' && Number.isInteger(v)))) return value.join(',');
   return undefined;
 };

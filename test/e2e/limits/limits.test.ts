@@ -27,6 +27,9 @@ const DURATION_FLAGS: [string, NumberKey][] = [
   ['header-timeout', 'headerTimeoutMs'],
   ['keep-alive-timeout', 'keepAliveTimeoutMs'],
   ['eject-cooldown', 'ejectCooldownMs'],
+  ['health-check-interval', 'healthCheckIntervalMs'],
+  ['health-check-timeout', 'healthCheckTimeoutMs'],
+  ['retry-timeout', 'retryTimeoutMs'],
 ];
 const SIZE_FLAGS: [string, NumberKey][] = [
   ['max-header-bytes', 'maxHeadBytes'],
@@ -38,6 +41,11 @@ const COUNT_FLAGS: [string, NumberKey, number][] = [
   ['max-pipeline', 'maxPipeline', 1],
   ['max-backend-connections', 'maxConnectionsPerBackend', 1],
   ['eject-after', 'failuresToEject', 1],
+  ['max-backend-queue', 'maxBackendQueue', 1],
+  ['health-check-rise', 'healthCheckRise', 1],
+  ['health-check-fall', 'healthCheckFall', 1],
+  ['retries', 'retries', 0],
+  ['retry-budget-min', 'retryBudgetMin', 0],
 ];
 
 function parse(args: string[]): ProxyOptions {

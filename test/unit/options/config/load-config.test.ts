@@ -78,6 +78,63 @@ test('routes.yaml and routes.toml: frontends, pools, routes, per-route rate limi
   });
 });
 
+test('failover.yaml and failover.toml: retry, health_check and health.slow_start, and pools with settings of their own', () => {
+  const yaml = loadConfig(fixture('failover.yaml'));
+  const toml = loadConfig(fixture('failover.toml'));
+  assert.equal(yaml, toml);
+  const local = (port: number): { host: string; port: number } => ({ host: '127.0.0.1', port });
+  assert.equal(yaml, {
+    backends: [local(9001), local(9002)],
+    maxBackendQueue: 512,
+    failuresToEject: 4,
+    slowStartMs: 30_000,
+    healthCheck: 'http',
+    healthCheckPath: '/healthz?full=1',
+    healthCheckMethod: 'HEAD',
+    healthCheckHost: 'health.example.com:8080',
+    healthCheckExpect: [[200, 299], [404, 404]],
+    healthCheckIntervalMs: 5_000,
+    healthCheckTimeoutMs: 750,
+    healthCheckRise: 3,
+    healthCheckFall: 5,
+    healthCheckJitter: 25,
+    retries: 3,
+    retryOn: ['connect-failure', 'reset', 'timeout', '503'],
+    retryTimeoutMs: 2_000,
+    retryBudgetPercent: 50,
+    retryBudgetMin: 10,
+    pools: [
+      {
+        name: 'api',
+        backends: [local(9101)],
+        policy: 'round-robin',
+        // Every setting a pool may give, zeros and "off" kept (not mistaken for "not given").
+        settings: {
+          slowStartMs: 0,
+          healthCheck: 'tcp',
+          healthCheckPath: '/ping',
+          healthCheckMethod: 'OPTIONS',
+          healthCheckHost: 'api.internal',
+          healthCheckExpect: [[204, 204]],
+          healthCheckIntervalMs: 1_000,
+          healthCheckTimeoutMs: 300,
+          healthCheckRise: 1,
+          healthCheckFall: 1,
+          healthCheckJitter: 0,
+          retries: 0,
+          retryOn: ['502', '504'],
+          retryTimeoutMs: 500,
+          retryBudgetPercent: 0,
+          retryBudgetMin: 1,
+        },
+      },
+      { name: 'static', backends: [local(9201)], policy: 'least-pending', settings: { slowStartMs: 60_000 } },
+      // Nothing of its own: no settings at all, rather than an empty table.
+      { name: 'plain', backends: [local(9301)], policy: 'least-pending' },
+    ],
+  });
+});
+
 test('only the options present are returned; an access-log file alone means JSON, as with --access-log-file', () => {
   assert.equal(loadConfig(fixture('file-only-log.toml')), {
     backends: [{ host: '127.0.0.1', port: 9001 }],
@@ -112,6 +169,26 @@ const INVALID: readonly [string, number, string, string][] = [
   ['default-pool-twice.yaml', 3, 'pools.default', 'beside top-level backends'],
   ['bad-trusted-proxy.toml', 4, 'trusted_proxies[1]', 'got "10.0.0.0/33"'],
   ['bad-log-level.yaml', 3, 'log.level', 'expected one of debug, info, warn, error, silent, got "verbose"'],
+  ['bad-health-check-expect.yaml', 4, 'health_check.expect', 'expected status codes or ranges 100-599 ("200-399", "200,204"), got a list of 1'],
+  ['bad-health-check-expect.toml', 5, 'health_check.expect', 'got "200,300-200"'],
+  ['bad-health-check-type.toml', 4, 'health_check.type', 'expected one of off, http, tcp, got "udp"'],
+  ['bad-health-check-path.yaml', 4, 'health_check.path', 'expected a path starting with "/", without spaces, got "healthz"'],
+  ['bad-health-check-method.yaml', 4, 'health_check.method', 'expected one of GET, HEAD, OPTIONS, got "POST"'],
+  ['bad-health-check-host.toml', 5, 'health_check.host', 'expected a host name, with a port if it must have one, got "example.com\\r\\nX-Injected: 1"'],
+  ['bad-health-check-jitter.yaml', 3, 'health_check.jitter', 'expected a whole number of percent, 0-100, got "10%"'],
+  ['health-check-typo.yaml', 4, 'health_check.intervall', 'unknown key "intervall"'],
+  ['bad-retry-on.yaml', 5, 'retry.on', 'expected a list of connect-failure, reset, timeout, 502, 503, 504, got a list of 2'],
+  ['bad-retry-on.toml', 5, 'retry.on', 'expected a list of connect-failure, reset, timeout, 502, 503, 504, got a list of 2'],
+  ['bad-retry-budget.yaml', 3, 'retry.budget_percent', 'expected a whole number of percent, 0-100, got 150'],
+  ['bad-retries.toml', 4, 'retry.retries', 'expected a whole number >= 0, got -1'],
+  ['retry-typo.toml', 5, 'retry.retry_on', 'unknown key "retry_on"'],
+  ['bad-slow-start.yaml', 4, 'health.slow_start', 'or 0 or "off" for off, got "soon"'],
+  ['bad-max-backend-queue.toml', 5, 'limits.max_backend_queue', 'expected a whole number >= 1, got 0'],
+  ['pool-bad-rise.yaml', 6, 'pools.api.health_check.rise', 'expected a whole number >= 1, got 0'],
+  ['pool-bad-rise.toml', 7, 'pools.api.health_check.rise', 'expected a whole number >= 1, got 0'],
+  ['pool-bad-slow-start.toml', 3, 'pools.api.slow_start', 'got "-5s"'],
+  ['pool-retry-typo.yaml', 6, 'pools.api.retry.budget', 'unknown key "budget"'],
+  ['pool-health-section.yaml', 4, 'pools.api.health', 'expected one of the keys backends, policy, slow_start, health_check, retry, got unknown key "health"'],
   ['syntax-error.yaml', 5, 'YAML syntax', 'All mapping items must start at the same column'],
   ['syntax-error.toml', 5, 'TOML syntax', 'expected valid TOML, got'],
 ];
