@@ -79,6 +79,7 @@ function rig(backends: number): Rig {
     check: null,
     slowStartMs: 0,
     rampUp: false,
+    hasAlternative: () => false,
     log: null,
   }));
   const balancer = new Balancer(channels, workers);

@@ -120,8 +120,11 @@ export class UpstreamConn implements Exchange, SocketReader, CreditWaiter {
     this.headPending = false;
     this.writer.reset();
     this.parser.expectNoBody = job.isHead;
-    if (job.record !== null) job.record.sentAt = performance.now();
-    this.lastActive = this.owner.clock.now;
+    // The wait for the response is timed from the exact time, not the last tick's: the coarse
+    // clock's stamp may be up to a tick old, and a 504 must never come before the timeout.
+    const now = performance.now();
+    if (job.record !== null) job.record.sentAt = now;
+    this.lastActive = now;
     this.readOnlyWithCredit(job);
     if (this.state === OPEN) this.writer.write(job);
   }
@@ -159,8 +162,9 @@ export class UpstreamConn implements Exchange, SocketReader, CreditWaiter {
     this.owner.discarded(this);
   }
 
+  /** The request writer sent more (the head, a body chunk): the response wait starts again, exactly timed (see start). */
   private readonly madeProgress = (): void => {
-    this.lastActive = this.owner.clock.now;
+    this.lastActive = performance.now();
   };
 
   // ---- response ----

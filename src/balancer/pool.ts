@@ -106,6 +106,7 @@ export class Pool {
       health: { failuresToEject: settings.failuresToEject, cooldownMs: settings.ejectCooldownMs },
       channels,
       retries: this.retries,
+      hasAlternative: (except) => this.balancer.workers.pickExcept(except) !== undefined,
       check: check === null ? null : checks.checkOf(b.host, b.port, check, clock.now),
       slowStartMs: settings.slowStartMs,
       rampUp: previous !== null && !previous.has(`${b.host}:${b.port}`),

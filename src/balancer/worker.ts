@@ -55,6 +55,8 @@ export interface WorkerInit {
   slowStartMs: number;
   /** Begin with a slow start: a backend a reload added to a pool. */
   rampUp: boolean;
+  /** Whether a backend in rotation other than `except` could take a retry now (the balancer knows). */
+  hasAlternative: (except: readonly Worker[]) => boolean;
   log: EventLog | null;
 }
 
@@ -79,6 +81,7 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job>, CheckSubscri
   private readonly passive: PassiveHealth;
   private readonly retries: Retries;
   private readonly check: ActiveCheck | null;
+  private readonly hasAlternative: (except: readonly Worker[]) => boolean;
   private readonly slowStart: SlowStart;
   private wasInRotation: boolean;
   /** Where backend failures, ejections and returns are reported (null: nowhere). */
@@ -94,6 +97,7 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job>, CheckSubscri
     this.log = init.log;
     this.check = init.check;
     this.check?.subscribe(this);
+    this.hasAlternative = init.hasAlternative;
     this.wasInRotation = this.inRotation;
     this.slowStart = new SlowStart(init.slowStartMs, init.weight);
     if (init.rampUp) this.slowStart.begin(init.sockets.clock.now);
@@ -101,8 +105,11 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job>, CheckSubscri
     this.pool = new SocketPool(init.sockets, {
       available: () => this.pump(),
       retry: (job, error, progress) => this.retry(job, error, progress),
+      // The response is dropped for a retry only when another backend can take it: else the client
+      // gets the backend's own answer, not the proxy's canned one (nginx relays the last server's too).
       retriesOnStatus: (job, status, progress) => this.retries.policy.onStatus.includes(status)
-        && this.retries.allows(job, backendStatus(this.name, status), progress, this.pool.clock.now),
+        && this.retries.allows(job, backendStatus(this.name, status), progress, this.pool.clock.now)
+        && this.hasAlternative([...(job.tried ?? []) as Worker[], this]),
     });
     this.pump();
   }
@@ -135,7 +142,10 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job>, CheckSubscri
       // The client left: this says nothing about the backend either way.
     } else if (job.error === null) {
       this.served++;
-      this.passive.succeeded();
+      // A status the pool retries on (retry_on 503, say) is a failure whether it was retried or,
+      // retries spent, passed to the client (as nginx counts its proxy_next_upstream statuses).
+      if (this.retries.policy.onStatus.includes(job.status)) this.backendFailed(backendStatus(this.name, job.status));
+      else this.passive.succeeded();
     } else {
       this.failed++;
       if (job.error.source === 'backend') this.backendFailed(job.error);

@@ -210,6 +210,19 @@ test('retry budget: with every backend shedding (503, retry_on 503), retries in 
   assert.is(retries(proxy).inFlight, 0);
 }));
 
+test('a status the pool retries on counts against the backend when passed to the client too (retries spent): it is ejected', () => withCleanup(async (c) => {
+  const shedding = c.add(await startRaw({
+    onConnection: (socket) => onRequests(socket, () => socket.write('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\n\r\nbusy\n')),
+  }));
+  const { proxy, port } = await startProxy(c, [shedding], { retryOn: ['connect-failure', 'reset', '503'], failuresToEject: 2 });
+  for (let i = 0; i < 2; i++) {
+    const { res } = await timed(c, port, GET(`/s${i}`));
+    assert.is(res.status, 503);
+    assert.is(res.body.toString(), 'busy\n', 'the backend\'s own 503: no other backend to retry on');
+  }
+  assert.ok(workerOf(proxy, shedding.port).ejected, 'two 503s in a row eject it, as two refusals would');
+}));
+
 test('a reset storm (every backend cuts every request) is bounded by `retries`: each request tries at most retries + 1 backends', () => withCleanup(async (c) => {
   let seen = 0;
   const failing = await Promise.all([1, 2, 3, 4].map(async () => c.add(await startRaw({
