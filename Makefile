@@ -13,7 +13,7 @@ STAMP         := node_modules/.package-lock.json
 BUILD_STAMP   := dist/.build-stamp
 SOURCES       := $(shell find src test bench backends native-free -name '*.ts')
 
-.PHONY: run start_backend stop_backend test build bench compare policies load_test clean install
+.PHONY: run start_backend stop_backend test build bench compare policies failover load_test clean install
 
 # npm ci only when the lock file changed since the last install.
 $(STAMP): package.json package-lock.json
@@ -75,6 +75,11 @@ compare: build
 # make policies ARGS='--duration 5s --rounds 2 --backends 1,2,5,flip:1:50:1000'
 policies: build
 	node dist/bench/load/policies.js $(ARGS)
+
+# What a client sees when backends fail (killed, refusing, silent, all 503, POST) through chanlb, nginx, HAProxy.
+# make failover ARGS='--scenarios killed,silent-fresh,silent-reused,all-503,post --only chanlb,nginx,haproxy'
+failover: build
+	node dist/bench/load/failover.js $(ARGS)
 
 # ab against a proxy already running on :8080 (make run in another terminal).
 load_test:

@@ -22,6 +22,19 @@ export function isMain(moduleUrl: string): boolean {
   }
 }
 
+/** Takes `--NAME V` / `--NAME=V` out of argv, for a backend's own flag (runCli does not know it). */
+export function takeFlag(argv: readonly string[], name: string): { value: string | undefined; rest: string[] } {
+  const rest: string[] = [];
+  let value: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === `--${name}`) value = argv[++i] ?? '';
+    else if (arg.startsWith(`--${name}=`)) value = arg.slice(name.length + 3);
+    else rest.push(arg);
+  }
+  return { value, rest };
+}
+
 /**
  * Parses `--port N --name S [--host H] [--delay-ms N]` (also `--flag=value`), starts the backend,
  * logs one line and closes it on SIGTERM/SIGINT. Bad flags: one line on stderr, exit 2.

@@ -14,7 +14,7 @@
 // Like fast.ts it serves requests without bodies only (400 and close otherwise).
 // `node dist/backends/variable.js --port 9001 --name 1 [--host H] [--delay-ms N | --pattern P]`
 import net from 'node:net';
-import { isMain, runCli } from './cli.js';
+import { isMain, runCli, takeFlag } from './cli.js';
 import { serve, type BackendHandle, type ListenOptions } from './serve.js';
 
 export type Schedule =
@@ -233,21 +233,8 @@ export async function startVariable(opts: VariableOptions): Promise<VariableHand
   return { ...handle, stats, reset };
 }
 
-/** Takes `--pattern P` / `--pattern=P` out of argv (the shared CLI parser does not know it). */
-function takePattern(argv: readonly string[]): { pattern: string | undefined; rest: string[] } {
-  const rest: string[] = [];
-  let pattern: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if (arg === '--pattern') pattern = argv[++i] ?? '';
-    else if (arg.startsWith('--pattern=')) pattern = arg.slice('--pattern='.length);
-    else rest.push(arg);
-  }
-  return { pattern, rest };
-}
-
 if (isMain(import.meta.url)) {
-  const { pattern, rest } = takePattern(process.argv.slice(2));
+  const { value: pattern, rest } = takeFlag(process.argv.slice(2), 'pattern');
   let schedule: Schedule | undefined;
   try {
     if (pattern !== undefined && rest.some((a) => a === '--delay-ms' || a.startsWith('--delay-ms='))) throw new Error('give --delay-ms or --pattern, not both');

@@ -14,7 +14,8 @@ import type { Meta } from './report.js';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** The build output, dist/. */
 export const DIST = path.resolve(HERE, '../../..');
-const RESULTS = path.resolve(HERE, '../../../../bench/results');
+/** bench/results in the source tree, where every load benchmark writes its reports. */
+export const RESULTS = path.resolve(HERE, '../../../../bench/results');
 /** Pause before each measured run (and, in policies, after its warm-up). */
 export const PAUSE_MS = 500;
 

@@ -36,14 +36,20 @@ export function describe(s: LoadSettings): string {
     : `ab -k -r -c ${s.connections} -t ${s.seconds}`;
 }
 
-function args(s: LoadSettings, url: string): string[] {
-  if (s.tool === 'wrk') return [`-t${s.threads}`, `-c${s.connections}`, `-d${s.seconds}s`, '--latency', url];
+function args(s: LoadSettings, url: string, extra: readonly string[]): string[] {
+  if (s.tool === 'wrk') return [`-t${s.threads}`, `-c${s.connections}`, `-d${s.seconds}s`, '--latency', ...extra, url];
   // ab allocates a record per request up front from -n: allow 100k req/s, stop at -t seconds.
-  return ['-k', '-r', '-q', '-c', String(s.connections), '-t', String(s.seconds), '-n', String(100_000 * s.seconds), url];
+  return ['-k', '-r', '-q', '-c', String(s.connections), '-t', String(s.seconds), '-n', String(100_000 * s.seconds), ...extra, url];
 }
 
 export async function runLoad(s: LoadSettings, url: string): Promise<LoadResult> {
-  const proc = start(s.tool, s.tool, args(s, url), true);
+  const out = await runTool(s, url);
+  return s.tool === 'wrk' ? parseWrk(out) : parseAb(out);
+}
+
+/** Runs the tool, `extra` arguments before the URL (e.g. wrk's `-s SCRIPT`), and returns its report. */
+export async function runTool(s: LoadSettings, url: string, extra: readonly string[] = []): Promise<string> {
+  const proc = start(s.tool, s.tool, args(s, url, extra), true);
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), (s.seconds + 30) * 1000)));
   const status = await Promise.race([proc.exited, limit]);
@@ -54,7 +60,7 @@ export async function runLoad(s: LoadSettings, url: string): Promise<LoadResult>
   }
   const out = proc.output();
   if (status !== 0) throw new Error(`${s.tool} exited with ${status}:\n${out.trim()}`);
-  return s.tool === 'wrk' ? parseWrk(out) : parseAb(out);
+  return out;
 }
 
 function num(out: string, re: RegExp, what: string): number {
