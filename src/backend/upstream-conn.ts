@@ -408,7 +408,7 @@ export class UpstreamConn implements Exchange, SocketReader, CreditWaiter {
 
   private readonly onConnect = (): void => {
     this.state = OPEN;
-    this.lastActive = this.owner.clock.now;
+    this.lastActive = performance.now(); // the response wait starts here: exactly timed (see start)
     const job = this.job;
     if (job !== null) this.writer.write(job);
   };
