@@ -3,7 +3,9 @@
  * performance.now(), read once per tick, and the tick runs one sweep, which checks every timeout.
  * A timeout is kept by noting `clock.now` when something happens and comparing in the sweep, so it
  * fires within one tick of its length, and the hot path reads a number instead of the time or
- * arming a timer per socket.
+ * arming a timer per socket. `now` may be up to a tick old when noted, so such a timeout may also
+ * fire up to a tick early; where that must not happen (a backend's response wait: a 504 never
+ * before --response-timeout) the start is noted with performance.now() instead.
  *
  * The tick is a quarter of the shortest timeout in use, between 10 ms and 1 s; a reload that changes
  * the timeouts retunes it.

@@ -29,7 +29,7 @@ async function setUp(variant: Variant, tmp: string, answer: number): Promise<{ p
 const ABOUT_TIMEOUTS =
   'Response timeout 2 s in all (chanlb `--response-timeout 2s`, nginx `proxy_read_timeout 2s`, HAProxy `timeout server 2s`). ' +
   'chanlb checks its timeouts on a coarse clock (src/clock.ts: a tick of a quarter of the shortest timeout, 500 ms here), ' +
-  'so its 504 comes within a tick of 2 s, either side. "backend saw": requests the backend counted (and answered), on how many connections.';
+  'but times a backend response wait from the exact time it began, so its 504 comes at 2 s or up to one tick after, never before. "backend saw": requests the backend counted (and answered), on how many connections.';
 
 export const silentFresh: Scenario = {
   id: 'silent-fresh',
