@@ -13,7 +13,9 @@
  *   closed by the sweep once idle; unchanged pools carry over with their connections and health.
  * - Listeners that are no longer configured stop accepting; their open connections go on.
  */
+import type * as http from 'node:http';
 import * as net from 'node:net';
+import { readFileSync } from 'node:fs';
 import { ClientConn, LINGER_MS, type ClientContext } from './frontend/client-conn.js';
 import { Clock, type Timeouts } from './clock.js';
 import { TrustedProxies } from './frontend/trusted-proxies.js';
@@ -26,6 +28,14 @@ import { forwardedLines } from './http1/head.js';
 import { llhttp } from './http1/llhttp.js';
 import { listenError } from './errors.js';
 import type { Address, ProxyOptions } from './options/options.js';
+import { RequestMeter } from './metrics/request-meter.js';
+import { adminServer } from './admin/admin-server.js';
+import { metricsRegistry, type MetricsView } from './admin/metrics.js';
+
+/** The package's version, for chanlb_build_info. */
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const addressText = (a: Address): string => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`);
 
 export interface PoolStats {
   name: string;
@@ -94,6 +104,11 @@ export class Server {
   private readonly services: PoolServices;
   private closing = false;
   private closed: Promise<void> | null = null;
+  /** The admin listener (GET /metrics), when --admin is given; kept as started across reloads. */
+  private admin: http.Server | null = null;
+  private readonly reloads = { ok: 0, failed: 0 };
+  /** Client connections open per listener, for the metrics. */
+  private readonly openPerListener = new Map<net.Server, number>();
 
   constructor(options: ProxyOptions) {
     this.currentOptions = options;
@@ -108,6 +123,7 @@ export class Server {
       accessLog: openAccessLog(options),
       eventLog: this.eventLog,
       trustedProxies: options.trustedProxies.length > 0 ? TrustedProxies.parse(options.trustedProxies) : null,
+      refusals: options.admin === null ? null : new RequestMeter(options.metricsBuckets),
     };
     this.clock.tune(timeouts(options));
   }
@@ -122,7 +138,28 @@ export class Server {
     for (const [i, address] of this.currentOptions.listen.entries()) {
       this.listeners.push({ key: addressKey(address, i), server: await this.openServer(address) });
     }
+    const admin = this.currentOptions.admin;
+    if (admin !== null && this.context.refusals !== null) {
+      const view: MetricsView = {
+        pools: () => this.context.routing.pools.values(),
+        refusals: this.context.refusals,
+        clientConnections: () => [...this.openPerListener].map(([server, n]) => [addressText(boundAddress(server)), n]),
+        reloads: this.reloads,
+        version: VERSION,
+      };
+      const server = adminServer(metricsRegistry(view), (err) => this.eventLog.error('metrics_failed', `metrics failed: ${err.message}`));
+      this.admin = server;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (err) => reject(listenError(admin.host, admin.port, err)));
+        server.listen(admin.port, admin.host, () => resolve());
+      });
+    }
     return this.addresses()[0] as Address;
+  }
+
+  /** Where the admin listener listens, or null without one. */
+  adminAddress(): Address | null {
+    return this.admin === null || !this.admin.listening ? null : boundAddress(this.admin);
   }
 
   /** Where the proxy listens, in the configured order. */
@@ -169,12 +206,14 @@ export class Server {
       for (const { server } of listeners) limitConnections(server, options.maxConnections);
       this.currentOptions = options;
       if (oldAccessLog !== accessLog) await oldAccessLog?.close();
+      this.reloads.ok++;
     } catch (err) {
       for (const server of opened) server.close();
       if (accessLog !== null && accessLog !== this.context.accessLog) await accessLog.close();
       if (routing !== null) {
         for (const pool of routing.pools.values()) if (!oldRouting.has(pool)) void pool.close();
       }
+      this.reloads.failed++;
       throw err;
     }
   }
@@ -214,6 +253,10 @@ export class Server {
     this.closing = true;
     this.clock.stop();
     this.services.checks.stop();
+    if (this.admin !== null) {
+      this.admin.close();
+      this.admin.closeAllConnections();
+    }
     const listeners = this.listeners.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())));
     for (const client of this.clients) client.destroy();
     const pools = [...this.context.routing.pools.values(), ...this.retiring].map((pool) => pool.close());
@@ -286,8 +329,12 @@ export class Server {
       port: socket.localPort ?? 0,
     });
     this.clients.add(client);
+    this.openPerListener.set(server, (this.openPerListener.get(server) ?? 0) + 1);
     socket.once('close', () => {
       this.clients.delete(client);
+      const open = (this.openPerListener.get(server) ?? 1) - 1;
+      if (open > 0 || server.listening) this.openPerListener.set(server, open);
+      else this.openPerListener.delete(server);
       if (this.clients.size > 0) return;
       for (const resolve of this.clientWaiters) resolve();
       this.clientWaiters = [];

@@ -80,6 +80,7 @@ function rig(backends: number): Rig {
     slowStartMs: 0,
     rampUp: false,
     hasAlternative: () => false,
+    buckets: [0.01, 0.1, 1],
     log: null,
   }));
   const balancer = new Balancer(channels, workers);
@@ -92,6 +93,7 @@ function rig(backends: number): Rig {
     accessLog: null,
     eventLog: null,
     trustedProxies: null,
+    refusals: null,
   }, { address: '127.0.0.1', forwarded: forwardedLines('127.0.0.1', 'http', '127.0.0.1', 8080), port: 8080 });
   return {
     async warm(response: Buffer): Promise<void> {

@@ -17,8 +17,9 @@ import { createPolicy, type Policy } from './policy.js';
 import type { PolicyName } from '../options/vocabulary.js';
 import type { BalancerChannels, Worker } from './worker.js';
 import type { Job } from '../exchange/job.js';
-import { backendQueueFull, noBackend } from '../errors.js';
+import { backendQueueFull, noBackend, type ProxyError } from '../errors.js';
 import type { EventLog } from '../log/event-log.js';
+import type { RequestMeter } from '../metrics/request-meter.js';
 
 /** Where a balancer reports its pool emptying and refilling (names the pool). */
 export interface BalancerLog {
@@ -46,11 +47,14 @@ export class Balancer {
   readonly workers: Policy<Worker>;
   private readonly select: Select;
   private readonly log: BalancerLog | null;
+  /** Requests the pool answered itself (no backend in rotation, every queue full); null: not counted. */
+  private readonly meter: RequestMeter | null;
   private running = false;
 
-  constructor(channels: BalancerChannels, workers: Iterable<Worker>, policy: PolicyName = 'least-pending', log: BalancerLog | null = null) {
+  constructor(channels: BalancerChannels, workers: Iterable<Worker>, policy: PolicyName = 'least-pending', log: BalancerLog | null = null, meter: RequestMeter | null = null) {
     this.work = channels.work;
     this.log = log;
+    this.meter = meter;
     this.workers = createPolicy(policy, [...workers].filter((w) => w.inRotation));
     this.select = new Select().recv(channels.work).recv(channels.done).recv(channels.health).recv(channels.retries);
   }
@@ -88,7 +92,7 @@ export class Balancer {
   dispatch(job: Job): void {
     const worker = this.workers.pick();
     if (worker === undefined) {
-      job.settle(noBackend());
+      this.answer(job, noBackend(), null);
       return;
     }
     this.assign(job, worker.requests.canSend() ? worker : this.withRoom([worker]), worker);
@@ -99,7 +103,8 @@ export class Balancer {
     const tried = (job.tried ?? []) as Worker[];
     const worker = this.workers.pickExcept(tried);
     if (job.cancelled || worker === undefined) {
-      job.settle(job.cancelled ? null : job.failure ?? noBackend());
+      // The client gets the last attempt's error, counted against the backend it failed on.
+      this.answer(job, job.cancelled ? null : job.failure ?? noBackend(), tried[tried.length - 1] ?? null);
       return;
     }
     this.assign(job, worker.requests.canSend() ? worker : this.withRoom([...tried, worker]), worker);
@@ -117,12 +122,19 @@ export class Balancer {
   /** Sends the job to `worker` (null: every backend in rotation is full: 503, naming the first choice). */
   private assign(job: Job, worker: Worker | undefined, first: Worker): void {
     if (worker === undefined) {
-      job.settle(backendQueueFull(first.name));
+      this.answer(job, backendQueueFull(first.name), null);
       return;
     }
     this.workers.dispatched(worker);
+    worker.picks++;
     job.worker = worker;
     worker.requests.trySend(job);
+  }
+
+  /** Settles a job no worker will run, and counts it against `last` (the backend it failed on) or the pool. */
+  private answer(job: Job, error: ProxyError | null, last: Worker | null): void {
+    job.settle(error);
+    if (!job.refused) (last?.meter ?? this.meter)?.done(job.status, job.startedAt, 0, job.bytesOut);
   }
 
   completed(worker: Worker): void {

@@ -13,6 +13,7 @@ import { Balancer, balancerChannels } from './balancer.js';
 import { Worker } from './worker.js';
 import { Retries, retryPolicyOf } from './retries.js';
 import { checkOptionsOf, type HealthChecks } from './active-health.js';
+import { RequestMeter } from '../metrics/request-meter.js';
 import type { Job } from '../exchange/job.js';
 import type { EventLog } from '../log/event-log.js';
 import { POOL_SETTINGS, type PoolOptions, type PoolSettings, type ProxyOptions } from '../options/options.js';
@@ -53,7 +54,7 @@ export interface PoolServices {
 
 /** The settings a pool's workers use: proxy-wide ones, and those a pool may set for itself. */
 export type BackendSettings = Pick<ProxyOptions,
-  'maxConnectionsPerBackend' | 'maxBackendQueue' | 'connectTimeoutMs' | 'responseTimeoutMs' | 'backendIdleTimeoutMs' | 'failuresToEject' | 'ejectCooldownMs'> & PoolSettings;
+  'maxConnectionsPerBackend' | 'maxBackendQueue' | 'metricsBuckets' | 'connectTimeoutMs' | 'responseTimeoutMs' | 'backendIdleTimeoutMs' | 'failuresToEject' | 'ejectCooldownMs'> & PoolSettings;
 
 /** The pool's settings: the proxy-wide ones under what the pool sets for itself. */
 export function settingsOf(pool: PoolOptions, settings: BackendSettings): BackendSettings {
@@ -65,7 +66,7 @@ export function poolKey(pool: PoolOptions, settings: BackendSettings): string {
   const s = settingsOf(pool, settings);
   return JSON.stringify([
     pool.name, pool.policy, pool.backends.map((b) => [b.host, b.port, b.weight ?? 1]),
-    s.maxConnectionsPerBackend, s.maxBackendQueue, s.connectTimeoutMs, s.responseTimeoutMs, s.backendIdleTimeoutMs, s.failuresToEject, s.ejectCooldownMs,
+    s.maxConnectionsPerBackend, s.maxBackendQueue, s.metricsBuckets, s.connectTimeoutMs, s.responseTimeoutMs, s.backendIdleTimeoutMs, s.failuresToEject, s.ejectCooldownMs,
     ...POOL_SETTINGS.map((key) => s[key]),
   ]);
 }
@@ -76,6 +77,8 @@ export class Pool {
   readonly work: Chan<Job>;
   readonly workers: readonly Worker[];
   readonly retries: Retries;
+  /** Requests the pool answered itself: none of its backends in rotation, or every queue full. */
+  readonly meter: RequestMeter;
   private readonly balancer: Balancer;
 
   /**
@@ -110,9 +113,11 @@ export class Pool {
       check: check === null ? null : checks.checkOf(b.host, b.port, check, clock.now),
       slowStartMs: settings.slowStartMs,
       rampUp: previous !== null && !previous.has(`${b.host}:${b.port}`),
+      buckets: settings.metricsBuckets,
       log,
     }));
-    this.balancer = new Balancer(channels, this.workers, pool.policy, log === null ? null : { log, pool: pool.name });
+    this.meter = new RequestMeter(settings.metricsBuckets);
+    this.balancer = new Balancer(channels, this.workers, pool.policy, log === null ? null : { log, pool: pool.name }, this.meter);
     this.work = channels.work;
   }
 

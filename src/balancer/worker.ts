@@ -20,7 +20,8 @@ import { SocketPool, type SocketPoolOptions } from '../backend/socket-pool.js';
 import type { PoolMember } from './worker-heap.js';
 import { PassiveHealth, type HealthOptions } from './passive-health.js';
 import type { Job, JobOwner } from '../exchange/job.js';
-import { mayRetryOnFreshSocket, type AttemptProgress } from '../exchange/retry.js';
+import { mayRetryOnFreshSocket, retryReason, type AttemptProgress, type RetryReason } from '../exchange/retry.js';
+import { RequestMeter } from '../metrics/request-meter.js';
 import { backendStatus, type ProxyError } from '../errors.js';
 import type { EventLog } from '../log/event-log.js';
 import type { Retries } from './retries.js';
@@ -55,6 +56,8 @@ export interface WorkerInit {
   slowStartMs: number;
   /** Begin with a slow start: a backend a reload added to a pool. */
   rampUp: boolean;
+  /** The latency histogram's bucket bounds, in seconds. */
+  buckets: readonly number[];
   /** Whether a backend in rotation other than `except` could take a retry now (the balancer knows). */
   hasAlternative: (except: readonly Worker[]) => boolean;
   log: EventLog | null;
@@ -76,6 +79,12 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job>, CheckSubscri
   /** Responses completed, and jobs that ended in an error. */
   served = 0;
   failed = 0;
+  /** Requests by status class, latency and bytes, for the metrics. */
+  readonly meter: RequestMeter;
+  /** Jobs the balancer sent here; ejections by passive health; attempts that went again, by why. */
+  picks = 0;
+  ejections = 0;
+  readonly retriesBy: Record<RetryReason, number> = { 'connect-failure': 0, reset: 0, timeout: 0, status: 0, 'stale-socket': 0 };
 
   private readonly channels: BalancerChannels;
   private readonly passive: PassiveHealth;
@@ -90,6 +99,7 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job>, CheckSubscri
 
   constructor(init: WorkerInit) {
     this.name = init.name;
+    this.meter = new RequestMeter(init.buckets);
     this.requests = new Chan<Job>(init.queue);
     this.channels = init.channels;
     this.passive = new PassiveHealth(init.health);
@@ -150,6 +160,7 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job>, CheckSubscri
       this.failed++;
       if (job.error.source === 'backend') this.backendFailed(job.error);
     }
+    if (!job.refused) this.meter.done(job.status, job.startedAt, job.head.length + job.bodyBytes, job.bytesOut);
     this.reportDone();
   }
 
@@ -159,12 +170,14 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job>, CheckSubscri
    */
   private retry(job: Job, error: ProxyError, progress: AttemptProgress): boolean {
     if (mayRetryOnFreshSocket(job, error, progress)) {
+      this.retriesBy['stale-socket']++;
       job.retried = true;
       this.pool.run(job, true);
       return true;
     }
     if (!this.retries.allows(job, error, progress, this.pool.clock.now)) return false;
     this.failed++;
+    this.retriesBy[retryReason(error, progress)]++;
     this.backendFailed(error);
     (job.tried ??= []).push(this);
     job.failure = error;
@@ -179,6 +192,7 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job>, CheckSubscri
   private backendFailed(error: ProxyError): void {
     this.log?.backendFailed(this.name, error);
     if (this.passive.failed(this.pool.clock.now)) {
+      this.ejections++;
       this.log?.backendEjected(this.name, this.passive.failuresInARow, this.passive.options.cooldownMs);
       this.healthChanged(this.pool.clock.now);
     }

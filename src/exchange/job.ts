@@ -112,6 +112,10 @@ export class Job {
   tunnel: Tunnel | null = null;
   /** Request body bytes read so far (for the body size limit). */
   bodyBytes = 0;
+  /** performance.now() at the end of the request head when metrics time requests; -1 otherwise. */
+  startedAt = -1;
+  /** Refused mid-body by the proxy: the refusal's own response is what counts, not this job. */
+  refused = false;
 
   worker: JobOwner | null = null;
   exchange: Exchange | null = null;

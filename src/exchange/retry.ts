@@ -64,3 +64,21 @@ export function mayRetryElsewhere(job: Job, error: ProxyError, progress: Attempt
       return false;
   }
 }
+
+/** Why an attempt went again, as the metrics name it (`stale-socket`: the keep-alive race, on the same backend). */
+export type RetryReason = 'connect-failure' | 'reset' | 'timeout' | 'status' | 'stale-socket';
+export const RETRY_REASONS: readonly RetryReason[] = ['connect-failure', 'reset', 'timeout', 'status', 'stale-socket'];
+
+/** The reason of a retry on another backend that mayRetryElsewhere allowed. */
+export function retryReason(error: ProxyError, progress: AttemptProgress): RetryReason {
+  switch (error.code) {
+    case 'PRX_ERR_BACKEND_TIMEOUT':
+      return 'timeout';
+    case 'PRX_ERR_BACKEND_STATUS':
+      return 'status';
+    case 'PRX_ERR_BACKEND_CLOSED':
+      return progress.written ? 'reset' : 'connect-failure';
+    default:
+      return 'connect-failure';
+  }
+}

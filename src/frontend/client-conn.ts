@@ -31,6 +31,7 @@ import { joinTunnel } from '../tunnel/tunnel.js';
 import type { AccessLog } from '../log/access-log.js';
 import type { EventLog } from '../log/event-log.js';
 import { requestRecord, refusedRecord, accessEntry } from '../log/request-record.js';
+import type { RequestMeter } from '../metrics/request-meter.js';
 import type { Routing } from '../routing/routing.js';
 import { Admission, parseRefusal, type AdmissionLimits } from './admission.js';
 import { ResponseQueue } from './response-queue.js';
@@ -66,6 +67,8 @@ export interface ClientContext {
   accessLog: AccessLog | null;
   eventLog: EventLog | null;
   trustedProxies: TrustedProxies | null;
+  /** Requests the proxy refused itself, for the metrics; null: metrics off (and requests are not timed). */
+  refusals: RequestMeter | null;
 }
 
 /** Who the client is and where it connected: its address, and the X-Forwarded-* lines made once per connection. */
@@ -298,6 +301,7 @@ export class ClientConn {
       chunkedBody: bodyMode === BODY_CHUNKED,
     });
     if (this.context.accessLog !== null) job.record = requestRecord(p, admission.client);
+    if (this.context.refusals !== null) job.startedAt = performance.now();
     this.newest = job;
     if (hasBody) this.reading = job;
     this.responses.push(job);
@@ -359,7 +363,10 @@ export class ClientConn {
    */
   private abortRequest(job: Job | null, refusal: ProxyError): void {
     this.reading = null;
-    if (job !== null) job.cancel();
+    if (job !== null) {
+      job.refused = true; // counted (and logged) by its refusal, once
+      job.cancel();
+    }
     this.refuse(refusal);
   }
 
@@ -369,6 +376,7 @@ export class ClientConn {
     this.context.eventLog?.refused(client, refusal);
     // A refused HEAD request (its head parsed far enough to know) gets the error without a body.
     const job = Job.local(refusal.status, this.parser.methodSoFar === METHOD_HEAD, retryAfter);
+    this.context.refusals?.done(job.status, -1, 0, job.bytesOut);
     if (this.context.accessLog !== null) job.record = refusedRecord(this.parser, client);
     this.responses.push(job);
   }

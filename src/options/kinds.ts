@@ -238,6 +238,30 @@ function address(use: 'listen' | 'connect'): ScalarKind<Address> {
 export const listenAddress = address('listen');
 export const backendAddress = address('connect');
 
+/** An address to listen on, or null for none (off). */
+export const optionalListenAddress: ScalarKind<Address | null> = {
+  ...listenAddress,
+  show: (a) => (a === null ? '' : listenAddress.show(a)),
+};
+
+/** Histogram bucket bounds: durations, ascending, as a list or comma-separated; kept in seconds. */
+export const buckets: ScalarKind<number[]> = {
+  byHand: false,
+  limit: false,
+  arg: 'D,D,...',
+  expected: 'durations in ascending order, e.g. [5ms, 50ms, 500ms, 5s]',
+  text: (value) => (Array.isArray(value) && value.every((v) => stringOrNumber(v) !== undefined) ? value.map(stringOrNumber).join(',')
+    : typeof value === 'string' ? value : undefined),
+  parse: (flag, text) => {
+    const bounds = text.split(',').map((t) => parseDuration(flag, t) / 1000);
+    for (let i = 1; i < bounds.length; i++) {
+      if ((bounds[i] as number) <= (bounds[i - 1] as number)) throw new OptionError(`${flag}: "${text}" is not in ascending order`);
+    }
+    return bounds;
+  },
+  show: (bounds) => bounds.map((b) => (b < 1 ? `${Math.round(b * 1000)}ms` : `${b}s`)).join(','),
+};
+
 /** A trusted proxy: an IP address or CIDR subnet, kept as written. */
 export const addressOrSubnet: ScalarKind<string> = {
   byHand: false,

@@ -7,8 +7,8 @@
  * The order matters: --help lists options in it, and a config file's keys are checked in it.
  */
 import {
-  addressOrSubnet, backendAddress, choice, choices, count, duration, durationOrOff, hostHeader, list, listenAddress, logTarget, path,
-  percent, policy, requestPath, size, statusRanges, toggle, type Kind,
+  addressOrSubnet, backendAddress, buckets, choice, choices, count, duration, durationOrOff, hostHeader, list, listenAddress, logTarget, path,
+  optionalListenAddress, percent, policy, requestPath, size, statusRanges, toggle, type Kind,
 } from './kinds.js';
 import { DEFAULT_LISTEN_HOST } from './values.js';
 import { ACCESS_LOG_FORMATS, HEALTH_CHECK_TYPES, LOG_LEVELS, RETRY_CONDITIONS } from './vocabulary.js';
@@ -206,6 +206,14 @@ const TABLE = {
   logTo: option({
     flag: '--log-file', config: 'log.file', kind: logTarget, default: 2,
     description: "the error log's destination: a file, stdout or stderr",
+  }),
+  admin: option({
+    flag: '--admin', config: 'admin.listen', kind: optionalListenAddress, default: null, shownDefault: 'off',
+    description: 'the admin listener (GET /metrics); never on a proxy listener',
+  }),
+  metricsBuckets: option({
+    flag: '--metrics-buckets', config: 'admin.buckets', kind: buckets, default: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    description: "the bounds of the request duration histogram's buckets",
   }),
   allowTrace: option({
     flag: '--allow-trace', config: 'allow_trace', kind: toggle, default: false,

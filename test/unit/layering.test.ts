@@ -15,6 +15,7 @@ const RANKS: readonly string[][] = [
   ['errors.ts'],
   ['clock.ts', 'csp', 'heap', 'http1'],
   ['exchange'],
+  ['metrics'],
   ['options'],
   ['cli.ts'],
   ['log'],
@@ -23,6 +24,7 @@ const RANKS: readonly string[][] = [
   ['balancer'],
   ['routing'],
   ['frontend'],
+  ['admin'],
   ['server.ts'],
   ['main.ts'],
 ];

@@ -1,0 +1,27 @@
+/**
+ * The admin listener (`--admin HOST:PORT`, off by default, never a proxy listener): GET /metrics.
+ * It is not on the request path, so it is a plain node:http server.
+ */
+import * as http from 'node:http';
+import type { Registry } from 'prom-client';
+
+export function adminServer(registry: Registry, onError: (err: Error) => void): http.Server {
+  return http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/metrics') {
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found: the admin listener serves GET /metrics\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(req.method === 'HEAD' ? undefined : text),
+      (err: Error) => {
+        onError(err);
+        res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end('metrics failed\n');
+      },
+    );
+  });
+}
