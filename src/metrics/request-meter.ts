@@ -1,8 +1,8 @@
 /**
  * Hand-kept request counts of one backend in one pool (or of the proxy's own refusals), read by the
  * metrics and status page at scrape time. Plain numbers on the request path: prom-client's bound
- * series hash their labels on every call, 1.7 µs per request for the five series a request touches
- * here against about 20 ns for these (`make bench ARGS=metrics`).
+ * series hash their labels on every call: 1.5 µs per request for the five series a request touches,
+ * against 0.1 µs for these with the clock read of the latency (`make bench ARGS=metrics`).
  */
 
 /** Label values of the status classes, by Math.floor(status / 100); `none`: no response was sent (the client left first). */

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { INSTALL } from './load.js';
 import { freePort, onPath, processTree, start, waitForPort, type Proc } from './procs.js';
 
-export const TARGET_NAMES = ['direct', 'chanlb', 'nginx', 'haproxy', 'undici'] as const;
+export const TARGET_NAMES = ['direct', 'chanlb', 'chanlb-metrics', 'nginx', 'haproxy', 'undici'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export interface Target {
@@ -40,7 +40,12 @@ export async function startTarget(name: TargetName, setup: Setup): Promise<Targe
     if (backend === undefined || port === undefined) throw new Error('no backend');
     return { name, port, pids: [backend.pid] };
   }
-  return startProxy(name, setup, setup.backendPorts.map((p) => `127.0.0.1:${p}`));
+  const upstreams = setup.backendPorts.map((p) => `127.0.0.1:${p}`);
+  if (name === 'chanlb-metrics') {
+    // chanlb with its admin listener on: every request counted and timed (nothing scrapes during the run).
+    return { ...(await startProxy('chanlb', setup, upstreams, ['--admin', `127.0.0.1:${await freePort()}`])), name };
+  }
+  return startProxy(name, setup, upstreams);
 }
 
 /**
@@ -48,7 +53,7 @@ export async function startTarget(name: TargetName, setup: Setup): Promise<Targe
  * chanlb and undici, more lines for nginx's `location /` or for HAProxy's `backend` section.
  */
 export async function startProxy(
-  name: Exclude<TargetName, 'direct'>, setup: Pick<Setup, 'dist' | 'tmp'>, upstreams: readonly string[], extra: readonly string[] = [],
+  name: Exclude<TargetName, 'direct' | 'chanlb-metrics'>, setup: Pick<Setup, 'dist' | 'tmp'>, upstreams: readonly string[], extra: readonly string[] = [],
 ): Promise<Target> {
   const port = await freePort();
   let proc: Proc;
