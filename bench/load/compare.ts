@@ -1,5 +1,5 @@
 // `make compare` = `node dist/bench/load/compare.js [--duration 10s] [--rounds 3] [--connections 64]
-// [--threads 1] [--warmup 2s] [--tool wrk|ab] [--only direct,chanlb,nginx,haproxy,undici]`
+// [--threads 1] [--warmup 2s] [--tool wrk|ab] [--only direct,chanlb,chanlb-metrics,nginx,haproxy,undici]`
 // Starts three fast backends and every target in front of them, warms each up, then runs the same
 // load against each target once per round, rotating the order every round. Reports medians per
 // target (req/s, latency, errors, CPU µs per request of the target's processes, peak RSS) as
