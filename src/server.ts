@@ -142,6 +142,7 @@ export class Server {
     if (admin !== null && this.context.refusals !== null) {
       const view: MetricsView = {
         pools: () => this.context.routing.pools.values(),
+        rateLimiters: () => this.context.routing.rateLimiters,
         refusals: this.context.refusals,
         clientConnections: () => [...this.openPerListener].map(([server, n]) => [addressText(boundAddress(server)), n]),
         reloads: this.reloads,

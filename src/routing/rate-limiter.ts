@@ -24,12 +24,17 @@ interface Bucket {
 }
 
 export class RateLimiter {
+  /** What it limits, as the metrics label it: `*` for the proxy-wide limit, else its route. */
+  readonly name: string;
+  /** Requests refused (429) so far. */
+  limited = 0;
   private readonly buckets = new Map<string, Bucket>();
   private readonly rate: number;
   private readonly burst: number;
   private readonly maxClients: number;
 
-  constructor(options: RateLimitOptions) {
+  constructor(options: RateLimitOptions, name = '*') {
+    this.name = name;
     this.rate = options.rate;
     this.burst = options.burst;
     this.maxClients = options.maxClients;
@@ -57,6 +62,7 @@ export class RateLimiter {
       bucket.tokens -= 1;
       return 0;
     }
+    this.limited++;
     return Math.max(1, Math.ceil((1 - bucket.tokens) / this.rate));
   }
 

@@ -11,7 +11,7 @@ import { RateLimiter } from './rate-limiter.js';
 import { RouteTable } from './route-table.js';
 import type { Chan } from '../csp/chan.js';
 import type { Job } from '../exchange/job.js';
-import { DEFAULT_POOL, type PoolOptions, type ProxyOptions, type RateLimitOptions } from '../options/options.js';
+import { DEFAULT_POOL, type PoolOptions, type ProxyOptions, type RateLimitOptions, type RouteOptions } from '../options/options.js';
 
 export interface Route {
   /** Where the request is sent (a Pool, or any work channel in benchmarks). */
@@ -72,32 +72,38 @@ export class Routing {
       pools.set(definition.name, new Pool(definition, options, services, before));
     }
     const limiters: RateLimiter[] = [];
-    const limiter = (limit: RateLimitOptions): RateLimiter | null => {
+    const limiter = (limit: RateLimitOptions, name: string): RateLimiter | null => {
       if (limit.rate <= 0) return null;
       const made = new RateLimiter({
         rate: limit.rate,
         burst: limit.burst > 0 ? limit.burst : Math.max(1, Math.ceil(limit.rate)),
         maxClients: options.rateLimitClients,
-      });
+      }, name);
       limiters.push(made);
       return made;
     };
     // Routes without a limit of their own share the proxy-wide one (one bucket per client across them).
-    const shared = limiter({ rate: options.rateLimit, burst: options.rateBurst });
-    const rules = options.routes.map((r) => {
+    const shared = limiter({ rate: options.rateLimit, burst: options.rateBurst }, '*');
+    const rules = options.routes.map((r, i) => {
       const pool = pools.get(r.pool);
       if (pool === undefined) throw new Error(`route to pool "${r.pool}", which is not defined`); // withDefaults refuses such options
       return {
         host: r.host,
         pathPrefix: r.pathPrefix,
         port: r.port,
-        target: { pool, rateLimiter: r.rateLimit === null ? shared : limiter(r.rateLimit) },
+        target: { pool, rateLimiter: r.rateLimit === null ? shared : limiter(r.rateLimit, routeName(r, i)) },
       };
     });
     const defaultPool = pools.get(DEFAULT_POOL);
     const fallback = defaultPool === undefined ? null : { pool: defaultPool, rateLimiter: shared };
     return new Routing(new RouteTable(rules), fallback, pools, limiters);
   }
+}
+
+/** A route as the metrics label it: its place in the list and what it matches (`2 api.example.com/v1 :8081`). */
+function routeName(r: RouteOptions, index: number): string {
+  const match = `${r.host ?? ''}${r.pathPrefix ?? ''}${r.port === null ? '' : ` :${r.port}`}`;
+  return `${index + 1} ${match === '' ? 'any' : match}`.trim();
 }
 
 /** The named pools, and the default pool when `backends` are given. */

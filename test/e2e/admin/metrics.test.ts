@@ -76,6 +76,18 @@ test('the proxy\'s own answers are counted under backend "": 404 refusals, and 5
   assert.is(valueOf(e, 'chanlb_requests_total'), 2);
 }));
 
+test('requests over a rate limit: chanlb_rate_limited_total by limit, and 4xx under backend ""', () => withCleanup(async (c) => {
+  const backends = await helloBackends(c, 1);
+  const { proxy, port } = await startProxy(c, backends, { admin: { host: HOST, port: 0 }, rateLimit: 1, rateBurst: 1 });
+  const statuses: number[] = [];
+  for (let i = 0; i < 3; i++) statuses.push(...(await requests(c, port, [`/r${i}`])));
+  assert.equal(statuses, [200, 429, 429]);
+  const { e } = await scrape(proxy);
+  assert.is(valueOf(e, 'chanlb_rate_limited_total', { route: '*' }), 2);
+  assert.is(valueOf(e, 'chanlb_requests_total', { backend: '', code: '4xx' }), 2);
+  assert.is(valueOf(e, 'chanlb_requests_total', { code: '2xx' }), 1);
+}));
+
 test('label sets stay bounded: a thousand different paths add no series', () => withCleanup(async (c) => {
   const backends = await helloBackends(c, 1);
   const { proxy, port } = await startProxy(c, backends, { admin: { host: HOST, port: 0 } });
