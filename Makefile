@@ -3,6 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := run
 
 LISTEN        ?= 0.0.0.0:8080
+ADMIN         ?= 127.0.0.1:9901
 BACKEND_PORTS ?= 9001 9002 9003
 comma         := ,
 BACKENDS      ?= $(subst $() $(),$(comma),$(addprefix 127.0.0.1:,$(BACKEND_PORTS)))
@@ -46,7 +47,7 @@ stop_backend:
 # Backends in the background, the proxy in the foreground; Ctrl-C stops both.
 run: start_backend
 	@trap 'bash backends/demo.sh stop $(RUN_DIR)' EXIT; \
-	node dist/src/main.js --listen $(LISTEN) --backend $(BACKENDS)
+	node dist/src/main.js --listen $(LISTEN) --backend $(BACKENDS) --admin $(ADMIN)
 
 # Every uvu suite under dist/test (unit/ and e2e/), then one closing line "N passed, N failed" from uvu's totals.
 test: build

@@ -98,7 +98,8 @@ const say = (line: string): void => {
 function describe(proxy: Server): string {
   const listening = proxy.addresses().map((a) => `${a.host}:${a.port}`).join(', ');
   const pools = proxy.stats().pools.map((p) => `${p.name}: ${p.workers.map((w) => w.name).join(', ')}`).join('; ');
-  return `${listening}, balancing over ${pools}`;
+  const admin = proxy.adminAddress();
+  return `${listening}, balancing over ${pools}${admin === null ? '' : `; metrics at http://${admin.host}:${admin.port}/metrics`}`;
 }
 
 main().catch((err: unknown) => {
