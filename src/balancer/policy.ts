@@ -25,6 +25,8 @@ export interface Policy<W extends PoolMember> {
   remove(w: W): boolean;
   /** w's effective weight changed (slow start). */
   reweigh(w: W, weight: number): void;
+  /** The members in rotation (in no particular order); do not change the policy while iterating. */
+  [Symbol.iterator](): Iterator<W>;
 }
 
 /** The heap: the least pending/weight on top, ties taking turns. */
@@ -47,6 +49,10 @@ abstract class ListPolicy<W extends PoolMember> implements Policy<W> {
   }
 
   abstract pick(): W | undefined;
+
+  [Symbol.iterator](): Iterator<W> {
+    return this.members[Symbol.iterator]();
+  }
 
   pickExcept(except: readonly W[]): W | undefined {
     return leastLoadedExcept(this.members, except);

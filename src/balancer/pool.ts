@@ -14,6 +14,8 @@ import { Worker } from './worker.js';
 import { Retries, retryPolicyOf } from './retries.js';
 import { checkOptionsOf, type HealthChecks } from './active-health.js';
 import { RequestMeter } from '../metrics/request-meter.js';
+import { lessLoaded } from './worker-heap.js';
+import type { PolicyName } from '../options/vocabulary.js';
 import type { Job } from '../exchange/job.js';
 import type { EventLog } from '../log/event-log.js';
 import { POOL_SETTINGS, type PoolOptions, type PoolSettings, type ProxyOptions } from '../options/options.js';
@@ -74,6 +76,7 @@ export function poolKey(pool: PoolOptions, settings: BackendSettings): string {
 export class Pool {
   readonly name: string;
   readonly key: string;
+  readonly policy: PolicyName;
   readonly work: Chan<Job>;
   readonly workers: readonly Worker[];
   readonly retries: Retries;
@@ -88,6 +91,7 @@ export class Pool {
   constructor(pool: PoolOptions, proxyWide: BackendSettings, services: PoolServices, previous: ReadonlySet<string> | null) {
     const { clock, log, checks } = services;
     this.name = pool.name;
+    this.policy = pool.policy;
     this.key = poolKey(pool, proxyWide);
     const settings = settingsOf(pool, proxyWide);
     const channels = balancerChannels(pool.backends.length, settings.maxBackendQueue);
@@ -162,6 +166,18 @@ export class Pool {
       down: w.down,
       weight: w.weight,
     }));
+  }
+
+  /**
+   * The backends in rotation in the order the policy would pick them now, and the next one: for
+   * least-pending the least loaded first (pending/weight, ties by turn); the others have no fixed
+   * next (round robin's turn moves on a pick, p2c draws at random), so `next` is null.
+   */
+  rotation(): { order: Worker[]; next: Worker | null } {
+    const members = [...this.balancer.workers];
+    if (this.policy !== 'least-pending') return { order: members, next: null };
+    members.sort((a, b) => (lessLoaded(a, b) ? -1 : lessLoaded(b, a) ? 1 : 0));
+    return { order: members, next: members[0] ?? null };
   }
 
   retryStats(): RetryStats {

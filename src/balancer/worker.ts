@@ -208,6 +208,17 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job>, CheckSubscri
     return this.passive.ejected;
   }
 
+  /** Its active check's last result (null: no check, or none finished yet). */
+  get lastCheck(): { ok: boolean; why: string; at: number } | null {
+    const c = this.check;
+    return c === null || c.lastAt < 0 ? null : { ok: c.lastOk, why: c.lastWhy, at: c.lastAt };
+  }
+
+  /** The configured weight (what slow start ramps towards). */
+  get configuredWeight(): number {
+    return this.slowStart.weight;
+  }
+
   /** Down by its active check. */
   get down(): boolean {
     return this.check !== null && !this.check.up;

@@ -1,0 +1,71 @@
+/**
+ * Issue #13, GET /status.json: the pools as they are, backends in the order the heap would pick them
+ * and the next one, a backend's state as health checks change it, counts that match the traffic.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Server } from '../../../src/server.js';
+import type { StatusSnapshot } from '../../../src/admin/status.js';
+import { GET } from '../../kit/raw-client.js';
+import { closedPort, connect, helloBackends, HOST, startProxy, waitFor, withCleanup } from '../../kit/harness.js';
+
+async function status(proxy: Server): Promise<StatusSnapshot> {
+  const admin = proxy.adminAddress();
+  assert.ok(admin !== null);
+  const res = await fetch(`http://${HOST}:${admin.port}/status.json`);
+  assert.is(res.status, 200);
+  assert.is(res.headers.get('content-type'), 'application/json');
+  return (await res.json()) as StatusSnapshot;
+}
+
+test('the heap order: a backend holding requests goes behind an idle one, which is next; counts match the traffic', () => withCleanup(async (c) => {
+  const [slow] = await helloBackends(c, 1, 400);
+  const [fast] = await helloBackends(c, 1);
+  assert.ok(slow !== undefined && fast !== undefined);
+  const { proxy, port } = await startProxy(c, [slow, fast], { admin: { host: HOST, port: 0 } });
+  const name = (p: number): string => `${HOST}:${p}`;
+  // Two requests at once: one each (equal loads take turns); the fast one answers, the slow one holds its.
+  const clients = await Promise.all([connect(c, port), connect(c, port)]);
+  await Promise.all(clients.map((client, i) => client.write(GET(`/hold${i}`))));
+  const fastAnswer = await Promise.race(clients.map((client) => client.readResponse()));
+  assert.is(fastAnswer.body.toString(), 'Hello from 1\n');
+  await waitFor('the fast backend idle, the slow one busy', () => {
+    const w = proxy.stats().workers;
+    return w.find((x) => x.name === name(fast.port))?.pending === 0 && w.find((x) => x.name === name(slow.port))?.pending === 1;
+  }, 2_000);
+  const s = await status(proxy);
+  const pool = s.pools[0];
+  assert.ok(pool !== undefined);
+  assert.is(pool.name, 'default');
+  assert.is(pool.policy, 'least-pending');
+  assert.equal(pool.order, [name(fast.port), name(slow.port)]);
+  assert.is(pool.next, name(fast.port));
+  const slowStatus = pool.backends.find((b) => b.name === name(slow.port));
+  const fastStatus = pool.backends.find((b) => b.name === name(fast.port));
+  assert.is(slowStatus?.pending, 1);
+  assert.is(slowStatus?.state, 'up');
+  assert.is(fastStatus?.requests['2xx'], 1);
+  assert.is(fastStatus?.picks, 1);
+}));
+
+test('a backend its health check takes down shows as down, leaves the order, and shows the check that failed', () => withCleanup(async (c) => {
+  const [alive] = await helloBackends(c, 1);
+  assert.ok(alive !== undefined);
+  const dead = await closedPort();
+  const { proxy } = await startProxy(c, [{ port: dead }, alive], {
+    admin: { host: HOST, port: 0 }, healthCheck: 'tcp', healthCheckIntervalMs: 40, healthCheckFall: 2, healthCheckJitter: 0,
+  });
+  await waitFor('down', () => proxy.stats().workers.some((w) => w.down), 5_000);
+  const s = await status(proxy);
+  const pool = s.pools[0];
+  assert.ok(pool !== undefined);
+  const down = pool.backends.find((b) => b.name === `${HOST}:${dead}`);
+  assert.is(down?.state, 'down');
+  assert.is(down?.check?.ok, false);
+  assert.match(down?.check?.why ?? '', /ECONNREFUSED/);
+  assert.ok((down?.check?.ageSeconds ?? -1) >= 0);
+  assert.equal(pool.order, [`${HOST}:${alive.port}`]);
+  assert.is(pool.backends.find((b) => b.name === `${HOST}:${alive.port}`)?.check?.ok, true);
+}));
+
+test.run();
