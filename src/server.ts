@@ -31,7 +31,7 @@ import type { Address, ProxyOptions } from './options/options.js';
 import { RequestMeter } from './metrics/request-meter.js';
 import { adminServer } from './admin/admin-server.js';
 import { metricsRegistry, type MetricsView } from './admin/metrics.js';
-import { statusSnapshot, type StatusSnapshot } from './admin/status.js';
+import { statusSnapshot } from './admin/status.js';
 
 /** The package's version, for chanlb_build_info. */
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -150,8 +150,13 @@ export class Server {
         version: VERSION,
       };
       const startedAt = performance.now();
-      const status = (): StatusSnapshot => statusSnapshot(this.context.routing.pools.values(), VERSION, startedAt);
-      const server = adminServer(metricsRegistry(view), status, (err) => this.eventLog.error('metrics_failed', `metrics failed: ${err.message}`));
+      const server = adminServer({
+        registry: metricsRegistry(view),
+        status: () => statusSnapshot(this.context.routing.pools.values(), VERSION, startedAt),
+        backend: (pool, name) => this.context.routing.pools.get(pool)?.workers.find((w) => w.name === name),
+        token: () => this.currentOptions.adminToken,
+        onError: (err) => this.eventLog.error('metrics_failed', `metrics failed: ${err.message}`),
+      });
       this.admin = server;
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err) => reject(listenError(admin.host, admin.port, err)));

@@ -1,32 +1,98 @@
 /**
- * The admin listener (`--admin HOST:PORT`, off by default, never a proxy listener): GET /metrics
- * and GET /status.json. It is not on the request path, so it is a plain node:http server.
+ * The admin listener (`--admin HOST:PORT`, off by default, never a proxy listener). It is not on the
+ * request path, so it is a plain node:http server.
+ *
+ *   GET  /metrics                               Prometheus text (metrics.ts)
+ *   GET  /status.json                           the pools as they are (status.ts)
+ *   POST /backends/POOL/HOST:PORT/drain         no new requests to it; those in flight finish
+ *   POST /backends/POOL/HOST:PORT/return        back in rotation (if its health allows)
+ *   POST /backends/POOL/HOST:PORT/weight?value=W its configured weight (a finite number > 0)
+ *
+ * With `admin.token` set, a POST without `Authorization: Bearer TOKEN` gets 401.
  */
 import * as http from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
 import type { Registry } from 'prom-client';
+import type { Worker } from '../balancer/worker.js';
 import type { StatusSnapshot } from './status.js';
 
-export function adminServer(registry: Registry, status: () => StatusSnapshot, onError: (err: Error) => void): http.Server {
+export interface AdminHandlers {
+  registry: Registry;
+  status(): StatusSnapshot;
+  /** The backend `name` of the current pool `pool`, if there is one. */
+  backend(pool: string, name: string): Worker | undefined;
+  /** The token POSTs need now (a reload may change it), or null for none. */
+  token(): string | null;
+  onError(err: Error): void;
+}
+
+const ACTION = /^\/backends\/([^/]+)\/([^/]+)\/(drain|return|weight)$/;
+
+function send(res: http.ServerResponse, status: number, body: string, headers: http.OutgoingHttpHeaders = {}): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers }).end(`${body}\n`);
+}
+
+function authorized(req: http.IncomingMessage, token: string): boolean {
+  const given = Buffer.from(req.headers.authorization ?? '');
+  const wanted = Buffer.from(`Bearer ${token}`);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
+}
+
+function act(h: AdminHandlers, req: http.IncomingMessage, res: http.ServerResponse, url: URL, m: RegExpExecArray): void {
+  if (req.method !== 'POST') {
+    send(res, 405, 'method not allowed: actions are POST', { Allow: 'POST' });
+    return;
+  }
+  const token = h.token();
+  if (token !== null && !authorized(req, token)) {
+    send(res, 401, 'unauthorized: send Authorization: Bearer <admin.token>', { 'WWW-Authenticate': 'Bearer realm="chanlb admin"' });
+    return;
+  }
+  const [, pool = '', name = '', action] = m;
+  const worker = h.backend(decodeURIComponent(pool), decodeURIComponent(name));
+  if (worker === undefined) {
+    send(res, 404, `no backend ${decodeURIComponent(name)} in pool ${decodeURIComponent(pool)}`);
+    return;
+  }
+  if (action === 'weight') {
+    const value = Number(url.searchParams.get('value'));
+    if (!(value > 0 && Number.isFinite(value))) {
+      send(res, 400, 'weight: give ?value= a finite number > 0');
+      return;
+    }
+    worker.setWeight(value);
+  } else {
+    worker.drain(action === 'drain');
+  }
+  send(res, 200, `${worker.name}: ${action === 'weight' ? `weight ${worker.configuredWeight}` : worker.draining ? 'draining' : 'returned'}`);
+}
+
+export function adminServer(h: AdminHandlers): http.Server {
   return http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path !== '/metrics' && path !== '/status.json') {
-      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found: the admin listener serves GET /metrics and /status.json\n');
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const action = ACTION.exec(url.pathname);
+    if (action !== null) {
+      act(h, req, res, url, action);
+      return;
+    }
+    if (url.pathname !== '/metrics' && url.pathname !== '/status.json') {
+      send(res, 404, 'not found: the admin listener serves GET /metrics, GET /status.json and POST /backends/POOL/HOST:PORT/{drain,return,weight}');
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+      send(res, 405, 'method not allowed', { Allow: 'GET, HEAD' });
       return;
     }
-    if (path === '/status.json') {
-      const body = `${JSON.stringify(status())}\n`;
-      res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(req.method === 'HEAD' ? undefined : body);
+    const head = req.method === 'HEAD';
+    if (url.pathname === '/status.json') {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(head ? undefined : `${JSON.stringify(h.status())}\n`);
       return;
     }
-    registry.metrics().then(
-      (text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(req.method === 'HEAD' ? undefined : text),
+    h.registry.metrics().then(
+      (text) => res.writeHead(200, { 'Content-Type': h.registry.contentType }).end(head ? undefined : text),
       (err: Error) => {
-        onError(err);
-        res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end('metrics failed\n');
+        h.onError(err);
+        send(res, 500, 'metrics failed');
       },
     );
   });

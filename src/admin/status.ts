@@ -7,7 +7,7 @@ import { STATUS_CLASSES } from '../metrics/request-meter.js';
 import type { Pool } from '../balancer/pool.js';
 import type { Worker } from '../balancer/worker.js';
 
-export type BackendState = 'up' | 'slow-start' | 'ejected' | 'down';
+export type BackendState = 'up' | 'slow-start' | 'ejected' | 'down' | 'draining';
 
 export interface BackendStatus {
   name: string;
@@ -42,6 +42,7 @@ export interface StatusSnapshot {
 }
 
 function stateOf(w: Worker): BackendState {
+  if (w.draining) return 'draining';
   if (w.down) return 'down';
   if (w.ejected) return 'ejected';
   return w.weight < w.configuredWeight ? 'slow-start' : 'up';

@@ -6,7 +6,8 @@
  */
 export class SlowStart {
   readonly durationMs: number;
-  readonly weight: number;
+  /** The configured weight (an operator may change it at run time). */
+  weight: number;
   /** When the ramp began (clock ms); -1: not ramping. */
   private since = -1;
 

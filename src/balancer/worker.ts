@@ -226,7 +226,23 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job>, CheckSubscri
 
   /** Neither ejected nor down; the balancer learns of each change on `health`. */
   get inRotation(): boolean {
-    return !this.passive.ejected && !this.down;
+    return !this.passive.ejected && !this.down && !this.draining;
+  }
+
+  /** Drained by an operator: no new requests; those in flight finish. */
+  draining = false;
+
+  /** An operator drains the backend (true) or returns it (false). */
+  drain(on: boolean): void {
+    this.draining = on;
+    this.healthChanged(this.pool.clock.now);
+  }
+
+  /** An operator sets the backend's weight (a slow start under way goes on towards it). */
+  setWeight(weight: number): void {
+    this.slowStart.weight = weight;
+    this.wantedWeight = this.slowStart.weightAt(this.pool.clock.now);
+    this.tellHealth();
   }
 
   /** CheckSubscriber: the active check took the backend down or brought it back (and logged it). */

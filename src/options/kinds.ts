@@ -244,6 +244,9 @@ export const optionalListenAddress: ScalarKind<Address | null> = {
   show: (a) => (a === null ? '' : listenAddress.show(a)),
 };
 
+/** A secret: any non-empty text (read as a path is), never shown (in --help or the README). */
+export const secret: ScalarKind<string | null> = { ...path, arg: 'TOKEN', expected: 'a non-empty string', show: () => '' };
+
 /** Histogram bucket bounds: durations, ascending, as a list or comma-separated; kept in seconds. */
 export const buckets: ScalarKind<number[]> = {
   byHand: false,

@@ -8,7 +8,7 @@
  */
 import {
   addressOrSubnet, backendAddress, buckets, choice, choices, count, duration, durationOrOff, hostHeader, list, listenAddress, logTarget, path,
-  optionalListenAddress, percent, policy, requestPath, size, statusRanges, toggle, type Kind,
+  optionalListenAddress, percent, policy, requestPath, secret, size, statusRanges, toggle, type Kind,
 } from './kinds.js';
 import { DEFAULT_LISTEN_HOST } from './values.js';
 import { ACCESS_LOG_FORMATS, HEALTH_CHECK_TYPES, LOG_LEVELS, RETRY_CONDITIONS } from './vocabulary.js';
@@ -209,7 +209,11 @@ const TABLE = {
   }),
   admin: option({
     flag: '--admin', config: 'admin.listen', kind: optionalListenAddress, default: null, shownDefault: 'off',
-    description: 'the admin listener (GET /metrics); never on a proxy listener',
+    description: 'the admin listener (GET /metrics, /status.json; POST drain, return, weight); never on a proxy listener',
+  }),
+  adminToken: option({
+    config: 'admin.token', kind: secret, default: null, shownDefault: 'none',
+    description: "a bearer token the admin listener's POST actions require (config only: a flag would show it in ps)",
   }),
   metricsBuckets: option({
     flag: '--metrics-buckets', config: 'admin.buckets', kind: buckets, default: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
