@@ -4,6 +4,7 @@
  *
  *   GET  /metrics                               Prometheus text (metrics.ts)
  *   GET  /status.json                           the pools as they are (status.ts)
+ *   GET  /status/events                         the same as Server-Sent Events, one a second
  *   POST /backends/POOL/HOST:PORT/drain         no new requests to it; those in flight finish
  *   POST /backends/POOL/HOST:PORT/return        back in rotation (if its health allows)
  *   POST /backends/POOL/HOST:PORT/weight?value=W its configured weight (a finite number > 0)
@@ -67,6 +68,26 @@ function act(h: AdminHandlers, req: http.IncomingMessage, res: http.ServerRespon
   send(res, 200, `${worker.name}: ${action === 'weight' ? `weight ${worker.configuredWeight}` : worker.draining ? 'draining' : 'returned'}`);
 }
 
+/** How often the event stream sends a snapshot; and how long a browser waits before reconnecting. */
+const EVENT_INTERVAL_MS = 1000;
+const RECONNECT_MS = 2000;
+
+/** Server-Sent Events: a snapshot at once, then one a second, until the client goes. */
+function streamStatus(h: AdminHandlers, res: http.ServerResponse, head: boolean): void {
+  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
+  if (head) {
+    res.end();
+    return;
+  }
+  const push = (): void => {
+    res.write(`data: ${JSON.stringify(h.status())}\n\n`);
+  };
+  res.write(`retry: ${RECONNECT_MS}\n\n`);
+  push();
+  const timer = setInterval(push, EVENT_INTERVAL_MS);
+  res.once('close', () => clearInterval(timer));
+}
+
 export function adminServer(h: AdminHandlers): http.Server {
   return http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin');
@@ -75,8 +96,8 @@ export function adminServer(h: AdminHandlers): http.Server {
       act(h, req, res, url, action);
       return;
     }
-    if (url.pathname !== '/metrics' && url.pathname !== '/status.json') {
-      send(res, 404, 'not found: the admin listener serves GET /metrics, GET /status.json and POST /backends/POOL/HOST:PORT/{drain,return,weight}');
+    if (url.pathname !== '/metrics' && url.pathname !== '/status.json' && url.pathname !== '/status/events') {
+      send(res, 404, 'not found: the admin listener serves GET /metrics, /status.json, /status/events and POST /backends/POOL/HOST:PORT/{drain,return,weight}');
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -84,6 +105,10 @@ export function adminServer(h: AdminHandlers): http.Server {
       return;
     }
     const head = req.method === 'HEAD';
+    if (url.pathname === '/status/events') {
+      streamStatus(h, res, head);
+      return;
+    }
     if (url.pathname === '/status.json') {
       res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(head ? undefined : `${JSON.stringify(h.status())}\n`);
       return;

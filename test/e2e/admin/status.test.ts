@@ -3,6 +3,7 @@
  * and the next one, a backend's state as health checks change it, counts that match the traffic.
  */
 import { test } from 'uvu';
+import * as http from 'node:http';
 import * as assert from 'uvu/assert';
 import type { Server } from '../../../src/server.js';
 import type { StatusSnapshot } from '../../../src/admin/status.js';
@@ -66,6 +67,38 @@ test('a backend its health check takes down shows as down, leaves the order, and
   assert.ok((down?.check?.ageSeconds ?? -1) >= 0);
   assert.equal(pool.order, [`${HOST}:${alive.port}`]);
   assert.is(pool.backends.find((b) => b.name === `${HOST}:${alive.port}`)?.check?.ok, true);
+}));
+
+test('/status/events: Server-Sent Events with a snapshot at once and then every second; a drain shows in a later one', () => withCleanup(async (c) => {
+  const backends = await helloBackends(c, 2);
+  const { proxy } = await startProxy(c, backends, { admin: { host: HOST, port: 0 } });
+  const admin = proxy.adminAddress();
+  assert.ok(admin !== null);
+  const target = `${HOST}:${backends[0]?.port}`;
+  const snapshots: StatusSnapshot[] = [];
+  let retry = '';
+  const req = http.get(`http://${HOST}:${admin.port}/status/events`);
+  c.add({ close: async () => { req.destroy(); } });
+  const res = await new Promise<http.IncomingMessage>((resolve) => req.once('response', resolve));
+  assert.is(res.headers['content-type'], 'text/event-stream');
+  let buffered = '';
+  res.setEncoding('utf8');
+  res.on('data', (chunk: string) => {
+    buffered += chunk;
+    for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
+      const event = buffered.slice(0, end);
+      buffered = buffered.slice(end + 2);
+      if (event.startsWith('retry: ')) retry = event.slice(7);
+      if (event.startsWith('data: ')) snapshots.push(JSON.parse(event.slice(6)) as StatusSnapshot);
+    }
+  });
+  await waitFor('the first snapshot', () => snapshots.length >= 1, 2_000);
+  assert.is(retry, '2000', 'browsers reconnect after 2 s');
+  assert.is(snapshots[0]?.pools[0]?.backends.find((b) => b.name === target)?.state, 'up');
+  const drained = await fetch(`http://${HOST}:${admin.port}/backends/default/${target}/drain`, { method: 'POST' });
+  assert.is(drained.status, 200);
+  const seen = snapshots.length;
+  await waitFor('a later snapshot showing the drain', () => snapshots.slice(seen).some((s) => s.pools[0]?.backends.find((b) => b.name === target)?.state === 'draining'), 5_000);
 }));
 
 test.run();
