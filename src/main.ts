@@ -99,7 +99,7 @@ function describe(proxy: Server): string {
   const listening = proxy.addresses().map((a) => `${a.host}:${a.port}`).join(', ');
   const pools = proxy.stats().pools.map((p) => `${p.name}: ${p.workers.map((w) => w.name).join(', ')}`).join('; ');
   const admin = proxy.adminAddress();
-  return `${listening}, balancing over ${pools}${admin === null ? '' : `; metrics at http://${admin.host}:${admin.port}/metrics`}`;
+  return `${listening}, balancing over ${pools}${admin === null ? '' : `; status page at http://${admin.host}:${admin.port}/status`}`;
 }
 
 main().catch((err: unknown) => {

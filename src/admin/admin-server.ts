@@ -2,6 +2,7 @@
  * The admin listener (`--admin HOST:PORT`, off by default, never a proxy listener). It is not on the
  * request path, so it is a plain node:http server.
  *
+ *   GET  /status                                the live status page (status-page.ts)
  *   GET  /metrics                               Prometheus text (metrics.ts)
  *   GET  /status.json                           the pools as they are (status.ts)
  *   GET  /status/events                         the same as Server-Sent Events, one a second
@@ -16,6 +17,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { Worker } from '../balancer/worker.js';
 import type { StatusSnapshot } from './status.js';
+import { STATUS_PAGE } from './status-page.js';
 
 export interface AdminHandlers {
   registry: Registry;
@@ -96,8 +98,8 @@ export function adminServer(h: AdminHandlers): http.Server {
       act(h, req, res, url, action);
       return;
     }
-    if (url.pathname !== '/metrics' && url.pathname !== '/status.json' && url.pathname !== '/status/events') {
-      send(res, 404, 'not found: the admin listener serves GET /metrics, /status.json, /status/events and POST /backends/POOL/HOST:PORT/{drain,return,weight}');
+    if (!['/status', '/metrics', '/status.json', '/status/events'].includes(url.pathname)) {
+      send(res, 404, 'not found: the admin listener serves GET /status, /metrics, /status.json, /status/events and POST /backends/POOL/HOST:PORT/{drain,return,weight}');
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -105,6 +107,10 @@ export function adminServer(h: AdminHandlers): http.Server {
       return;
     }
     const head = req.method === 'HEAD';
+    if (url.pathname === '/status') {
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' }).end(head ? undefined : STATUS_PAGE);
+      return;
+    }
     if (url.pathname === '/status/events') {
       streamStatus(h, res, head);
       return;

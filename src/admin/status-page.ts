@@ -1,0 +1,102 @@
+/**
+ * GET /status: one self-contained page (no CDN, works offline) that follows /status/events. Per
+ * pool: the heap's order and the next backend; per backend its state, weights, pending now with a
+ * chart of the last minute, picks and requests per second (from consecutive snapshots), requests by
+ * status class, ejections and its last health check.
+ */
+export const STATUS_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>chanlb status</title>
+<style>
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #1d232a; background: #f6f7f9; }
+  h1 { font-size: 1.3rem; margin: 0 0 .25rem; }
+  h2 { font-size: 1.05rem; margin: 1.5rem 0 .5rem; }
+  #meta { color: #5b6570; }
+  .order { margin: .25rem 0 .75rem; }
+  .order span { display: inline-block; padding: .1rem .5rem; margin-right: .35rem; border-radius: .3rem; background: #e3e7ec; }
+  .order span.next { background: #1f7a4d; color: #fff; }
+  table { border-collapse: collapse; background: #fff; width: 100%; }
+  th, td { text-align: right; padding: .35rem .6rem; border-bottom: 1px solid #e3e7ec; white-space: nowrap; }
+  th:first-child, td:first-child, td.state { text-align: left; }
+  .up { color: #1f7a4d; } .slow-start { color: #9a6b00; } .draining { color: #5b6570; } .ejected, .down { color: #b3261e; font-weight: 600; }
+  svg { vertical-align: middle; }
+  #conn.lost { color: #b3261e; }
+</style>
+</head>
+<body>
+<h1>chanlb</h1>
+<div id="meta">connecting… <span id="conn"></span></div>
+<div id="pools"></div>
+<script>
+(() => {
+  const HISTORY = 60;
+  const history = new Map();   // pool/backend -> pending samples, one per snapshot
+  let previous = null;         // the last snapshot, for rates
+  const el = (tag, attrs = {}, text = '') => {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    if (text !== '') e.textContent = text;
+    return e;
+  };
+  const chart = (samples) => {
+    const w = 120, h = 24, max = Math.max(1, ...samples);
+    const points = samples.map((v, i) => (i * w / (HISTORY - 1)).toFixed(1) + ',' + (h - v * h / max).toFixed(1)).join(' ');
+    const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+    svg.setAttribute('width', w); svg.setAttribute('height', h); svg.setAttribute('class', 'chart');
+    const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
+    line.setAttribute('points', points); line.setAttribute('fill', 'none'); line.setAttribute('stroke', '#2b6cb0');
+    svg.appendChild(line);
+    return svg;
+  };
+  const rate = (now, before, seconds) => before === undefined || seconds <= 0 ? 0 : Math.max(0, (now - before) / seconds);
+  const render = (s) => {
+    document.getElementById('meta').firstChild.textContent = 'version ' + s.version + ' · up ' + Math.round(s.uptimeSeconds) + ' s · ';
+    const seconds = previous === null ? 0 : s.uptimeSeconds - previous.uptimeSeconds;
+    const root = document.getElementById('pools');
+    root.replaceChildren();
+    for (const pool of s.pools) {
+      const before = previous?.pools.find((p) => p.name === pool.name);
+      root.appendChild(el('h2', {}, 'pool ' + pool.name + ' (' + pool.policy + ')'));
+      const order = el('div', { class: 'order', 'data-pool': pool.name });
+      order.appendChild(el('strong', {}, pool.order.length === 0 ? 'no backend in rotation: requests get 503' : 'heap order: '));
+      for (const name of pool.order) order.appendChild(el('span', { class: name === pool.next ? 'next' : '' }, name + (name === pool.next ? ' (next)' : '')));
+      root.appendChild(order);
+      const table = el('table', { 'data-pool': pool.name });
+      const head = el('tr');
+      for (const t of ['backend', 'state', 'weight', 'pending', 'last minute', 'picks/s', 'req/s', '2xx', '4xx', '5xx', 'ejections', 'health check']) head.appendChild(el('th', {}, t));
+      table.appendChild(head);
+      for (const b of pool.backends) {
+        const key = pool.name + '/' + b.name;
+        const samples = (history.get(key) ?? []).concat(b.pending).slice(-HISTORY);
+        history.set(key, samples);
+        const old = before?.backends.find((x) => x.name === b.name);
+        const total = (r) => Object.values(r).reduce((a, v) => a + v, 0);
+        const row = el('tr', { class: 'backend', 'data-backend': b.name });
+        row.appendChild(el('td', {}, b.name));
+        row.appendChild(el('td', { class: 'state ' + b.state }, b.state));
+        row.appendChild(el('td', {}, b.weight === b.configuredWeight ? String(b.weight) : b.weight.toFixed(2) + ' → ' + b.configuredWeight));
+        row.appendChild(el('td', { class: 'pending' }, String(b.pending)));
+        const cell = el('td'); cell.appendChild(chart(samples)); row.appendChild(cell);
+        row.appendChild(el('td', { class: 'picks-rate' }, rate(b.picks, old?.picks, seconds).toFixed(1)));
+        row.appendChild(el('td', { class: 'req-rate' }, rate(total(b.requests), old === undefined ? undefined : total(old.requests), seconds).toFixed(1)));
+        for (const c of ['2xx', '4xx', '5xx']) row.appendChild(el('td', { class: 'count-' + c }, String(b.requests[c] ?? 0)));
+        row.appendChild(el('td', {}, String(b.ejections)));
+        row.appendChild(el('td', {}, b.check === null ? '-' : (b.check.ok ? 'passed' : 'failed: ' + b.check.why) + ', ' + b.check.ageSeconds.toFixed(1) + ' s ago'));
+        table.appendChild(row);
+      }
+      root.appendChild(table);
+    }
+    previous = s;
+  };
+  const conn = document.getElementById('conn');
+  const events = new EventSource('/status/events');
+  events.onmessage = (e) => { conn.textContent = 'live'; conn.className = ''; render(JSON.parse(e.data)); };
+  events.onerror = () => { conn.textContent = 'connection lost, reconnecting…'; conn.className = 'lost'; };
+})();
+</script>
+</body>
+</html>
+`;
