@@ -1,8 +1,9 @@
 /**
  * GET /status: one self-contained page (no CDN, works offline) that follows /status/events. Per
  * pool: the heap's order and the next backend; per backend its state, weights, pending now with a
- * chart of the last minute, picks and requests per second (from consecutive snapshots), requests by
- * status class, ejections and its last health check.
+ * chart of the last minute, picks and requests per second (from consecutive snapshots), p50 and p99
+ * latency over the last ten seconds (from the histogram's buckets, interpolated as Prometheus'
+ * histogram_quantile does), requests by status class, ejections and its last health check.
  */
 export const STATUS_PAGE = `<!doctype html>
 <html lang="en">
@@ -33,7 +34,9 @@ export const STATUS_PAGE = `<!doctype html>
 <script>
 (() => {
   const HISTORY = 60;
+  const WINDOW = 10;           // snapshots (seconds) the latency quantiles cover
   const history = new Map();   // pool/backend -> pending samples, one per snapshot
+  const latencies = new Map(); // pool/backend -> the last WINDOW + 1 histograms' counts
   let previous = null;         // the last snapshot, for rates
   const el = (tag, attrs = {}, text = '') => {
     const e = document.createElement(tag);
@@ -51,6 +54,22 @@ export const STATUS_PAGE = `<!doctype html>
     svg.appendChild(line);
     return svg;
   };
+  // The q-quantile of the requests in a histogram's bucket counts, in ms (null when there are none).
+  const quantile = (q, bounds, counts) => {
+    const total = counts.reduce((a, v) => a + v, 0);
+    if (total === 0) return null;
+    let seen = 0;
+    for (let i = 0; i < counts.length; i++) {
+      if (seen + counts[i] >= q * total) {
+        if (i >= bounds.length) return bounds[bounds.length - 1] * 1000;
+        const lower = i === 0 ? 0 : bounds[i - 1];
+        return (lower + (bounds[i] - lower) * ((q * total - seen) / counts[i])) * 1000;
+      }
+      seen += counts[i];
+    }
+    return null;
+  };
+  const ms = (v) => v === null ? '-' : v < 10 ? v.toFixed(2) : v.toFixed(0);
   const rate = (now, before, seconds) => before === undefined || seconds <= 0 ? 0 : Math.max(0, (now - before) / seconds);
   const render = (s) => {
     document.getElementById('meta').firstChild.textContent = 'version ' + s.version + ' · up ' + Math.round(s.uptimeSeconds) + ' s · ';
@@ -66,7 +85,7 @@ export const STATUS_PAGE = `<!doctype html>
       root.appendChild(order);
       const table = el('table', { 'data-pool': pool.name });
       const head = el('tr');
-      for (const t of ['backend', 'state', 'weight', 'pending', 'last minute', 'picks/s', 'req/s', '2xx', '4xx', '5xx', 'ejections', 'health check']) head.appendChild(el('th', {}, t));
+      for (const t of ['backend', 'state', 'weight', 'pending', 'last minute', 'picks/s', 'req/s', 'p50 ms', 'p99 ms', '2xx', '4xx', '5xx', 'ejections', 'health check']) head.appendChild(el('th', {}, t));
       table.appendChild(head);
       for (const b of pool.backends) {
         const key = pool.name + '/' + b.name;
@@ -82,6 +101,11 @@ export const STATUS_PAGE = `<!doctype html>
         const cell = el('td'); cell.appendChild(chart(samples)); row.appendChild(cell);
         row.appendChild(el('td', { class: 'picks-rate' }, rate(b.picks, old?.picks, seconds).toFixed(1)));
         row.appendChild(el('td', { class: 'req-rate' }, rate(total(b.requests), old === undefined ? undefined : total(old.requests), seconds).toFixed(1)));
+        const kept = (latencies.get(key) ?? []).concat([b.latency.counts]).slice(-(WINDOW + 1));
+        latencies.set(key, kept);
+        const window = b.latency.counts.map((v, i) => kept.length > 1 ? v - kept[0][i] : v);
+        row.appendChild(el('td', { class: 'p50' }, ms(quantile(0.5, b.latency.bounds, window))));
+        row.appendChild(el('td', { class: 'p99' }, ms(quantile(0.99, b.latency.bounds, window))));
         for (const c of ['2xx', '4xx', '5xx']) row.appendChild(el('td', { class: 'count-' + c }, String(b.requests[c] ?? 0)));
         row.appendChild(el('td', {}, String(b.ejections)));
         row.appendChild(el('td', {}, b.check === null ? '-' : (b.check.ok ? 'passed' : 'failed: ' + b.check.why) + ', ' + b.check.ageSeconds.toFixed(1) + ' s ago'));

@@ -20,6 +20,8 @@ export interface BackendStatus {
   /** Requests answered, by status class. */
   requests: Record<string, number>;
   ejections: number;
+  /** The latency histogram so far: bucket bounds (seconds) and the count in each (the last is +Inf). */
+  latency: { bounds: readonly number[]; counts: number[] };
   connections: { active: number; idle: number };
   /** The last active health check: passed or not, why, and how long ago (null: none). */
   check: { ok: boolean; why: string; ageSeconds: number } | null;
@@ -63,6 +65,7 @@ function backendStatus(w: Worker, now: number): BackendStatus {
     picks: w.picks,
     requests,
     ejections: w.ejections,
+    latency: { bounds: w.meter.latency.bounds, counts: [...w.meter.latency.counts] },
     connections: { active: w.pool.open - w.pool.idleCount, idle: w.pool.idleCount },
     check: check === null ? null : { ok: check.ok, why: check.why, ageSeconds: Math.max(0, (now - check.at) / 1000) },
   };

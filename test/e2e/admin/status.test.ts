@@ -47,6 +47,7 @@ test('the heap order: a backend holding requests goes behind an idle one, which 
   assert.is(slowStatus?.state, 'up');
   assert.is(fastStatus?.requests['2xx'], 1);
   assert.is(fastStatus?.picks, 1);
+  assert.is(fastStatus?.latency.counts.reduce((a, v) => a + v, 0), 1, 'its one request in the histogram');
 }));
 
 test('a backend its health check takes down shows as down, leaves the order, and shows the check that failed', () => withCleanup(async (c) => {
