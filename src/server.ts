@@ -116,7 +116,7 @@ export class Server {
     llhttp(); // fail at start-up, not on the first request, if the parser cannot load
     this.eventLog = new EventLog(options.logLevel, options.logTo);
     this.clock = new Clock(this.sweep);
-    this.services = { clock: this.clock, log: this.eventLog, checks: new HealthChecks(this.eventLog) };
+    this.services = { clock: this.clock, log: this.eventLog, checks: new HealthChecks(this.eventLog), recordPicks: options.admin !== null };
     this.context = {
       routing: Routing.build(options, null, this.services),
       limits: options,

@@ -1,6 +1,6 @@
 /**
  * GET /status: one self-contained page (no CDN, works offline) that follows /status/events. Per
- * pool: the heap's order and the next backend; per backend its state, weights, pending now with a
+ * pool: the heap's order and the next backend, and its last picks explained; per backend its state, weights, pending now with a
  * chart of the last minute, picks and requests per second (from consecutive snapshots), p50 and p99
  * latency over the last ten seconds (from the histogram's buckets, interpolated as Prometheus'
  * histogram_quantile does), requests by status class, ejections and its last health check.
@@ -19,6 +19,7 @@ export const STATUS_PAGE = `<!doctype html>
   .order { margin: .25rem 0 .75rem; }
   .order span { display: inline-block; padding: .1rem .5rem; margin-right: .35rem; border-radius: .3rem; background: #e3e7ec; }
   .order span.next { background: #1f7a4d; color: #fff; }
+  ol.picks { margin: .25rem 0 .75rem; color: #3b444d; font-size: .9rem; }
   table { border-collapse: collapse; background: #fff; width: 100%; }
   th, td { text-align: right; padding: .35rem .6rem; border-bottom: 1px solid #e3e7ec; white-space: nowrap; }
   th:first-child, td:first-child, td.state { text-align: left; }
@@ -83,6 +84,12 @@ export const STATUS_PAGE = `<!doctype html>
       order.appendChild(el('strong', {}, pool.order.length === 0 ? 'no backend in rotation: requests get 503' : 'heap order: '));
       for (const name of pool.order) order.appendChild(el('span', { class: name === pool.next ? 'next' : '' }, name + (name === pool.next ? ' (next)' : '')));
       root.appendChild(order);
+      if (pool.picks.length > 0) {
+        const list = el('ol', { class: 'picks' });
+        for (const pick of pool.picks) list.appendChild(el('li', {}, pick.text));
+        root.appendChild(el('div', {}, 'last picks, newest first:'));
+        root.appendChild(list);
+      }
       const table = el('table', { 'data-pool': pool.name });
       const head = el('tr');
       for (const t of ['backend', 'state', 'weight', 'pending', 'last minute', 'picks/s', 'req/s', 'p50 ms', 'p99 ms', '2xx', '4xx', '5xx', 'ejections', 'health check']) head.appendChild(el('th', {}, t));

@@ -6,6 +6,7 @@
 import { STATUS_CLASSES } from '../metrics/request-meter.js';
 import type { Pool } from '../balancer/pool.js';
 import type { Worker } from '../balancer/worker.js';
+import type { PickRecord } from '../balancer/balancer.js';
 
 export type BackendState = 'up' | 'slow-start' | 'ejected' | 'down' | 'draining';
 
@@ -33,6 +34,8 @@ export interface PoolStatus {
   /** Backends in rotation, in the order the policy would pick them (see Pool.rotation). */
   order: string[];
   next: string | null;
+  /** The last picks, newest first, each explained (`a: pending 1/weight 1 beat b: pending 2/weight 1`). */
+  picks: { at: string; why: string; text: string }[];
   retries: { started: number; overBudget: number; inFlight: number };
   backends: BackendStatus[];
 }
@@ -41,6 +44,16 @@ export interface StatusSnapshot {
   version: string;
   uptimeSeconds: number;
   pools: PoolStatus[];
+}
+
+/** A pick in words: what the chosen backend's load was against the best one left. */
+export function explainPick(p: PickRecord): string {
+  const load = (b: { name: string; pending: number; weight: number }): string => `${b.name}: pending ${b.pending}/weight ${b.weight}`;
+  const lead = p.why === 'spill' ? ' (its first choice had a full queue)' : p.why === 'retry' ? ' (a retry, after a failed attempt elsewhere)' : '';
+  const other = p.runnerUp;
+  if (other === null) return `${load(p.chosen)}, the only backend in rotation${lead}`;
+  const tie = p.chosen.pending * other.weight === other.pending * p.chosen.weight;
+  return `${load(p.chosen)} ${tie ? 'tied with' : 'beat'} ${load(other)}${tie ? ', and it was its turn' : ''}${lead}`;
 }
 
 function stateOf(w: Worker): BackendState {
@@ -83,6 +96,7 @@ export function statusSnapshot(pools: Iterable<Pool>, version: string, startedAt
         policy: pool.policy,
         order: order.map((w) => w.name),
         next: next?.name ?? null,
+        picks: [...pool.recentPicks].reverse().map((p) => ({ at: new Date(p.at).toISOString(), why: p.why, text: explainPick(p) })),
         retries: { started: pool.retries.started, overBudget: pool.retries.overBudget, inFlight: pool.retries.inFlight },
         backends: pool.workers.map((w) => backendStatus(w, now)),
       };

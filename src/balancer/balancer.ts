@@ -21,6 +21,19 @@ import { backendQueueFull, noBackend, type ProxyError } from '../errors.js';
 import type { EventLog } from '../log/event-log.js';
 import type { RequestMeter } from '../metrics/request-meter.js';
 
+/** One pick, as the status page explains it: the backend chosen and the best one left, as they stood. */
+export interface PickRecord {
+  /** Date.now() */
+  at: number;
+  chosen: { name: string; pending: number; weight: number };
+  runnerUp: { name: string; pending: number; weight: number } | null;
+  /** `pick`: the policy's choice; `spill`: its first choice had a full queue; `retry`: after a failed attempt. */
+  why: 'pick' | 'spill' | 'retry';
+}
+
+/** Picks kept for the status page (only when it is on: finding the runner-up scans the pool). */
+const PICKS_KEPT = 5;
+
 /** Where a balancer reports its pool emptying and refilling (names the pool). */
 export interface BalancerLog {
   log: EventLog;
@@ -49,12 +62,18 @@ export class Balancer {
   private readonly log: BalancerLog | null;
   /** Requests the pool answered itself (no backend in rotation, every queue full); null: not counted. */
   private readonly meter: RequestMeter | null;
+  /** The last picks, newest last; null: not recorded. */
+  readonly picks: PickRecord[] | null;
   private running = false;
 
-  constructor(channels: BalancerChannels, workers: Iterable<Worker>, policy: PolicyName = 'least-pending', log: BalancerLog | null = null, meter: RequestMeter | null = null) {
+  constructor(
+    channels: BalancerChannels, workers: Iterable<Worker>, policy: PolicyName = 'least-pending', log: BalancerLog | null = null,
+    meter: RequestMeter | null = null, recordPicks = false,
+  ) {
     this.work = channels.work;
     this.log = log;
     this.meter = meter;
+    this.picks = recordPicks ? [] : null;
     this.workers = createPolicy(policy, [...workers].filter((w) => w.inRotation));
     this.select = new Select().recv(channels.work).recv(channels.done).recv(channels.health).recv(channels.retries);
   }
@@ -95,7 +114,7 @@ export class Balancer {
       this.answer(job, noBackend(), null);
       return;
     }
-    this.assign(job, worker.requests.canSend() ? worker : this.withRoom([worker]), worker);
+    this.assign(job, worker.requests.canSend() ? worker : this.withRoom([worker]), worker, false);
   }
 
   /** A job back from a failed attempt: to the least loaded backend it has not tried, or its error to the client. */
@@ -107,7 +126,7 @@ export class Balancer {
       this.answer(job, job.cancelled ? null : job.failure ?? noBackend(), tried[tried.length - 1] ?? null);
       return;
     }
-    this.assign(job, worker.requests.canSend() ? worker : this.withRoom([...tried, worker]), worker);
+    this.assign(job, worker.requests.canSend() ? worker : this.withRoom([...tried, worker]), worker, true);
   }
 
   /** The least loaded worker in rotation with room in its queue, other than `full` (which grows). */
@@ -120,15 +139,24 @@ export class Balancer {
   }
 
   /** Sends the job to `worker` (null: every backend in rotation is full: 503, naming the first choice). */
-  private assign(job: Job, worker: Worker | undefined, first: Worker): void {
+  private assign(job: Job, worker: Worker | undefined, first: Worker, retry: boolean): void {
     if (worker === undefined) {
       this.answer(job, backendQueueFull(first.name), null);
       return;
     }
+    if (this.picks !== null) this.record(worker, retry ? 'retry' : worker === first ? 'pick' : 'spill');
     this.workers.dispatched(worker);
     worker.picks++;
     job.worker = worker;
     worker.requests.trySend(job);
+  }
+
+  private record(chosen: Worker, why: PickRecord['why']): void {
+    const picks = this.picks as PickRecord[];
+    const other = this.workers.pickExcept([chosen]);
+    const view = (w: Worker) => ({ name: w.name, pending: w.pending, weight: w.weight });
+    picks.push({ at: Date.now(), chosen: view(chosen), runnerUp: other === undefined ? null : view(other), why });
+    if (picks.length > PICKS_KEPT) picks.shift();
   }
 
   /** Settles a job no worker will run, and counts it against `last` (the backend it failed on) or the pool. */

@@ -9,7 +9,7 @@
  *   nothing parked on its work channel, nothing pending on any worker), then it is closed.
  */
 import type { Chan } from '../csp/chan.js';
-import { Balancer, balancerChannels } from './balancer.js';
+import { Balancer, balancerChannels, type PickRecord } from './balancer.js';
 import { Worker } from './worker.js';
 import { Retries, retryPolicyOf } from './retries.js';
 import { checkOptionsOf, type HealthChecks } from './active-health.js';
@@ -52,6 +52,8 @@ export interface PoolServices {
   clock: Clock;
   log: EventLog | null;
   checks: HealthChecks;
+  /** Keep the last picks with their runner-up, for the status page. */
+  recordPicks: boolean;
 }
 
 /** The settings a pool's workers use: proxy-wide ones, and those a pool may set for itself. */
@@ -121,7 +123,7 @@ export class Pool {
       log,
     }));
     this.meter = new RequestMeter(settings.metricsBuckets);
-    this.balancer = new Balancer(channels, this.workers, pool.policy, log === null ? null : { log, pool: pool.name }, this.meter);
+    this.balancer = new Balancer(channels, this.workers, pool.policy, log === null ? null : { log, pool: pool.name }, this.meter, services.recordPicks);
     this.work = channels.work;
   }
 
@@ -178,6 +180,11 @@ export class Pool {
     if (this.policy !== 'least-pending') return { order: members, next: null };
     members.sort((a, b) => (lessLoaded(a, b) ? -1 : lessLoaded(b, a) ? 1 : 0));
     return { order: members, next: members[0] ?? null };
+  }
+
+  /** The last picks, oldest first (empty unless recorded). */
+  get recentPicks(): readonly PickRecord[] {
+    return this.balancer.picks ?? [];
   }
 
   retryStats(): RetryStats {

@@ -45,6 +45,7 @@ test('the status page in headless Chromium: every backend, live numbers without 
   const first = await served();
   await page.waitForFunction(`${shown} > ${first}`, undefined, { timeout: 10_000 });
   assert.ok((await page.locator('.order span.next').count()) === 1, 'the next backend is marked');
+  assert.match((await page.locator('ol.picks li').first().textContent()) ?? '', /pending \d+\/weight 1 (beat|tied with)/);
   // The backends answer after 3 ms: every p50 shown is a latency of a few ms, not '-'.
   for (const text of await page.locator('td.p50').allTextContents()) {
     const p50 = Number(text);

@@ -48,6 +48,10 @@ test('the heap order: a backend holding requests goes behind an idle one, which 
   assert.is(fastStatus?.requests['2xx'], 1);
   assert.is(fastStatus?.picks, 1);
   assert.is(fastStatus?.latency.counts.reduce((a, v) => a + v, 0), 1, 'its one request in the histogram');
+  // The two picks explained, newest first: the second went to the backend the first left idle.
+  assert.is(pool.picks.length, 2);
+  assert.match(pool.picks[1]?.text ?? '', /: pending 0\/weight 1 tied with .*: pending 0\/weight 1, and it was its turn$/);
+  assert.match(pool.picks[0]?.text ?? '', /: pending 0\/weight 1 beat .*: pending 1\/weight 1$/);
 }));
 
 test('a backend its health check takes down shows as down, leaves the order, and shows the check that failed', () => withCleanup(async (c) => {
