@@ -1,7 +1,8 @@
 /**
  * Slow start: a backend back in service (health recovered, ejection over, added by a reload) takes
- * its weight in steps of 1% over `durationMs`, linearly from 1%, so a cold backend (empty caches,
- * unwarmed JIT, no pooled connections) is not handed its full share at once. As HAProxy's
+ * its weight linearly from 1% over `durationMs`, in steps of 1% or of the clock's tick (whose sweep
+ * moves it), whichever is longer, so a cold backend (empty caches, unwarmed JIT, no pooled
+ * connections) is not handed its full share at once. As HAProxy's
  * `slowstart`, it never applies when the proxy starts: only to a return.
  */
 export class SlowStart {
