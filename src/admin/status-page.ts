@@ -1,9 +1,11 @@
 /**
  * GET /status: one self-contained page (no CDN, works offline) that follows /status/events. Per
- * pool: the heap's order and the next backend, and its last picks explained; per backend its state, weights, pending now with a
- * chart of the last minute, picks and requests per second (from consecutive snapshots), p50 and p99
- * latency over the last ten seconds (from the histogram's buckets, interpolated as Prometheus'
- * histogram_quantile does), requests by status class, ejections and its last health check.
+ * pool: the heap's order and the next backend, and its last picks explained; per backend its state,
+ * weights, pending now and its peak (the last second's, and the last minute's), a chart of both over
+ * the last minute, picks and requests per second by status class (from consecutive snapshots), p50
+ * and p99 latency over the last ten seconds (from the histogram's buckets, interpolated as
+ * Prometheus' histogram_quantile does), requests by status class so far, ejections and its last
+ * health check.
  */
 export const STATUS_PAGE = `<!doctype html>
 <html lang="en">
@@ -36,7 +38,7 @@ export const STATUS_PAGE = `<!doctype html>
 (() => {
   const HISTORY = 60;
   const WINDOW = 10;           // snapshots (seconds) the latency quantiles cover
-  const history = new Map();   // pool/backend -> pending samples, one per snapshot
+  const history = new Map();   // pool/backend -> [pending, peak] samples, one per snapshot
   const latencies = new Map(); // pool/backend -> the last WINDOW + 1 histograms' counts
   let previous = null;         // the last snapshot, for rates
   const el = (tag, attrs = {}, text = '') => {
@@ -45,14 +47,17 @@ export const STATUS_PAGE = `<!doctype html>
     if (text !== '') e.textContent = text;
     return e;
   };
+  // Pending (blue) and its peak (orange) over the last minute, on one scale.
   const chart = (samples) => {
-    const w = 120, h = 24, max = Math.max(1, ...samples);
-    const points = samples.map((v, i) => (i * w / (HISTORY - 1)).toFixed(1) + ',' + (h - v * h / max).toFixed(1)).join(' ');
+    const w = 120, h = 24, max = Math.max(1, ...samples.map((s) => s[1]));
     const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
     svg.setAttribute('width', w); svg.setAttribute('height', h); svg.setAttribute('class', 'chart');
-    const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
-    line.setAttribute('points', points); line.setAttribute('fill', 'none'); line.setAttribute('stroke', '#2b6cb0');
-    svg.appendChild(line);
+    for (const [k, colour] of [[1, '#dd8a2e'], [0, '#2b6cb0']]) {
+      const points = samples.map((s, i) => (i * w / (HISTORY - 1)).toFixed(1) + ',' + (h - s[k] * h / max).toFixed(1)).join(' ');
+      const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
+      line.setAttribute('points', points); line.setAttribute('fill', 'none'); line.setAttribute('stroke', colour);
+      svg.appendChild(line);
+    }
     return svg;
   };
   // The q-quantile of the requests in a histogram's bucket counts, in ms (null when there are none).
@@ -92,22 +97,22 @@ export const STATUS_PAGE = `<!doctype html>
       }
       const table = el('table', { 'data-pool': pool.name });
       const head = el('tr');
-      for (const t of ['backend', 'state', 'weight', 'pending', 'last minute', 'picks/s', 'req/s', 'p50 ms', 'p99 ms', '2xx', '4xx', '5xx', 'ejections', 'health check']) head.appendChild(el('th', {}, t));
+      for (const t of ['backend', 'state', 'weight', 'pending', 'peak 1 s / 1 min', 'last minute', 'picks/s', '2xx/s', '4xx/s', '5xx/s', 'p50 ms', 'p99 ms', '2xx', '4xx', '5xx', 'ejections', 'health check']) head.appendChild(el('th', {}, t));
       table.appendChild(head);
       for (const b of pool.backends) {
         const key = pool.name + '/' + b.name;
-        const samples = (history.get(key) ?? []).concat(b.pending).slice(-HISTORY);
+        const samples = (history.get(key) ?? []).concat([[b.pending, b.peakPending]]).slice(-HISTORY);
         history.set(key, samples);
         const old = before?.backends.find((x) => x.name === b.name);
-        const total = (r) => Object.values(r).reduce((a, v) => a + v, 0);
         const row = el('tr', { class: 'backend', 'data-backend': b.name });
         row.appendChild(el('td', {}, b.name));
         row.appendChild(el('td', { class: 'state ' + b.state }, b.state));
         row.appendChild(el('td', {}, b.weight === b.configuredWeight ? String(b.weight) : b.weight.toFixed(2) + ' → ' + b.configuredWeight));
         row.appendChild(el('td', { class: 'pending' }, String(b.pending)));
+        row.appendChild(el('td', { class: 'peak' }, b.peakPending + ' / ' + Math.max(...samples.map((s) => s[1]))));
         const cell = el('td'); cell.appendChild(chart(samples)); row.appendChild(cell);
         row.appendChild(el('td', { class: 'picks-rate' }, rate(b.picks, old?.picks, seconds).toFixed(1)));
-        row.appendChild(el('td', { class: 'req-rate' }, rate(total(b.requests), old === undefined ? undefined : total(old.requests), seconds).toFixed(1)));
+        for (const c of ['2xx', '4xx', '5xx']) row.appendChild(el('td', { class: 'rate-' + c }, rate(b.requests[c] ?? 0, old?.requests[c], seconds).toFixed(1)));
         const kept = (latencies.get(key) ?? []).concat([b.latency.counts]).slice(-(WINDOW + 1));
         latencies.set(key, kept);
         const window = b.latency.counts.map((v, i) => kept.length > 1 ? v - kept[0][i] : v);

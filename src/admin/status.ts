@@ -17,6 +17,8 @@ export interface BackendStatus {
   weight: number;
   configuredWeight: number;
   pending: number;
+  /** The highest pending over the last second or so (peak-window.ts): bursts a sample a second misses. */
+  peakPending: number;
   picks: number;
   /** Requests answered, by status class. */
   requests: Record<string, number>;
@@ -75,6 +77,7 @@ function backendStatus(w: Worker, now: number): BackendStatus {
     weight: w.weight,
     configuredWeight: w.configuredWeight,
     pending: w.pending,
+    peakPending: w.peakPending.read(now, w.pending),
     picks: w.picks,
     requests,
     ejections: w.ejections,

@@ -146,6 +146,7 @@ export class Balancer {
     }
     if (this.picks !== null) this.record(worker, retry ? 'retry' : worker === first ? 'pick' : 'spill');
     this.workers.dispatched(worker);
+    worker.peakPending.note(worker.pending);
     worker.picks++;
     job.worker = worker;
     worker.requests.trySend(job);

@@ -22,6 +22,7 @@ import { PassiveHealth, type HealthOptions } from './passive-health.js';
 import type { Job, JobOwner } from '../exchange/job.js';
 import { mayRetryOnFreshSocket, retryReason, type AttemptProgress, type RetryReason } from '../exchange/retry.js';
 import { RequestMeter } from '../metrics/request-meter.js';
+import { PeakWindow } from '../metrics/peak-window.js';
 import { backendStatus, type ProxyError } from '../errors.js';
 import type { EventLog } from '../log/event-log.js';
 import type { Retries } from './retries.js';
@@ -81,6 +82,8 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job>, CheckSubscri
   failed = 0;
   /** Requests by status class, latency and bytes, for the metrics. */
   readonly meter: RequestMeter;
+  /** The highest `pending` of the last second or so, for the status page. */
+  readonly peakPending = new PeakWindow();
   /** Jobs the balancer sent here; ejections by passive health; attempts that went again, by why. */
   picks = 0;
   ejections = 0;

@@ -27,7 +27,7 @@ test('the status page in headless Chromium: every backend, live numbers without 
   assert.ok(admin !== null);
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   c.add({ close: () => browser.close() });
-  const page = await browser.newPage({ viewport: { width: 1200, height: 420 } });
+  const page = await browser.newPage({ viewport: { width: 1440, height: 480 } });
   await page.goto(`http://${HOST}:${admin.port}/status`);
   for (const b of backends) await page.locator(`tr[data-backend="${HOST}:${b.port}"]`).waitFor({ timeout: 10_000 });
   const served = async (): Promise<number> => {
@@ -51,6 +51,12 @@ test('the status page in headless Chromium: every backend, live numbers without 
     const p50 = Number(text);
     assert.ok(p50 >= 2 && p50 < 100, `p50 ${text} ms`);
   }
+  // Rates by status class come from two snapshots: under load some backend shows 2xx/s > 0, none 5xx/s.
+  await page.waitForFunction("[...document.querySelectorAll('td.rate-2xx')].some((td) => Number(td.textContent) > 0)", undefined, { timeout: 10_000 });
+  for (const text of await page.locator('td.rate-5xx').allTextContents()) assert.is(Number(text), 0);
+  // Eight clients on three backends: some backend's pending peaked at 2 or more in the last minute.
+  const peaks = (await page.locator('td.peak').allTextContents()).map((t) => Number(t.split(' / ')[1]));
+  assert.ok(peaks.some((p) => p >= 2), `peaks ${peaks.join(', ')}`);
   assert.is(await page.locator('#conn').textContent(), 'live');
   mkdirSync(RUN_DIR, { recursive: true });
   await page.screenshot({ path: `${RUN_DIR}status-page.png` });

@@ -54,6 +54,21 @@ test('the heap order: a backend holding requests goes behind an idle one, which 
   assert.match(pool.picks[0]?.text ?? '', /: pending 0\/weight 1 beat .*: pending 1\/weight 1$/);
 }));
 
+test('peak pending: a burst that has ended by the time of the read still shows as the peak', () => withCleanup(async (c) => {
+  const [slow] = await helloBackends(c, 1, 150);
+  assert.ok(slow !== undefined);
+  const { proxy, port } = await startProxy(c, [slow], { admin: { host: HOST, port: 0 } });
+  const first = (await status(proxy)).pools[0]?.backends[0];
+  assert.is(first?.peakPending, 0);
+  const clients = await Promise.all([0, 1, 2, 3, 4].map(() => connect(c, port)));
+  await Promise.all(clients.map((client, i) => client.write(GET(`/burst${i}`))));
+  await Promise.all(clients.map((client) => client.readResponse()));
+  await waitFor('the burst over', () => proxy.stats().workers[0]?.pending === 0, 2_000);
+  const after = (await status(proxy)).pools[0]?.backends[0];
+  assert.is(after?.pending, 0);
+  assert.is(after?.peakPending, 5);
+}));
+
 test('a backend its health check takes down shows as down, leaves the order, and shows the check that failed', () => withCleanup(async (c) => {
   const [alive] = await helloBackends(c, 1);
   assert.ok(alive !== undefined);
