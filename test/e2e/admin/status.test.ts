@@ -7,6 +7,7 @@ import * as http from 'node:http';
 import * as assert from 'uvu/assert';
 import type { Server } from '../../../src/server.js';
 import type { StatusSnapshot } from '../../../src/admin/status.js';
+import { startHello } from '../../../backends/hello.js';
 import { GET } from '../../kit/raw-client.js';
 import { closedPort, connect, helloBackends, HOST, startProxy, waitFor, withCleanup } from '../../kit/harness.js';
 
@@ -119,6 +120,52 @@ test('/status/events: Server-Sent Events with a snapshot at once and then every 
   assert.is(drained.status, 200);
   const seen = snapshots.length;
   await waitFor('a later snapshot showing the drain', () => snapshots.slice(seen).some((s) => s.pools[0]?.backends.find((b) => b.name === target)?.state === 'draining'), 5_000);
+}));
+
+/** Polls status.json until `backend` of the first pool is in `state`. */
+async function untilState(proxy: Server, backend: string, state: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const now = (await status(proxy)).pools[0]?.backends.find((b) => b.name === backend)?.state;
+    if (now === state) return;
+    if (Date.now() > deadline) throw new Error(`${backend} is ${String(now)} in status.json after ${timeoutMs} ms, not ${state}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+test('/status.json and /status/events follow a backend its health check takes down and brings back', () => withCleanup(async (c) => {
+  const [alive, flaky] = await helloBackends(c, 2);
+  assert.ok(alive !== undefined && flaky !== undefined);
+  const { proxy } = await startProxy(c, [alive, flaky], {
+    admin: { host: HOST, port: 0 }, healthCheck: 'tcp', healthCheckIntervalMs: 40, healthCheckFall: 2, healthCheckRise: 2, healthCheckJitter: 0,
+  });
+  const admin = proxy.adminAddress();
+  assert.ok(admin !== null);
+  const target = `${HOST}:${flaky.port}`;
+  const states: string[] = [];
+  const req = http.get(`http://${HOST}:${admin.port}/status/events`);
+  c.add({ close: async () => { req.destroy(); } });
+  const res = await new Promise<http.IncomingMessage>((resolve) => req.once('response', resolve));
+  let buffered = '';
+  res.setEncoding('utf8');
+  res.on('data', (chunk: string) => {
+    buffered += chunk;
+    for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
+      const event = buffered.slice(0, end);
+      buffered = buffered.slice(end + 2);
+      if (!event.startsWith('data: ')) continue;
+      const state = (JSON.parse(event.slice(6)) as StatusSnapshot).pools[0]?.backends.find((b) => b.name === target)?.state;
+      if (state !== undefined && states[states.length - 1] !== state) states.push(state);
+    }
+  });
+  await waitFor('up in the stream', () => states.includes('up'), 3_000);
+  await flaky.close();
+  await untilState(proxy, target, 'down', 5_000);
+  await waitFor('down in the stream', () => states.includes('down'), 5_000);
+  c.add(await startHello({ name: 'back', port: flaky.port }));
+  await untilState(proxy, target, 'up', 5_000);
+  await waitFor('up again in the stream', () => states.lastIndexOf('up') > states.indexOf('down'), 5_000);
+  assert.equal((await status(proxy)).pools[0]?.order.length, 2);
 }));
 
 test.run();
