@@ -1,18 +1,38 @@
 #!/usr/bin/env node
 /**
- * The command line: flags → options → a running proxy. SIGHUP re-reads the flags and the config
- * file and reloads (a bad config is logged and changes nothing); SIGINT/SIGTERM stop it gracefully.
+ * The command line: flags → options → a running proxy, in this process or (--workers N) in N worker
+ * processes under a primary (cluster/). SIGHUP re-reads the flags and the config file and reloads (a
+ * bad config is logged and changes nothing); SIGINT/SIGTERM stop it gracefully.
  * Standard output carries the access log alone (it may be JSON lines read by a program); every
  * message for a person goes to standard error.
  */
+import cluster from 'node:cluster';
 import { Server } from './server.js';
-import { OptionError, type ProxyOptions } from './options/options.js';
+import { OptionError, type Address, type ProxyOptions } from './options/options.js';
+import type { EventLog } from './log/event-log.js';
+import { poolDefinitions } from './routing/routing.js';
+import { runChild } from './cluster/child.js';
+import { startPrimary } from './cluster/primary.js';
 import { parseCommandLine } from './cli.js';
 import { USAGE } from './options/usage.js';
 import { ConfigError } from './options/config/load-config.js';
 import { OpenError } from './errors.js';
 
+/** A running proxy as the signals see it: one process, or a primary and its worker processes. */
+interface Running {
+  log: EventLog;
+  reload(options: ProxyOptions): Promise<void>;
+  shutdown(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+  /** Where it listens and what it balances, for the start-up and reload lines. */
+  describe(): string;
+}
+
 async function main(): Promise<void> {
+  if (cluster.isWorker) {
+    runChild();
+    return;
+  }
   if (process.argv.length <= 2) {
     // Run bare, the user most likely wants to know how to use it, not which flag is missing.
     process.stderr.write(USAGE);
@@ -28,17 +48,16 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  let proxy: Server;
+  let running: Running;
   try {
-    proxy = new Server(options);
-    await proxy.listen();
+    running = options.workers > 1 ? await withWorkers(options) : await alone(options);
   } catch (err) {
     exitIfUsersFault(err);
   }
   let stopping = false;
   let reloading = Promise.resolve();
   const reload = async (): Promise<void> => {
-    const log = proxy.eventLog;
+    const log = running.log;
     let next: ProxyOptions | 'help';
     try {
       next = parseCommandLine(process.argv.slice(2));
@@ -49,14 +68,14 @@ async function main(): Promise<void> {
     }
     if (next === 'help' || stopping) return;
     try {
-      await proxy.reload(next);
+      await running.reload(next);
     } catch (err) {
       log.error('reload_rejected', `reload rejected, the old configuration goes on serving: ${(err as Error).message}`);
       return;
     }
     // The error log's line is the only one: at its default (info, stderr) it is what a person sees,
     // and a log sent elsewhere or filtered is the user's choice, which a plain line would bypass.
-    log.info('reloaded', `configuration reloaded: listening on ${describe(proxy)}`);
+    log.info('reloaded', `configuration reloaded: listening on ${running.describe()}`);
   };
   // One reload at a time: a signal during a reload runs another after it.
   process.on('SIGHUP', () => {
@@ -65,18 +84,46 @@ async function main(): Promise<void> {
   const stop = (signal: string): void => {
     if (stopping) {
       say(`chanlb: ${signal} again, closing every connection now`);
-      void proxy.close().then(() => process.exit(0));
+      void running.close().then(() => process.exit(0));
       return;
     }
     stopping = true;
     say(`chanlb: ${signal}, finishing requests in flight (at most ${options.shutdownTimeoutMs} ms)`);
-    void proxy.shutdown(options.shutdownTimeoutMs).then(() => process.exit(0));
+    void running.shutdown(options.shutdownTimeoutMs).then(() => process.exit(0));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   // Last: whoever waits for this line may signal at once, and until a handler is installed a
   // signal takes its default action (SIGHUP would end the process).
-  say(`chanlb listening on ${describe(proxy)}`);
+  say(`chanlb listening on ${running.describe()}`);
+}
+
+async function alone(options: ProxyOptions): Promise<Running> {
+  const proxy = new Server(options);
+  await proxy.listen();
+  return {
+    log: proxy.eventLog,
+    reload: (next) => proxy.reload(next),
+    shutdown: (ms) => proxy.shutdown(ms),
+    close: () => proxy.close(),
+    describe: () => describe(proxy.addresses(), proxy.stats().pools.map((p) => [p.name, p.workers.map((w) => w.name)]), proxy.adminAddress()),
+  };
+}
+
+async function withWorkers(options: ProxyOptions): Promise<Running> {
+  const primary = await startPrimary(options);
+  let current = options;
+  return {
+    log: primary.log,
+    reload: async (next) => {
+      await primary.reload(next);
+      current = next;
+    },
+    shutdown: (ms) => primary.shutdown(ms),
+    close: () => primary.close(),
+    describe: () => `${describe(primary.addresses, poolDefinitions(current).map((p) => [p.name, p.backends.map(addressText)]), primary.admin)}; ` +
+      `${options.workers} worker processes, connections handed out ${primary.distribution}`,
+  };
 }
 
 /**
@@ -94,12 +141,12 @@ const say = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
-/** `127.0.0.1:8080, ... -> default: 127.0.0.1:9001, ...; api: ...` */
-function describe(proxy: Server): string {
-  const listening = proxy.addresses().map((a) => `${a.host}:${a.port}`).join(', ');
-  const pools = proxy.stats().pools.map((p) => `${p.name}: ${p.workers.map((w) => w.name).join(', ')}`).join('; ');
-  const admin = proxy.adminAddress();
-  return `${listening}, balancing over ${pools}${admin === null ? '' : `; status page at http://${admin.host}:${admin.port}/status`}`;
+const addressText = (a: Address): string => `${a.host}:${a.port}`;
+
+/** `127.0.0.1:8080, ..., balancing over default: 127.0.0.1:9001, ...; api: ...; status page at ...` */
+function describe(listening: Address[], pools: [string, string[]][], admin: Address | null): string {
+  const over = pools.map(([name, backends]) => `${name}: ${backends.join(', ')}`).join('; ');
+  return `${listening.map(addressText).join(', ')}, balancing over ${over}${admin === null ? '' : `; status page at http://${admin.host}:${admin.port}/status`}`;
 }
 
 main().catch((err: unknown) => {

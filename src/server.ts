@@ -29,14 +29,28 @@ import { llhttp } from './http1/llhttp.js';
 import { listenError } from './errors.js';
 import type { Address, ProxyOptions } from './options/options.js';
 import { RequestMeter } from './metrics/request-meter.js';
-import { adminServer } from './admin/admin-server.js';
+import { adminServer, applyAction } from './admin/admin-server.js';
 import { metricsRegistry, type MetricsView } from './admin/metrics.js';
-import { statusSnapshot } from './admin/status.js';
+import { statusSnapshot, type StatusSnapshot } from './admin/status.js';
+import type { Worker } from './balancer/worker.js';
+import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
 
 /** The package's version, for chanlb_build_info. */
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const addressText = (a: Address): string => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`);
+
+/** What a worker process (cluster/child.ts) changes about a server; a lone process gives none. */
+export interface ServerHooks {
+  /** This worker process's id, which every log line carries. */
+  workerId?: number;
+  /** Health checks whose verdicts come from elsewhere (the primary runs the probes); default: run here. */
+  checks?: HealthChecks;
+  /** Keep the metrics and status (with --admin) but open no admin listener: the primary serves it. */
+  adminElsewhere?: boolean;
+  /** Each worker binds its own listening socket with SO_REUSEPORT, and the kernel spreads connections. */
+  reusePort?: boolean;
+}
 
 export interface PoolStats {
   name: string;
@@ -110,18 +124,23 @@ export class Server {
   private readonly reloads = { ok: 0, failed: 0 };
   /** Client connections open per listener, for the metrics. */
   private readonly openPerListener = new Map<net.Server, number>();
+  private readonly hooks: ServerHooks;
+  /** The metrics' registry, with --admin (made at listen()). */
+  private registry: Registry | null = null;
+  private readonly startedAt = performance.now();
 
-  constructor(options: ProxyOptions) {
+  constructor(options: ProxyOptions, hooks: ServerHooks = {}) {
     this.currentOptions = options;
+    this.hooks = hooks;
     llhttp(); // fail at start-up, not on the first request, if the parser cannot load
-    this.eventLog = new EventLog(options.logLevel, options.logTo);
+    this.eventLog = new EventLog(options.logLevel, options.logTo, hooks.workerId);
     this.clock = new Clock(this.sweep);
-    this.services = { clock: this.clock, log: this.eventLog, checks: new HealthChecks(this.eventLog), recordPicks: options.admin !== null };
+    this.services = { clock: this.clock, log: this.eventLog, checks: hooks.checks ?? new HealthChecks(this.eventLog), recordPicks: options.admin !== null };
     this.context = {
       routing: Routing.build(options, null, this.services),
       limits: options,
       clock: this.clock,
-      accessLog: openAccessLog(options),
+      accessLog: openAccessLog(options, hooks.workerId),
       eventLog: this.eventLog,
       trustedProxies: options.trustedProxies.length > 0 ? TrustedProxies.parse(options.trustedProxies) : null,
       refusals: options.admin === null ? null : new RequestMeter(options.metricsBuckets),
@@ -146,14 +165,21 @@ export class Server {
         rateLimiters: () => this.context.routing.rateLimiters,
         refusals: this.context.refusals,
         clientConnections: () => [...this.openPerListener].map(([server, n]) => [addressText(boundAddress(server)), n]),
-        reloads: this.reloads,
+        // A worker process's reloads are the primary's to count.
+        reloads: this.hooks.adminElsewhere === true ? null : this.reloads,
         version: VERSION,
       };
-      const startedAt = performance.now();
+      const registry = metricsRegistry(view);
+      this.registry = registry;
+      if (this.hooks.adminElsewhere === true) return this.addresses()[0] as Address;
       const server = adminServer({
-        registry: metricsRegistry(view),
-        status: () => statusSnapshot(this.context.routing.pools.values(), VERSION, startedAt),
-        backend: (pool, name) => this.context.routing.pools.get(pool)?.workers.find((w) => w.name === name),
+        metrics: () => registry.metrics(),
+        contentType: registry.contentType,
+        status: () => Promise.resolve(this.status()),
+        act: (pool, name, action) => {
+          const w = this.backend(pool, name);
+          return Promise.resolve(w === undefined ? null : applyAction(w, action));
+        },
         token: () => this.currentOptions.adminToken,
         onError: (err) => this.eventLog.error('metrics_failed', `metrics failed: ${err.message}`),
       });
@@ -164,6 +190,21 @@ export class Server {
       });
     }
     return this.addresses()[0] as Address;
+  }
+
+  /** The pools as they are now (GET /status.json). */
+  status(): StatusSnapshot {
+    return statusSnapshot(this.context.routing.pools.values(), VERSION, this.startedAt);
+  }
+
+  /** Every metric as prom-client's JSON, for a primary to sum (null without --admin). */
+  metrics(): Promise<MetricObjectWithValues<MetricValue<string>>[]> | null {
+    return this.registry?.getMetricsAsJSON() ?? null;
+  }
+
+  /** The backend `name` of the current pool `pool`, if there is one (the admin actions). */
+  backend(pool: string, name: string): Worker | undefined {
+    return this.context.routing.pools.get(pool)?.workers.find((w) => w.name === name);
   }
 
   /** Where the admin listener listens, or null without one. */
@@ -196,7 +237,7 @@ export class Server {
         if (kept === undefined) opened.push(server);
         listeners.push({ key, server });
       }
-      accessLog = sameAccessLog(old, options) ? this.context.accessLog : openAccessLog(options);
+      accessLog = sameAccessLog(old, options) ? this.context.accessLog : openAccessLog(options, this.hooks.workerId);
       routing = Routing.build(options, oldRouting, this.services);
       const trusted = options.trustedProxies.length > 0 ? TrustedProxies.parse(options.trustedProxies) : null;
       await this.eventLog.reconfigure(options.logLevel, options.logTo);
@@ -301,7 +342,9 @@ export class Server {
     return new Promise((resolve, reject) => {
       const failed = (err: Error): void => reject(listenError(address.host, address.port, err));
       server.once('error', failed);
-      server.listen(address.port, address.host, () => {
+      // With SO_REUSEPORT each worker process binds its own socket (exclusive: not through the primary).
+      const shared = this.hooks.reusePort === true ? { reusePort: true, exclusive: true } : {};
+      server.listen({ port: address.port, host: address.host, ...shared }, () => {
         server.off('error', failed);
         // After listening, errors are per accept (EMFILE and the like): the server goes on.
         server.on('error', (err: Error) => this.eventLog.error('accept_failed', `accept failed: ${err.message}`));
@@ -373,8 +416,8 @@ function boundAddress(server: net.Server): Address {
 
 const sameAddress = (a: Address, b: Address): boolean => a.host === b.host && a.port === b.port;
 
-function openAccessLog(options: ProxyOptions): AccessLog | null {
-  return options.accessLog === 'off' ? null : new AccessLog(options.accessLog, options.accessLogFile ?? 1);
+function openAccessLog(options: ProxyOptions, workerId: number | undefined): AccessLog | null {
+  return options.accessLog === 'off' ? null : new AccessLog(options.accessLog, options.accessLogFile ?? 1, workerId);
 }
 
 const sameAccessLog = (a: ProxyOptions, b: ProxyOptions): boolean =>

@@ -3,7 +3,7 @@
  * request path, so it is a plain node:http server.
  *
  *   GET  /status                                the live status page (status-page.ts)
- *   GET  /metrics                               Prometheus text (metrics.ts)
+ *   GET  /metrics                               Prometheus text (metrics.ts); ?per_worker: each worker process apart
  *   GET  /status.json                           the pools as they are (status.ts)
  *   GET  /status/events                         the same as Server-Sent Events, one a second
  *   POST /backends/POOL/HOST:PORT/drain         no new requests to it; those in flight finish
@@ -14,19 +14,29 @@
  */
 import * as http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
-import type { Registry } from 'prom-client';
 import type { Worker } from '../balancer/worker.js';
 import type { StatusSnapshot } from './status.js';
 import { STATUS_PAGE } from './status-page.js';
 
+export type BackendAction = { kind: 'drain' } | { kind: 'return' } | { kind: 'weight'; value: number };
+
 export interface AdminHandlers {
-  registry: Registry;
-  status(): StatusSnapshot;
-  /** The backend `name` of the current pool `pool`, if there is one. */
-  backend(pool: string, name: string): Worker | undefined;
+  /** The Prometheus text; `perWorker`: each worker process's series apart, labelled `worker`. */
+  metrics(perWorker: boolean): Promise<string>;
+  contentType: string;
+  status(): Promise<StatusSnapshot>;
+  /** Does `action` to the backend `name` of the current pool `pool`: its state after, in words; null: no such backend. */
+  act(pool: string, name: string, action: BackendAction): Promise<string | null>;
   /** The token POSTs need now (a reload may change it), or null for none. */
   token(): string | null;
   onError(err: Error): void;
+}
+
+/** Does an admin action to one backend of this process; says what it is now. */
+export function applyAction(worker: Worker, action: BackendAction): string {
+  if (action.kind === 'weight') worker.setWeight(action.value);
+  else worker.drain(action.kind === 'drain');
+  return `${worker.name}: ${action.kind === 'weight' ? `weight ${worker.configuredWeight}` : worker.draining ? 'draining' : 'returned'}`;
 }
 
 const ACTION = /^\/backends\/([^/]+)\/([^/]+)\/(drain|return|weight)$/;
@@ -51,23 +61,27 @@ function act(h: AdminHandlers, req: http.IncomingMessage, res: http.ServerRespon
     send(res, 401, 'unauthorized: send Authorization: Bearer <admin.token>', { 'WWW-Authenticate': 'Bearer realm="chanlb admin"' });
     return;
   }
-  const [, pool = '', name = '', action] = m;
-  const worker = h.backend(decodeURIComponent(pool), decodeURIComponent(name));
-  if (worker === undefined) {
-    send(res, 404, `no backend ${decodeURIComponent(name)} in pool ${decodeURIComponent(pool)}`);
-    return;
-  }
-  if (action === 'weight') {
+  const [, poolText = '', nameText = '', kind] = m;
+  let action: BackendAction;
+  if (kind === 'weight') {
     const value = Number(url.searchParams.get('value'));
     if (!(value > 0 && Number.isFinite(value))) {
       send(res, 400, 'weight: give ?value= a finite number > 0');
       return;
     }
-    worker.setWeight(value);
+    action = { kind, value };
   } else {
-    worker.drain(action === 'drain');
+    action = { kind: kind === 'drain' ? 'drain' : 'return' };
   }
-  send(res, 200, `${worker.name}: ${action === 'weight' ? `weight ${worker.configuredWeight}` : worker.draining ? 'draining' : 'returned'}`);
+  const pool = decodeURIComponent(poolText);
+  const name = decodeURIComponent(nameText);
+  h.act(pool, name, action).then(
+    (done) => (done === null ? send(res, 404, `no backend ${name} in pool ${pool}`) : send(res, 200, done)),
+    (err: Error) => {
+      h.onError(err);
+      send(res, 500, `${kind} failed: ${err.message}`);
+    },
+  );
 }
 
 /** How often the event stream sends a snapshot; and how long a browser waits before reconnecting. */
@@ -82,7 +96,7 @@ function streamStatus(h: AdminHandlers, res: http.ServerResponse, head: boolean)
     return;
   }
   const push = (): void => {
-    res.write(`data: ${JSON.stringify(h.status())}\n\n`);
+    h.status().then((s) => res.write(`data: ${JSON.stringify(s)}\n\n`), (err: Error) => h.onError(err));
   };
   res.write(`retry: ${RECONNECT_MS}\n\n`);
   push();
@@ -116,11 +130,17 @@ export function adminServer(h: AdminHandlers): http.Server {
       return;
     }
     if (url.pathname === '/status.json') {
-      res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(head ? undefined : `${JSON.stringify(h.status())}\n`);
+      h.status().then(
+        (s) => res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(head ? undefined : `${JSON.stringify(s)}\n`),
+        (err: Error) => {
+          h.onError(err);
+          send(res, 500, 'status failed');
+        },
+      );
       return;
     }
-    h.registry.metrics().then(
-      (text) => res.writeHead(200, { 'Content-Type': h.registry.contentType }).end(head ? undefined : text),
+    h.metrics(url.searchParams.has('per_worker')).then(
+      (text) => res.writeHead(200, { 'Content-Type': h.contentType }).end(head ? undefined : text),
       (err: Error) => {
         h.onError(err);
         send(res, 500, 'metrics failed');

@@ -21,7 +21,8 @@ export interface MetricsView {
   rateLimiters(): Iterable<RateLimiter>;
   /** Client connections open now, by listening address. */
   clientConnections(): Iterable<[string, number]>;
-  reloads: { ok: number; failed: number };
+  /** Reloads applied and refused; null in a worker process (the primary counts them). */
+  reloads: { ok: number; failed: number } | null;
   version: string;
 }
 
@@ -32,8 +33,8 @@ type Sample = { labels: Labels; value: number; metricName?: string };
  * Registers a prom-client metric whose values come from `read` at each scrape, replacing its own
  * `get` (what the registry calls to render it): no label hashing on the request path.
  */
-function scraped(metric: Counter | Gauge | Histogram, name: string, help: string, type: string, read: () => Sample[]): void {
-  const get = async () => ({ name, help, type, aggregator: 'sum', values: read() });
+function scraped(metric: Counter | Gauge | Histogram, name: string, help: string, type: string, read: () => Sample[], aggregator: Aggregator = 'sum'): void {
+  const get = async () => ({ name, help, type, aggregator, values: read() });
   Object.assign(metric, { get, getForPromString: get });
 }
 
@@ -41,8 +42,11 @@ function counter(registry: Registry, name: string, help: string, read: () => Sam
   scraped(new Counter({ name, help, registers: [registry] }), name, help, 'counter', read);
 }
 
-function gauge(registry: Registry, name: string, help: string, read: () => Sample[]): void {
-  scraped(new Gauge({ name, help, registers: [registry] }), name, help, 'gauge', read);
+/** How a primary sums a gauge over its worker processes (prom-client's AggregatorRegistry): counts add up. */
+type Aggregator = 'sum' | 'average' | 'first';
+
+function gauge(registry: Registry, name: string, help: string, read: () => Sample[], aggregator: Aggregator = 'sum'): void {
+  scraped(new Gauge({ name, help, registers: [registry] }), name, help, 'gauge', read, aggregator);
 }
 
 /** The cumulative buckets, sum and count of `h` under `labels`, as Prometheus histograms are written. */
@@ -59,12 +63,29 @@ function histogramSamples(name: string, h: LatencyHistogram, labels: Labels): Sa
   return out;
 }
 
-export function metricsRegistry(view: MetricsView): Registry {
+export function reloadsCounter(registry: Registry, reloads: { ok: number; failed: number }): void {
+  counter(registry, 'chanlb_config_reloads_total', 'Configuration reloads, applied (ok) or refused (failed).',
+    () => [{ labels: { result: 'ok' }, value: reloads.ok }, { labels: { result: 'failed' }, value: reloads.failed }]);
+}
+
+/** The primary's own series with worker processes: how many serve, and how many were replaced. */
+export function workerProcessMetrics(registry: Registry, view: { ready(): number; restarts(): number }): void {
+  gauge(registry, 'chanlb_worker_processes', 'Worker processes ready to serve.', () => [{ labels: {}, value: view.ready() }]);
+  counter(registry, 'chanlb_worker_restarts_total', 'Worker processes started again after one died.', () => [{ labels: {}, value: view.restarts() }]);
+}
+
+/** A registry with Node's process metrics, prefixed chanlb_ (less three that promtool refuses). */
+export function processRegistry(): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'chanlb_' });
   // Gauges that prom-client names like counters: promtool's lint refuses them, and the same counts
   // are there by type (chanlb_nodejs_active_handles{type}, ...).
   for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) registry.removeSingleMetric(`chanlb_nodejs_${name}`);
+  return registry;
+}
+
+export function metricsRegistry(view: MetricsView): Registry {
+  const registry = processRegistry();
 
   /** Every backend of every pool, with its labels. */
   const backends = function* () {
@@ -99,10 +120,10 @@ export function metricsRegistry(view: MetricsView): Registry {
     () => [...meters()].map(({ labels, meter }) => ({ labels, value: meter.responseBytes })));
   gauge(registry, 'chanlb_backend_pending', 'Requests in flight on the backend (its key in the balancer\'s heap, with its weight).',
     () => [...backends()].map(({ labels, w }) => ({ labels, value: w.pending })));
-  gauge(registry, 'chanlb_backend_up', '1 when the backend is in rotation (not ejected, not down by its health check).',
-    () => [...backends()].map(({ labels, w }) => ({ labels, value: w.inRotation ? 1 : 0 })));
-  gauge(registry, 'chanlb_backend_weight', 'The backend\'s effective weight (below the configured one during a slow start).',
-    () => [...backends()].map(({ labels, w }) => ({ labels, value: w.weight })));
+  gauge(registry, 'chanlb_backend_up', '1 when the backend is in rotation (not ejected, not down by its health check); with worker processes, the share of them that have it in rotation.',
+    () => [...backends()].map(({ labels, w }) => ({ labels, value: w.inRotation ? 1 : 0 })), 'average');
+  gauge(registry, 'chanlb_backend_weight', 'The backend\'s effective weight (below the configured one during a slow start); with worker processes, their average.',
+    () => [...backends()].map(({ labels, w }) => ({ labels, value: w.weight })), 'average');
   counter(registry, 'chanlb_backend_picks_total', 'Requests the balancer sent to the backend.',
     () => [...backends()].map(({ labels, w }) => ({ labels, value: w.picks })));
   counter(registry, 'chanlb_backend_ejections_total', 'Times passive health took the backend out of rotation.',
@@ -120,9 +141,9 @@ export function metricsRegistry(view: MetricsView): Registry {
     () => [...view.rateLimiters()].map((limiter) => ({ labels: { route: limiter.name }, value: limiter.limited })));
   gauge(registry, 'chanlb_client_connections', 'Client connections open, by listening address.',
     () => [...view.clientConnections()].map(([listener, value]) => ({ labels: { listener }, value })));
-  counter(registry, 'chanlb_config_reloads_total', 'Configuration reloads, applied (ok) or refused (failed).',
-    () => [{ labels: { result: 'ok' }, value: view.reloads.ok }, { labels: { result: 'failed' }, value: view.reloads.failed }]);
+  const reloads = view.reloads;
+  if (reloads !== null) reloadsCounter(registry, reloads);
   gauge(registry, 'chanlb_build_info', 'The running build: 1, labelled with the version and Node\'s.',
-    () => [{ labels: { version: view.version, node: process.version }, value: 1 }]);
+    () => [{ labels: { version: view.version, node: process.version }, value: 1 }], 'first');
   return registry;
 }

@@ -44,6 +44,16 @@ export function checkOptionsOf(s: PoolSettings): CheckOptions | null {
   };
 }
 
+/** A check's state as the primary process sends it to worker processes (which run no probes). */
+export interface CheckVerdict {
+  key: string;
+  up: boolean;
+  lastOk: boolean;
+  lastWhy: string;
+  /** How long before sending the last check ended (-1: none yet). */
+  agoMs: number;
+}
+
 /** What a check tells about its backend going down or coming back. */
 export interface CheckSubscriber {
   checkChanged(check: ActiveCheck): void;
@@ -62,13 +72,17 @@ export class ActiveCheck {
   private readonly options: CheckOptions;
   private readonly log: EventLog | null;
   private readonly subscribers = new Set<CheckSubscriber>();
+  /** Told after every check (the primary process forwards it); null: nobody. */
+  private readonly onResult: ((check: ActiveCheck) => void) | null;
   private inARow = 0;
   private nextAt: number;
   private startedAt = -1;
   private cancel: (() => void) | null = null;
 
-  constructor(key: string, host: string, port: number, options: CheckOptions, now: number, log: EventLog | null) {
+  constructor(key: string, host: string, port: number, options: CheckOptions, now: number, log: EventLog | null,
+    onResult: ((check: ActiveCheck) => void) | null = null) {
     this.key = key;
+    this.onResult = onResult;
     this.address = `${host}:${port}`;
     this.options = options;
     this.log = log;
@@ -111,6 +125,20 @@ export class ActiveCheck {
     this.cancel = null;
   }
 
+  verdict(now: number): CheckVerdict {
+    return { key: this.key, up: this.up, lastOk: this.lastOk, lastWhy: this.lastWhy, agoMs: this.lastAt < 0 ? -1 : now - this.lastAt };
+  }
+
+  /** Takes the state a check elsewhere reached (a worker process runs no probes of its own). */
+  apply(v: CheckVerdict, now: number): void {
+    this.lastOk = v.lastOk;
+    this.lastWhy = v.lastWhy;
+    this.lastAt = v.agoMs < 0 ? -1 : now - v.agoMs;
+    if (v.up === this.up) return;
+    this.up = v.up;
+    for (const s of this.subscribers) s.checkChanged(this);
+  }
+
   private finished(ok: boolean, why: string, now: number): void {
     this.cancel = null;
     this.lastOk = ok;
@@ -122,6 +150,7 @@ export class ActiveCheck {
     this.inARow = ok !== this.up ? this.inARow + 1 : 0;
     if (this.up && this.inARow >= this.options.fall) this.change(false, why);
     else if (!this.up && this.inARow >= this.options.rise) this.change(true, why);
+    this.onResult?.(this);
   }
 
   private change(up: boolean, why: string): void {
@@ -133,24 +162,50 @@ export class ActiveCheck {
   }
 }
 
-/** The checks of every backend, one per backend and check definition, shared by the pools that use them. */
+/** A check's identity: the same backend with the same check, in every process. */
+export const checkKey = (host: string, port: number, options: CheckOptions): string => JSON.stringify([host, port, options]);
+
+/**
+ * The checks of every backend, one per backend and check definition, shared by the pools that use
+ * them. In a worker process (`remote`), the checks run no probes: the primary's verdicts come in
+ * through apply(), so each backend is checked once however many worker processes there are.
+ */
 export class HealthChecks {
   private readonly checks = new Map<string, ActiveCheck>();
   private readonly log: EventLog | null;
+  private readonly remote: boolean;
+  private readonly onResult: ((check: ActiveCheck) => void) | null;
+  /** The latest verdict for each key, kept for a check a reload makes later (remote only). */
+  private readonly verdicts = new Map<string, CheckVerdict>();
 
-  constructor(log: EventLog | null) {
+  constructor(log: EventLog | null, options: { remote?: boolean; onResult?: (check: ActiveCheck) => void } = {}) {
     this.log = log;
+    this.remote = options.remote ?? false;
+    this.onResult = options.onResult ?? null;
   }
 
   /** The check of `host:port` with `options`, made the first time it is asked for. */
   checkOf(host: string, port: number, options: CheckOptions, now: number): ActiveCheck {
-    const key = JSON.stringify([host, port, options]);
+    const key = checkKey(host, port, options);
     let check = this.checks.get(key);
     if (check === undefined) {
-      check = new ActiveCheck(key, host, port, options, now, this.log);
+      check = new ActiveCheck(key, host, port, options, now, this.remote ? null : this.log, this.onResult);
       this.checks.set(key, check);
+      const known = this.verdicts.get(key);
+      if (known !== undefined) check.apply(known, now);
     }
     return check;
+  }
+
+  /** Every check's state now (the primary sends these to a worker process that starts). */
+  states(now: number): CheckVerdict[] {
+    return [...this.checks.values()].map((c) => c.verdict(now));
+  }
+
+  /** A verdict from the primary. */
+  apply(v: CheckVerdict, now: number): void {
+    this.verdicts.set(v.key, v);
+    this.checks.get(v.key)?.apply(v, now);
   }
 
   /** The clock's sweep; a check no pool uses any more stops. */
@@ -159,9 +214,10 @@ export class HealthChecks {
       if (check.subscribed === 0) {
         check.stop();
         this.checks.delete(key);
+        this.verdicts.delete(key);
         continue;
       }
-      check.sweep(now);
+      if (!this.remote) check.sweep(now);
     }
   }
 

@@ -26,17 +26,23 @@ export interface AccessEntry {
 export class AccessLog {
   readonly #dest: LogDestination;
   readonly #logger: Logger | undefined;
+  /** ` worker=N` after a combined line, from worker process N; '' from the only process. */
+  readonly #workerSuffix: string;
   #time = '';
 
-  /** `destination`: a file path to append to, or 1 for stdout. Writes are asynchronous (never block the event loop). */
-  constructor(format: AccessLogFormat, destination: string | 1) {
+  /**
+   * `destination`: a file path to append to, or 1 for stdout. Writes are asynchronous (never block
+   * the event loop). `workerId`: the worker process's id, which every line then carries.
+   */
+  constructor(format: AccessLogFormat, destination: string | 1, workerId?: number) {
     if (format !== 'json' && format !== 'combined') throw new Error(`access log: unknown format '${String(format)}'`);
     this.#dest = new LogDestination('access log', destination);
+    this.#workerSuffix = workerId === undefined ? '' : ` worker=${workerId}`;
     this.#logger =
       format === 'json'
         ? pino(
             {
-              base: undefined,
+              base: workerId === undefined ? undefined : { worker: workerId },
               // pino cannot drop `level` cleanly: an empty level object leaves the line as `{` and the
               // next field adds a leading comma. So the timestamp, always emitted right after the
               // level, is written without one; it is the entry's time, set by write().
@@ -56,7 +62,7 @@ export class AccessLog {
   write(entry: AccessEntry): void {
     if (!this.#dest.writable) return;
     if (this.#logger === undefined) {
-      this.#dest.write(combinedLine(entry) + '\n');
+      this.#dest.write(combinedLine(entry) + this.#workerSuffix + '\n');
       return;
     }
     this.#time = `"time":"${new Date(entry.time).toISOString()}"`;

@@ -20,10 +20,14 @@ export class EventLog {
   #dest: LogDestination | null;
   #logger: Logger;
 
-  constructor(level: LogLevel, target: LogTarget) {
+  readonly #workerId: number | 'primary' | undefined;
+
+  /** `workerId`: the worker process's id, which every line then carries; the primary's lines say `primary`. */
+  constructor(level: LogLevel, target: LogTarget, workerId?: number | 'primary') {
     this.#level = level;
     this.#target = target;
-    [this.#dest, this.#logger] = open(level, target);
+    this.#workerId = workerId;
+    [this.#dest, this.#logger] = open(level, target, workerId);
   }
 
   get level(): LogLevel {
@@ -33,7 +37,7 @@ export class EventLog {
   /** From now on log at `level` to `target`; the old destination is flushed and closed. Throws (and changes nothing) if `target` cannot be opened. */
   reconfigure(level: LogLevel, target: LogTarget): Promise<void> {
     if (level === this.#level && target === this.#target) return Promise.resolve();
-    const [dest, logger] = open(level, target);
+    const [dest, logger] = open(level, target, this.#workerId);
     const old = this.#dest;
     this.#level = level;
     this.#target = target;
@@ -83,10 +87,10 @@ export class EventLog {
 }
 
 /** A silent log opens nothing. */
-function open(level: LogLevel, target: LogTarget): [LogDestination | null, Logger] {
+function open(level: LogLevel, target: LogTarget, workerId: number | 'primary' | undefined): [LogDestination | null, Logger] {
   const options = {
     level,
-    base: undefined,
+    base: workerId === undefined ? undefined : { worker: workerId },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
   };

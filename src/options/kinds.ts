@@ -2,6 +2,7 @@
  * The kinds of option values: how a flag's text and a config file's value become one, what a config
  * file is told it should have written, and how a value is shown in --help and the README.
  */
+import { availableParallelism } from 'node:os';
 import { parseAddressOrSubnet } from './address-or-subnet.js';
 import type { Address } from './options.js';
 import { OptionError, parseAddress, parseChoice, parseCount, parseDuration, parseLogTarget, parseSize } from './values.js';
@@ -170,6 +171,26 @@ export function count(min: number): ScalarKind<number> {
     show: String,
   };
 }
+
+/**
+ * How many worker processes: a whole number from 1 up to 256, or `auto` (one per core the process may use,
+ * os.availableParallelism()), resolved when read.
+ */
+export const workerCount: ScalarKind<number> = {
+  byHand: false,
+  limit: false,
+  arg: 'N|auto',
+  expected: 'a whole number from 1 to 256, or "auto"',
+  text: (value) => (typeof value === 'number' && Number.isFinite(value) ? String(value) : value === 'auto' ? value : undefined),
+  parse: (flag, text) => {
+    if (text.trim() === 'auto') return availableParallelism();
+    const n = parseCount(flag, text, 1);
+    if (n > MAX_WORKERS) throw new OptionError(`${flag}: "${text}" is more than ${MAX_WORKERS} worker processes`);
+    return n;
+  },
+  show: String,
+};
+const MAX_WORKERS = 256;
 
 /** One of `choices`, spelt exactly. */
 export function choice<T extends string>(choices: readonly T[]): ScalarKind<T> {

@@ -8,7 +8,7 @@
  */
 import {
   addressOrSubnet, backendAddress, buckets, choice, choices, count, duration, durationOrOff, hostHeader, list, listenAddress, logTarget, path,
-  optionalListenAddress, percent, policy, requestPath, secret, size, statusRanges, toggle, type Kind,
+  optionalListenAddress, percent, policy, requestPath, secret, size, statusRanges, toggle, workerCount, type Kind,
 } from './kinds.js';
 import { DEFAULT_LISTEN_HOST } from './values.js';
 import { ACCESS_LOG_FORMATS, HEALTH_CHECK_TYPES, LOG_LEVELS, RETRY_CONDITIONS } from './vocabulary.js';
@@ -206,6 +206,10 @@ const TABLE = {
   logTo: option({
     flag: '--log-file', config: 'log.file', kind: logTarget, default: 2,
     description: "the error log's destination: a file, stdout or stderr",
+  }),
+  workers: option({
+    flag: '--workers', config: 'workers', kind: workerCount, default: 1,
+    description: 'worker processes, each a whole proxy (auto: one per core); with more than one, a primary process hands out connections, runs health checks, holds rate limits and serves the admin listener',
   }),
   admin: option({
     flag: '--admin', config: 'admin.listen', kind: optionalListenAddress, default: null, shownDefault: 'off',

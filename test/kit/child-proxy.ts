@@ -42,11 +42,12 @@ export function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 }
 
 /**
- * Starts the proxy CLI listening on 127.0.0.1 (ephemeral port) with `args` (give at least
- * `--backend`); resolves once it prints its listening line (looked for on either stream).
+ * Starts the proxy CLI listening on 127.0.0.1 (ephemeral port; `listenFlag` false: where its config
+ * file says, on 127.0.0.1) with `args` (give at least `--backend`); resolves once it prints its
+ * listening line (looked for on either stream).
  */
-export function spawnProxy(args: string[], startTimeoutMs = 10_000): Promise<ChildProxy> {
-  const child = spawn(process.execPath, [MAIN, '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnProxy(args: string[], startTimeoutMs = 10_000, listenFlag = true): Promise<ChildProxy> {
+  const child = spawn(process.execPath, [MAIN, ...(listenFlag ? ['--listen', '127.0.0.1:0'] : []), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (s: string) => { stdout += s; });

@@ -26,6 +26,7 @@ const RANKS: readonly string[][] = [
   ['frontend'],
   ['admin'],
   ['server.ts'],
+  ['cluster'],
   ['main.ts'],
 ];
 

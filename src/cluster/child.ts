@@ -1,0 +1,90 @@
+/**
+ * A worker process: a whole proxy (Server) with the options the primary validated. It listens on
+ * the primary's sockets (node:cluster hands it connections) or, with SO_REUSEPORT, on its own; it
+ * runs no health checks of its own (the primary's verdicts come in) and opens no admin listener
+ * (the primary asks it for its status and metrics). Signals are the primary's to handle: Ctrl-C
+ * reaches the whole process group, and the primary then tells each process what to do.
+ */
+import { HealthChecks } from '../balancer/active-health.js';
+import { applyAction } from '../admin/admin-server.js';
+import { Server } from '../server.js';
+import { isToWorker, type ToPrimary, type ToWorker } from './messages.js';
+
+function send(msg: ToPrimary): void {
+  process.send?.(msg);
+}
+
+export function runChild(): void {
+  const ignore = (): void => {};
+  process.on('SIGINT', ignore);
+  process.on('SIGHUP', ignore);
+  let proxy: Server | null = null;
+  let stopping = false;
+  const exitAfter = (p: Promise<void>): void => {
+    void p.then(() => process.exit(0));
+  };
+  const shutdown = (timeoutMs: number): void => {
+    if (proxy === null) process.exit(0);
+    if (stopping) return;
+    stopping = true;
+    exitAfter(proxy.shutdown(timeoutMs));
+  };
+  // An operator's SIGTERM to this process alone: finish and go (the primary starts another).
+  process.on('SIGTERM', () => shutdown(proxy?.options.shutdownTimeoutMs ?? 0));
+  // The primary is gone: nobody will hand out connections or ask anything any more.
+  process.on('disconnect', () => shutdown(proxy?.options.shutdownTimeoutMs ?? 0));
+  const checks = new HealthChecks(null, { remote: true });
+
+  process.on('message', (msg: unknown) => {
+    if (!isToWorker(msg)) return;
+    void handle(msg);
+  });
+  send({ t: 'hello' });
+
+  async function handle(msg: ToWorker): Promise<void> {
+    switch (msg.t) {
+      case 'start': {
+        for (const v of msg.verdicts) checks.apply(v, performance.now());
+        try {
+          proxy = new Server(msg.options, { workerId: msg.id, checks, adminElsewhere: true, reusePort: msg.reusePort });
+          await proxy.listen();
+        } catch (err) {
+          send({ t: 'failed', message: (err as Error).message });
+          process.exit(2);
+        }
+        send({ t: 'ready', addresses: proxy.addresses() });
+        return;
+      }
+      case 'checks':
+        for (const v of msg.verdicts) checks.apply(v, performance.now());
+        return;
+      case 'reload': {
+        let error: string | null = null;
+        try {
+          await proxy?.reload(msg.options);
+        } catch (err) {
+          error = (err as Error).message;
+        }
+        send({ t: 'reloaded', seq: msg.seq, error });
+        return;
+      }
+      case 'ask': {
+        const value = proxy === null ? null : msg.what === 'status' ? proxy.status() : await proxy.metrics();
+        send({ t: 'answer', seq: msg.seq, value });
+        return;
+      }
+      case 'act': {
+        const w = proxy?.backend(msg.pool, msg.name);
+        send({ t: 'answer', seq: msg.seq, value: w === undefined ? null : applyAction(w, msg.action) });
+        return;
+      }
+      case 'shutdown':
+        shutdown(msg.timeoutMs);
+        return;
+      case 'close':
+        if (proxy === null) process.exit(0);
+        exitAfter(proxy.close());
+        return;
+    }
+  }
+}

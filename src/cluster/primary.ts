@@ -1,0 +1,191 @@
+/**
+ * The primary process with `--workers N` (N > 1): it never handles a request. It starts N worker
+ * processes (fleet.ts) with the options it validated, hands them connections (node:cluster's round
+ * robin) unless the kernel does (SO_REUSEPORT), runs every active health check once and sends the
+ * verdicts to all, serves the admin listener over all of them (metrics and status summed, actions
+ * applied in each), and owns the signals: SIGHUP re-reads the configuration once and applies it to
+ * every process or to none; SIGINT/SIGTERM drain them all.
+ */
+import cluster from 'node:cluster';
+import type * as http from 'node:http';
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { adminServer } from '../admin/admin-server.js';
+import { processRegistry, reloadsCounter, workerProcessMetrics } from '../admin/metrics.js';
+import type { StatusSnapshot } from '../admin/status.js';
+import { checkOptionsOf, HealthChecks, type ActiveCheck, type CheckSubscriber } from '../balancer/active-health.js';
+import { settingsOf } from '../balancer/pool.js';
+import { Clock, type Timeouts } from '../clock.js';
+import { listenError } from '../errors.js';
+import { EventLog } from '../log/event-log.js';
+import type { Address, ProxyOptions } from '../options/options.js';
+import { poolDefinitions } from '../routing/routing.js';
+import { Fleet } from './fleet.js';
+import { mergeStatus } from './merge-status.js';
+import { canReusePort } from './reuse-port.js';
+
+type MetricsJSON = MetricObjectWithValues<MetricValue<string>>[];
+
+export interface PrimaryHandle {
+  /** Where the worker processes listen (as the first one reports). */
+  addresses: Address[];
+  admin: Address | null;
+  /** How connections reach the processes, in words for the start-up line. */
+  distribution: string;
+  reload(options: ProxyOptions): Promise<void>;
+  shutdown(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+  log: EventLog;
+}
+
+/** The primary's clock ticks only for the health checks' timeouts and intervals. */
+function checkTimeouts(options: ProxyOptions): Timeouts {
+  const shortest = Math.min(...poolDefinitions(options).map((pool) => {
+    const s = settingsOf(pool, options);
+    return s.healthCheck === 'off' ? Infinity : Math.min(s.healthCheckIntervalMs, s.healthCheckTimeoutMs);
+  }));
+  return { connect: Infinity, response: Infinity, backendIdle: Infinity, header: Infinity, keepAlive: Infinity, linger: Infinity, ejectCooldown: Infinity, healthCheck: shortest };
+}
+
+/** Keeps the primary's checks alive: no pool subscribes to them in this process. */
+class CheckKeeper implements CheckSubscriber {
+  private held = new Set<ActiveCheck>();
+
+  /** Holds the checks `options` define and lets go of the rest (the sweep then stops them). */
+  hold(checks: HealthChecks, options: ProxyOptions, now: number): void {
+    const next = new Set<ActiveCheck>();
+    for (const pool of poolDefinitions(options)) {
+      const check = checkOptionsOf(settingsOf(pool, options));
+      if (check === null) continue;
+      for (const b of pool.backends) next.add(checks.checkOf(b.host, b.port, check, now));
+    }
+    for (const c of this.held) if (!next.has(c)) c.unsubscribe(this);
+    for (const c of next) c.subscribe(this);
+    this.held = next;
+  }
+
+  checkChanged(): void {}
+}
+
+const withWorkerLabel = (metrics: MetricsJSON, worker: string): MetricsJSON =>
+  metrics.map((m) => ({ ...m, values: m.values.map((v) => ({ ...v, labels: { ...v.labels, worker } })) }));
+
+export async function startPrimary(options: ProxyOptions): Promise<PrimaryHandle> {
+  let current = options;
+  const log = new EventLog(options.logLevel, options.logTo, 'primary');
+  const reusePort = !options.listen.some((a) => a.port === 0) && await canReusePort();
+  cluster.setupPrimary({ serialization: 'advanced' });
+  let fleet: Fleet | null = null;
+  const checks = new HealthChecks(log, {
+    onResult: (check) => fleet?.broadcast({ t: 'checks', verdicts: [check.verdict(performance.now())] }),
+  });
+  const clock = new Clock((now) => checks.sweep(now));
+  const keeper = new CheckKeeper();
+  keeper.hold(checks, options, clock.now);
+  clock.tune(checkTimeouts(options));
+  const running = new Fleet(options.workers, options, reusePort, { log, verdicts: () => checks.states(performance.now()) });
+  fleet = running;
+  let addresses: Address[];
+  try {
+    addresses = await running.start();
+  } catch (err) {
+    clock.stop();
+    checks.stop();
+    await running.close();
+    throw err;
+  }
+
+  const reloads = { ok: 0, failed: 0 };
+  const startedAt = performance.now();
+  const own = processRegistry();
+  reloadsCounter(own, reloads);
+  workerProcessMetrics(own, { ready: () => running.readyCount, restarts: () => running.restarts });
+  const metrics = async (perWorker: boolean): Promise<string> => {
+    const answers = await running.ask((seq) => ({ t: 'ask', seq, what: 'metrics' }));
+    const mine = await own.getMetricsAsJSON();
+    const parts = [...answers].filter((e): e is [number, MetricsJSON] => Array.isArray(e[1]));
+    const all = perWorker
+      ? [...parts.map(([id, m]) => withWorkerLabel(m, String(id))), withWorkerLabel(mine, 'primary')]
+      : [...parts.map(([, m]) => m), mine];
+    return AggregatorRegistry.aggregate(all).metrics();
+  };
+  const status = async (): Promise<StatusSnapshot> => {
+    const answers = await running.ask((seq) => ({ t: 'ask', seq, what: 'status' }));
+    const parts = running.summaries().flatMap((summary) => {
+      const snapshot = answers.get(summary.id) as StatusSnapshot | null | undefined;
+      return snapshot === undefined || snapshot === null ? [] : [{ summary, snapshot }];
+    });
+    return mergeStatus(parts, (performance.now() - startedAt) / 1000);
+  };
+
+  let admin: http.Server | null = null;
+  const adminAt = options.admin;
+  if (adminAt !== null) {
+    const server = adminServer({
+      metrics,
+      contentType: own.contentType,
+      status,
+      act: async (pool, name, action) => {
+        const answers = await running.ask((seq) => ({ t: 'act', seq, pool, name, action }));
+        const done = [...answers.values()].find((v): v is string => typeof v === 'string');
+        return done ?? null;
+      },
+      token: () => current.adminToken,
+      onError: (err) => log.error('admin_failed', `admin request failed: ${err.message}`),
+    });
+    admin = server;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (err) => reject(listenError(adminAt.host, adminAt.port, err)));
+        server.listen(adminAt.port, adminAt.host, () => resolve());
+      });
+    } catch (err) {
+      clock.stop();
+      checks.stop();
+      await running.close();
+      throw err;
+    }
+  }
+  const adminAddress = (): Address | null => {
+    const a = admin?.address();
+    return a === null || a === undefined || typeof a === 'string' ? null : { host: a.address, port: a.port };
+  };
+
+  const closeOwn = (): void => {
+    clock.stop();
+    checks.stop();
+    admin?.close();
+    admin?.closeAllConnections();
+  };
+  return {
+    addresses,
+    admin: adminAddress(),
+    distribution: reusePort ? 'by the kernel (SO_REUSEPORT)' : "by the primary (node:cluster's round robin)",
+    log,
+    async reload(next) {
+      if (next.workers !== current.workers) {
+        log.error('reload_workers', `workers: a reload keeps the ${current.workers} worker processes running; restart to have ${next.workers}`);
+      }
+      try {
+        await running.reload({ ...next, workers: current.workers });
+      } catch (err) {
+        reloads.failed++;
+        throw err;
+      }
+      reloads.ok++;
+      current = { ...next, workers: current.workers };
+      keeper.hold(checks, current, clock.now);
+      clock.tune(checkTimeouts(current));
+      await log.reconfigure(current.logLevel, current.logTo);
+    },
+    async shutdown(timeoutMs) {
+      await running.shutdown(timeoutMs);
+      closeOwn();
+      await log.close();
+    },
+    async close() {
+      await running.close();
+      closeOwn();
+      await log.close();
+    },
+  };
+}
