@@ -5,7 +5,8 @@
  * the last minute, picks and requests per second by status class (from consecutive snapshots), p50
  * and p99 latency over the last ten seconds (from the histogram's buckets, interpolated as
  * Prometheus' histogram_quantile does), requests by status class so far, ejections and its last
- * health check.
+ * health check. With worker processes the numbers are their sums (cluster/merge-status.ts), and a
+ * table below gives each process.
  */
 export const STATUS_PAGE = `<!doctype html>
 <html lang="en">
@@ -34,6 +35,7 @@ export const STATUS_PAGE = `<!doctype html>
 <h1>chanlb</h1>
 <div id="meta">connecting… <span id="conn"></span></div>
 <div id="pools"></div>
+<div id="workers"></div>
 <script>
 (() => {
   const HISTORY = 60;
@@ -125,7 +127,25 @@ export const STATUS_PAGE = `<!doctype html>
       }
       root.appendChild(table);
     }
+    renderWorkers(s.workers);
     previous = s;
+  };
+  // With worker processes (--workers N) the numbers above are their sums; this is each one.
+  const renderWorkers = (workers) => {
+    const root = document.getElementById('workers');
+    root.replaceChildren();
+    if (workers === undefined) return;
+    root.appendChild(el('h2', {}, 'worker processes (the tables above sum them)'));
+    const table = el('table', { class: 'workers' });
+    const head = el('tr');
+    for (const t of ['worker', 'pid', 'restarts', 'pending', 'requests']) head.appendChild(el('th', {}, t));
+    table.appendChild(head);
+    for (const w of workers) {
+      const row = el('tr', { 'data-worker': String(w.id) });
+      for (const v of [w.id, w.pid, w.restarts, w.pending, w.requests]) row.appendChild(el('td', {}, String(v)));
+      table.appendChild(row);
+    }
+    root.appendChild(table);
   };
   const conn = document.getElementById('conn');
   const events = new EventSource('/status/events');

@@ -19,6 +19,15 @@ const ANSWER_WAIT_MS = 2_000;
 /** How long a reload waits for every process to apply it. */
 const RELOAD_WAIT_MS = 15_000;
 
+/**
+ * How long to wait before starting a slot's process again, after `youngDeaths` deaths in a row each
+ * within YOUNG_MS of its start: at once after the first, then 250 ms doubling up to 30 s, so a
+ * process that cannot live (a bad backend address crashes nothing, but a bug might) does not spin.
+ */
+export function restartDelay(youngDeaths: number): number {
+  return youngDeaths <= 1 ? 0 : Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (youngDeaths - 2));
+}
+
 interface Slot {
   id: number;
   process: ProcessHandle | null;
@@ -250,7 +259,7 @@ export class Fleet {
     }
     const lived = Date.now() - slot.startedAt;
     slot.youngDeaths = lived < YOUNG_MS ? slot.youngDeaths + 1 : 0;
-    const delay = slot.youngDeaths <= 1 ? 0 : Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (slot.youngDeaths - 2));
+    const delay = restartDelay(slot.youngDeaths);
     const how = signal !== null ? `killed by ${signal}` : `exited with code ${code}`;
     this.events.log.error('worker_died', `worker ${slot.id} (pid ${proc.process.pid}) ${how} after ${lived} ms; replacing it${delay > 0 ? ` in ${delay} ms` : ''}`,
       { worker_id: slot.id, pid: proc.process.pid, code, signal, delay_ms: delay });

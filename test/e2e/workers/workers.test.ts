@@ -10,6 +10,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { StatusSnapshot } from '../../../src/admin/status.js';
 import { spawnProxy, type ChildProxy } from '../../kit/child-proxy.js';
 import { LoadLoop } from '../../kit/load-loop.js';
 import { GET } from '../../kit/raw-client.js';
@@ -58,6 +59,27 @@ test('two worker processes both serve; /metrics sums them exactly, and ?per_work
   const two = valueOf(each, 'chanlb_requests_total', { code: '2xx', worker: '2' });
   assert.is(one + two, 40);
   assert.ok(one >= 10 && two >= 10, `both workers served: ${one} and ${two}`);
+  const status = (await (await fetch(`http://${HOST}:${admin}/status.json`)).json()) as StatusSnapshot & { workers: { requests: number }[] };
+  const backendsSum = status.pools[0]?.backends.reduce((a, b) => a + (b.requests['2xx'] ?? 0), 0);
+  assert.is(backendsSum, 40, 'status.json sums the workers too');
+  assert.equal(status.workers.map((w) => w.requests).sort(), [one, two].sort());
+}));
+
+test('an admin action reaches every worker: a drained backend gets no request from any of them', () => withCleanup(async (c) => {
+  const backends = await helloBackends(c, 2);
+  const { proxy, admin } = await workersProxy(c, backends);
+  const drained = `${HOST}:${backends[0]?.port}`;
+  const res = await fetch(`http://${HOST}:${admin}/backends/default/${drained}/drain`, { method: 'POST' });
+  assert.is(res.status, 200);
+  assert.is(await res.text(), `${drained}: draining\n`);
+  await oneEach(c, proxy.port, 20);
+  const each = await scrape(admin, true);
+  for (const worker of ['1', '2']) {
+    assert.is(valueOf(each, 'chanlb_backend_picks_total', { backend: drained, worker }), 0, `worker ${worker} sent nothing to the drained backend`);
+    assert.ok(valueOf(each, 'chanlb_backend_picks_total', { worker }) > 0, `worker ${worker} served`);
+  }
+  const missing = await fetch(`http://${HOST}:${admin}/backends/default/${HOST}:1/drain`, { method: 'POST' });
+  assert.is(missing.status, 404);
 }));
 
 test('a worker killed with SIGKILL is replaced within 2 s; a load run afterwards has no failed request', () => withCleanup(async (c) => {
