@@ -88,6 +88,12 @@ test('a worker killed with SIGKILL is replaced within 2 s; a load run afterwards
   const before = await workerRows(admin);
   assert.is(before.length, 2);
   const victim = before[0] as WorkerRow;
+  // Two keep-alive connections: the primary hands them to the two workers in turn.
+  const kept = [await connect(c, proxy.port), await connect(c, proxy.port)];
+  for (const client of kept) {
+    await client.write(GET('/before'));
+    assert.is((await client.readResponse()).status, 200);
+  }
   const killedAt = Date.now();
   process.kill(victim.pid, 'SIGKILL');
   let rows: WorkerRow[] = before;
@@ -100,6 +106,16 @@ test('a worker killed with SIGKILL is replaced within 2 s; a load run afterwards
   }
   assert.is(rows.find((r) => r.id === victim.id)?.restarts, 1);
   assert.is(rows.find((r) => r.id !== victim.id)?.pid, before[1]?.pid, 'the other worker was not touched');
+  // The connection the other worker holds goes on; the killed worker's is gone.
+  const after = await Promise.all(kept.map(async (client) => {
+    try {
+      await client.write(GET('/after'));
+      return (await client.readResponse()).status;
+    } catch {
+      return 0;
+    }
+  }));
+  assert.equal(after.sort(), [0, 200], `one connection survives: ${after.join(', ')}`);
   const load = new LoadLoop(proxy.port, { clients: 8, request: (i, n) => GET(`/c${i}/${n}`) }).start();
   c.add({ close: async () => { await load.stop(); } });
   await load.waitForMore(2_000, 20_000);
