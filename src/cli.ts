@@ -8,6 +8,7 @@ import { loadConfig } from './options/config/load-config.js';
 import { addressOrSubnet, backendAddress, listenAddress } from './options/kinds.js';
 import { OptionError, withDefaults, type ProxyOptions } from './options/options.js';
 import { argOf, COMMAND_FLAGS, OPTION_KEYS, OPTIONS, type HandKey } from './options/schema.js';
+import { loadCertificate } from './options/tls-files.js';
 
 type Key = keyof ProxyOptions;
 /** A list flag's texts → its option's value; undefined keeps the config file's. */
@@ -76,5 +77,23 @@ export function parseCommandLine(argv: string[]): ProxyOptions | 'help' {
   if (given('accessLogFile') !== undefined && given('accessLog') === undefined && (options.accessLog ?? 'off') === 'off') {
     options.accessLog = 'json';
   }
+  withFlagTls(options);
   return withDefaults({ ...options, backends: options.backends ?? [] });
+}
+
+/** --tls-cert and --tls-key: every listener without a tls of its own (from the config) serves HTTPS with them. */
+function withFlagTls(options: Partial<ProxyOptions>): void {
+  const { tlsCert, tlsKey } = options;
+  if ((tlsCert ?? null) === null && (tlsKey ?? null) === null) return;
+  if (tlsCert === null || tlsCert === undefined) throw new OptionError('--tls-key: give --tls-cert too');
+  if (tlsKey === null || tlsKey === undefined) throw new OptionError('--tls-cert: give --tls-key too');
+  let certificate;
+  try {
+    certificate = loadCertificate(tlsCert, tlsKey);
+  } catch (err) {
+    if (err instanceof OptionError) throw new OptionError(`--tls-cert/--tls-key: ${err.message}`);
+    throw err;
+  }
+  const minVersion = options.tlsMinVersion ?? OPTIONS.tlsMinVersion.default;
+  options.listen = (options.listen ?? OPTIONS.listen.default).map((l) => l.tls === undefined ? { ...l, tls: { certificates: [certificate], minVersion } } : l);
 }

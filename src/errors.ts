@@ -42,6 +42,7 @@ export const CODES = {
   // A backend's failure.
   PRX_ERR_BACKEND_CONNECT: c(502, 'backend', 'any'),
   PRX_ERR_BACKEND_CONNECT_TIMEOUT: c(502, 'backend', 'any'),
+  PRX_ERR_BACKEND_TLS: c(502, 'backend', 'any'), // an https:// backend's handshake failed (its certificate did not verify, ...)
   PRX_ERR_BACKEND_CLOSED: c(502, 'backend', 'idempotent'),
   PRX_ERR_BACKEND_BAD_RESPONSE: c(502, 'backend'),
   PRX_ERR_BACKEND_TIMEOUT: c(504, 'backend'),
@@ -78,6 +79,8 @@ export class ProxyError extends Error {
 
 export const backendRefused = (addr: string, why: string): ProxyError =>
   new ProxyError('PRX_ERR_BACKEND_CONNECT', `cannot connect to backend ${addr}: ${why}`);
+export const backendTlsFailed = (addr: string, why: string): ProxyError =>
+  new ProxyError('PRX_ERR_BACKEND_TLS', `TLS with backend ${addr} failed: ${why}`);
 export const backendConnectTimeout = (addr: string, ms: number): ProxyError =>
   new ProxyError('PRX_ERR_BACKEND_CONNECT_TIMEOUT', `backend ${addr} did not accept a connection within ${ms} ms`);
 export const backendClosed = (addr: string): ProxyError =>

@@ -15,6 +15,8 @@
  */
 import type * as http from 'node:http';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { Certificates, tlsServerOptions } from './frontend/certificates.js';
 import { readFileSync } from 'node:fs';
 import { ClientConn, LINGER_MS, type ClientContext } from './frontend/client-conn.js';
 import { Clock, type Timeouts } from './clock.js';
@@ -27,7 +29,7 @@ import { settingsOf, type Pool, type PoolServices, type RetryStats, type WorkerS
 import { forwardedLines } from './http1/head.js';
 import { llhttp } from './http1/llhttp.js';
 import { listenError } from './errors.js';
-import type { Address, ProxyOptions } from './options/options.js';
+import type { Address, Listener, ProxyOptions } from './options/options.js';
 import { RequestMeter } from './metrics/request-meter.js';
 import { adminServer, applyAction } from './admin/admin-server.js';
 import { metricsRegistry, type MetricsView } from './admin/metrics.js';
@@ -50,6 +52,8 @@ export interface ServerHooks {
   adminElsewhere?: boolean;
   /** Each worker binds its own listening socket with SO_REUSEPORT, and the kernel spreads connections. */
   reusePort?: boolean;
+  /** TLS session ticket keys (48 bytes) shared by worker processes, so sessions resume on any of them. */
+  ticketKeys?: Buffer;
 }
 
 export interface PoolStats {
@@ -97,16 +101,18 @@ function timeouts(options: ProxyOptions): Timeouts {
 /** Listeners are kept across reloads by address; each port-0 (any free port) entry is its own. */
 const addressKey = (a: Address, index: number): string => `${a.host}:${a.port}${a.port === 0 ? `#${index}` : ''}`;
 
-interface Listener {
+interface OpenListener {
   /** The address as configured (see addressKey). */
   key: string;
   server: net.Server;
+  /** A TLS listener's certificates (its SNI callback reads them here, so a reload swaps them); null: plain HTTP. */
+  tls: { certificates: Certificates } | null;
 }
 
 export class Server {
   private currentOptions: ProxyOptions;
   /** In the configured order. */
-  private listeners: Listener[] = [];
+  private listeners: OpenListener[] = [];
   private readonly clients = new Set<ClientConn>();
   private readonly retiring = new Set<Pool>();
   /** Waiting for the last client connection to close (see clientsClosed). */
@@ -156,7 +162,7 @@ export class Server {
   async listen(): Promise<Address> {
     for (const pool of this.context.routing.pools.values()) pool.start();
     for (const [i, address] of this.currentOptions.listen.entries()) {
-      this.listeners.push({ key: addressKey(address, i), server: await this.openServer(address) });
+      this.listeners.push(await this.openListener(address, addressKey(address, i)));
     }
     const admin = this.currentOptions.admin;
     if (admin !== null && this.context.refusals !== null) {
@@ -225,17 +231,36 @@ export class Server {
     const old = this.currentOptions;
     const oldRouting = this.context.routing;
     const opened: net.Server[] = [];
+    const swaps: (() => void)[] = [];
     let accessLog: AccessLog | null = null;
     let routing: Routing | null = null;
     try {
-      const listeners: Listener[] = [];
+      const listeners: OpenListener[] = [];
       for (const [i, address] of options.listen.entries()) {
         const key = addressKey(address, i);
         // The same configured address, or the address a port-0 listener was given.
         const kept = this.listeners.find((l) => l.key === key || sameAddress(boundAddress(l.server), address));
-        const server = kept?.server ?? await this.openServer(address);
-        if (kept === undefined) opened.push(server);
-        listeners.push({ key, server });
+        if (kept === undefined) {
+          const fresh = await this.openListener(address, key);
+          opened.push(fresh.server);
+          listeners.push(fresh);
+          continue;
+        }
+        if ((kept.tls === null) !== (address.tls === undefined)) {
+          throw new Error(`listen ${addressText(address)}: switching a listener between HTTP and HTTPS needs a restart`);
+        }
+        const t = address.tls;
+        const held = kept.tls;
+        if (t !== undefined && held !== null) {
+          // Made now (nothing is swapped if a later step fails), put in place with the rest.
+          const certificates = new Certificates(t);
+          const server = kept.server as tls.Server;
+          swaps.push(() => {
+            held.certificates = certificates;
+            server.setSecureContext(tlsServerOptions(t, options.handshakeTimeoutMs, this.hooks.ticketKeys));
+          });
+        }
+        listeners.push({ ...kept, key });
       }
       accessLog = sameAccessLog(old, options) ? this.context.accessLog : openAccessLog(options, this.hooks.workerId);
       routing = Routing.build(options, oldRouting, this.services);
@@ -243,6 +268,7 @@ export class Server {
       await this.eventLog.reconfigure(options.logLevel, options.logTo);
 
       // Nothing below fails: swap.
+      for (const swap of swaps) swap();
       for (const pool of routing.pools.values()) pool.start();
       for (const pool of oldRouting.pools.values()) if (!routing.has(pool)) this.retiring.add(pool);
       const oldAccessLog = this.context.accessLog;
@@ -335,9 +361,30 @@ export class Server {
     };
   }
 
-  private openServer(address: Address): Promise<net.Server> {
-    // Half-open: a client that half-closes after its request still gets the response (then we close).
-    const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.onConnection(server, socket));
+  private async openListener(address: Listener, key: string): Promise<OpenListener> {
+    const t = address.tls;
+    if (t === undefined) {
+      // Half-open: a client that half-closes after its request still gets the response (then we close).
+      const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.onConnection(server, socket, ''));
+      return { key, server: await this.listenOn(server, address), tls: null };
+    }
+    const held = { certificates: new Certificates(t) };
+    const server = tls.createServer({
+      ...tlsServerOptions(t, this.currentOptions.handshakeTimeoutMs, this.hooks.ticketKeys),
+      allowHalfOpen: true,
+      noDelay: true,
+      SNICallback: (servername, done) => done(null, held.certificates.choose(servername)),
+    }, (socket) => this.onConnection(server, socket, socket.getProtocol() ?? ''));
+    server.on('tlsClientError', (err: Error & { code?: string; reason?: string }, socket: tls.TLSSocket) => {
+      // OpenSSL's `reason` ("unsupported protocol") or Node's code (ERR_TLS_HANDSHAKE_TIMEOUT), not its multi-line message.
+      const why = err.reason ?? err.code ?? err.message;
+      this.eventLog.info('tls_handshake_failed', `TLS handshake with ${socket.remoteAddress ?? 'unknown'} failed: ${why}`,
+        { client: socket.remoteAddress, reason: why });
+    });
+    return { key, server: await this.listenOn(server, address), tls: held };
+  }
+
+  private listenOn(server: net.Server, address: Address): Promise<net.Server> {
     limitConnections(server, this.currentOptions.maxConnections);
     return new Promise((resolve, reject) => {
       const failed = (err: Error): void => reject(listenError(address.host, address.port, err));
@@ -369,7 +416,8 @@ export class Server {
     this.services.checks.sweep(now);
   };
 
-  private onConnection(server: net.Server, socket: net.Socket): void {
+  /** `tlsVersion`: of an HTTPS connection (`TLSv1.3`); '' for plain HTTP. */
+  private onConnection(server: net.Server, socket: net.Socket, tlsVersion: string): void {
     if (this.closing || !server.listening) {
       socket.destroy(); // accepted in the same turn as shutdown began
       return;
@@ -377,8 +425,9 @@ export class Server {
     const address = socket.remoteAddress ?? 'unknown';
     const client = new ClientConn(socket, this.context, {
       address,
-      forwarded: forwardedLines(address, 'http', socket.localAddress ?? '127.0.0.1', socket.localPort ?? 0),
+      forwarded: forwardedLines(address, tlsVersion === '' ? 'http' : 'https', socket.localAddress ?? '127.0.0.1', socket.localPort ?? 0),
       port: socket.localPort ?? 0,
+      tls: tlsVersion,
     });
     this.clients.add(client);
     this.openPerListener.set(server, (this.openPerListener.get(server) ?? 0) + 1);

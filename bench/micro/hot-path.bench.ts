@@ -94,7 +94,7 @@ function rig(backends: number): Rig {
     eventLog: null,
     trustedProxies: null,
     refusals: null,
-  }, { address: '127.0.0.1', forwarded: forwardedLines('127.0.0.1', 'http', '127.0.0.1', 8080), port: 8080 });
+  }, { address: '127.0.0.1', forwarded: forwardedLines('127.0.0.1', 'http', '127.0.0.1', 8080), port: 8080, tls: '' });
   return {
     async warm(response: Buffer): Promise<void> {
       for (let i = 0; i < backends; i++) client.emit('data', Buffer.from(REQUEST));

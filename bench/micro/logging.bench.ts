@@ -18,6 +18,7 @@ const NULL = '/dev/null';
 const ENTRY: AccessEntry = {
   time: Date.now(),
   client: '203.0.113.7',
+  tls: '',
   method: 'GET',
   target: '/products/1234?ref=home',
   version: '1.1',

@@ -1,16 +1,19 @@
 /**
  * One active health check of a backend, on a connection of its own (closed after it): a TCP check
- * passes when the connect succeeds; an HTTP check sends `METHOD path` with its Host and
+ * passes when the connect (and, to an https:// backend, the TLS handshake) succeeds; an HTTP check sends `METHOD path` with its Host and
  * `Connection: close`, and passes when the status of the response is in one of the expected ranges.
  * The caller times it out (on the proxy's clock) by calling the returned cancel.
  */
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { Http1Parser, EV_HEAD, EV_ERROR } from '../http1/parser.js';
 
 export interface ProbeSpec {
   type: 'http' | 'tcp';
   host: string;
   port: number;
+  /** An https:// backend: the check's connection is TLS, verified against `ca` (null: the system CAs). */
+  tls: { ca: string | null } | null;
   method: string;
   path: string;
   /** The Host header of an HTTP check. */
@@ -22,7 +25,9 @@ export interface ProbeSpec {
 /** Runs one check; `done` is called once, unless cancelled first. Returns the cancel. */
 export function probe(spec: ProbeSpec, done: (ok: boolean, why: string) => void): () => void {
   let finished = false;
-  const socket = net.connect({ host: spec.host, port: spec.port, noDelay: true });
+  const t = spec.tls;
+  const socket = t === null ? net.connect({ host: spec.host, port: spec.port, noDelay: true })
+    : tls.connect({ host: spec.host, port: spec.port, servername: net.isIP(spec.host) === 0 ? spec.host : undefined, ...(t.ca === null ? {} : { ca: t.ca }) });
   const parser = spec.type === 'http' ? new Http1Parser('response', { maxHeadBytes: 16 * 1024 }) : null;
   const end = (ok: boolean, why: string): void => {
     if (finished) return;
@@ -33,7 +38,8 @@ export function probe(spec: ProbeSpec, done: (ok: boolean, why: string) => void)
   };
   socket.on('error', (err: NodeJS.ErrnoException) => end(false, err.code ?? err.message));
   socket.on('close', () => end(false, 'closed before an answer'));
-  socket.on('connect', () => {
+  // A TLS check is connected once its handshake passes (the certificate verified).
+  socket.on(t === null ? 'connect' : 'secureConnect', () => {
     if (parser === null) {
       end(true, 'connected');
       return;

@@ -12,6 +12,7 @@
  *   proxy's one clock (clock.ts).
  */
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { UpstreamConn, MAX_READ, type UpstreamOwner } from './upstream-conn.js';
 import type { SocketReader } from '../exchange/job.js';
 import type { Job } from '../exchange/job.js';
@@ -38,10 +39,27 @@ export interface SocketPoolOptions {
  */
 const READ_BUFFER = Buffer.allocUnsafe(MAX_READ);
 
-const dialTcp = (host: string, port: number, reader: SocketReader): net.Socket => net.connect({
-  host, port, noDelay: true,
-  onread: { buffer: READ_BUFFER, callback: (nread: number, buffer: Uint8Array) => reader.onRead(nread, buffer) },
-});
+const onread = (reader: SocketReader): net.OnReadOpts => ({ buffer: READ_BUFFER, callback: (nread: number, buffer: Uint8Array) => reader.onRead(nread, buffer) });
+
+const dialTcp = (host: string, port: number, reader: SocketReader): net.Socket => net.connect({ host, port, noDelay: true, onread: onread(reader) });
+
+/**
+ * An https:// backend: verified against `ca` (PEM; null: the system CAs) with SNI set to its host
+ * name (not to an IP address, which SNI does not carry), ALPN http/1.1; TLS sessions are resumed
+ * (Node keeps one per host and port), so a new pooled socket skips the full handshake.
+ */
+export function dialTls(ca: string | null): (host: string, port: number, reader: SocketReader) => net.Socket {
+  return (host, port, reader) => {
+    // tls.connect passes socket.connect() options on, `onread` among them (its types omit it).
+    const options: tls.ConnectionOptions & { onread: net.OnReadOpts } = {
+      host, port, onread: onread(reader),
+      servername: net.isIP(host) === 0 ? host : undefined,
+      ALPNProtocols: ['http/1.1'],
+      ...(ca === null ? {} : { ca }),
+    };
+    return tls.connect(options).setNoDelay(true);
+  };
+}
 
 /** What the pool tells the worker that owns it. */
 export interface SocketPoolEvents {

@@ -21,6 +21,7 @@
  * - Bytes from a backend with no exchange running (a response nobody asked for) destroy the socket.
  */
 import type * as net from 'node:net';
+import * as tls from 'node:tls';
 import type { CreditWaiter } from '../exchange/response-slot.js';
 import type { Clock } from '../clock.js';
 import { Http1Parser, EV_NONE, EV_HEAD, EV_END, EV_UPGRADE, EV_ERROR } from '../http1/parser.js';
@@ -32,7 +33,7 @@ import {
 import type { Job, Exchange, SocketReader } from '../exchange/job.js';
 import type { AttemptProgress } from '../exchange/retry.js';
 import { RequestWriter } from './request-writer.js';
-import { clientBodyTimeout, clientStalled, backendBadResponse, backendStatus, backendClosed, backendConnectTimeout, backendRefused, backendTimeout, type ProxyError } from '../errors.js';
+import { clientBodyTimeout, clientStalled, backendBadResponse, backendStatus, backendClosed, backendConnectTimeout, backendRefused, backendTimeout, backendTlsFailed, type ProxyError } from '../errors.js';
 
 const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n');
 const CONNECTION_KEEP_ALIVE = Buffer.from('Connection: keep-alive\r\n');
@@ -93,6 +94,7 @@ export class UpstreamConn implements Exchange, SocketReader, CreditWaiter {
   private awaitingCredit = false;
   /** Once the socket has become a tunnel: where its reads go. */
   private tunnelReader: SocketReader | null = null;
+  private readonly connectEvent: 'connect' | 'secureConnect';
 
   constructor(owner: UpstreamOwner, open: (reader: SocketReader) => net.Socket) {
     this.owner = owner;
@@ -103,7 +105,9 @@ export class UpstreamConn implements Exchange, SocketReader, CreditWaiter {
     const socket = open(this);
     this.socket = socket;
     this.writer = new RequestWriter(socket, this.madeProgress);
-    socket.on('connect', this.onConnect);
+    // A TLS backend is connected once its handshake is done, not at the TCP connect.
+    this.connectEvent = socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect';
+    socket.on(this.connectEvent, this.onConnect);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
   }
@@ -277,7 +281,7 @@ export class UpstreamConn implements Exchange, SocketReader, CreditWaiter {
     const socket = this.socket;
     socket.pause();
     this.writer.detach();
-    socket.off('connect', this.onConnect);
+    socket.off(this.connectEvent, this.onConnect);
     socket.off('error', this.onError);
     socket.off('close', this.onClose);
     // Until the client connection reaches this response and joins the sockets, a reset must not
@@ -415,7 +419,10 @@ export class UpstreamConn implements Exchange, SocketReader, CreditWaiter {
 
   private readonly onError = (err: Error): void => {
     if (this.state === CONNECTING) {
-      this.fail(backendRefused(this.owner.address, (err as NodeJS.ErrnoException).code ?? err.message));
+      const e = err as NodeJS.ErrnoException;
+      // No syscall: not the TCP connect but the TLS handshake (a certificate that did not verify, ...).
+      const tlsFailed = this.connectEvent === 'secureConnect' && e.syscall === undefined;
+      this.fail((tlsFailed ? backendTlsFailed : backendRefused)(this.owner.address, e.code ?? err.message));
       return;
     }
     this.fail(backendClosed(this.owner.address));

@@ -10,7 +10,7 @@
  */
 import { probe, type ProbeSpec } from '../backend/health-probe.js';
 import type { EventLog } from '../log/event-log.js';
-import type { PoolSettings } from '../options/options.js';
+import type { Address, PoolSettings, ProxyOptions } from '../options/options.js';
 
 export interface CheckOptions {
   type: 'http' | 'tcp';
@@ -79,15 +79,15 @@ export class ActiveCheck {
   private startedAt = -1;
   private cancel: (() => void) | null = null;
 
-  constructor(key: string, host: string, port: number, options: CheckOptions, now: number, log: EventLog | null,
+  constructor(key: string, target: CheckTarget, options: CheckOptions, now: number, log: EventLog | null,
     onResult: ((check: ActiveCheck) => void) | null = null) {
     this.key = key;
     this.onResult = onResult;
-    this.address = `${host}:${port}`;
+    this.address = `${target.host}:${target.port}`;
     this.options = options;
     this.log = log;
     this.spec = {
-      type: options.type, host, port, method: options.method, path: options.path,
+      type: options.type, host: target.host, port: target.port, tls: target.tls, method: options.method, path: options.path,
       hostHeader: options.hostHeader ?? this.address, expect: options.expect,
     };
     // The first check at a random point of the first interval: checks of many backends spread out.
@@ -162,8 +162,19 @@ export class ActiveCheck {
   }
 }
 
+/** What a check connects to: a backend, over TLS for an https:// one (verified against `ca`, PEM; null: the system CAs). */
+export interface CheckTarget {
+  host: string;
+  port: number;
+  tls: { ca: string | null } | null;
+}
+
+export function checkTargetOf(backend: Address, settings: Pick<PoolSettings & ProxyOptions, 'backendCa'>): CheckTarget {
+  return { host: backend.host, port: backend.port, tls: backend.https === true ? { ca: settings.backendCa?.pem ?? null } : null };
+}
+
 /** A check's identity: the same backend with the same check, in every process. */
-export const checkKey = (host: string, port: number, options: CheckOptions): string => JSON.stringify([host, port, options]);
+export const checkKey = (target: CheckTarget, options: CheckOptions): string => JSON.stringify([target, options]);
 
 /**
  * The checks of every backend, one per backend and check definition, shared by the pools that use
@@ -185,11 +196,11 @@ export class HealthChecks {
   }
 
   /** The check of `host:port` with `options`, made the first time it is asked for. */
-  checkOf(host: string, port: number, options: CheckOptions, now: number): ActiveCheck {
-    const key = checkKey(host, port, options);
+  checkOf(target: CheckTarget, options: CheckOptions, now: number): ActiveCheck {
+    const key = checkKey(target, options);
     let check = this.checks.get(key);
     if (check === undefined) {
-      check = new ActiveCheck(key, host, port, options, now, this.remote ? null : this.log, this.onResult);
+      check = new ActiveCheck(key, target, options, now, this.remote ? null : this.log, this.onResult);
       this.checks.set(key, check);
       const known = this.verdicts.get(key);
       if (known !== undefined) check.apply(known, now);

@@ -12,8 +12,9 @@ import type { Chan } from '../csp/chan.js';
 import { Balancer, balancerChannels, type PickRecord } from './balancer.js';
 import { Worker } from './worker.js';
 import { Retries, retryPolicyOf } from './retries.js';
-import { checkOptionsOf, type HealthChecks } from './active-health.js';
+import { checkOptionsOf, checkTargetOf, type HealthChecks } from './active-health.js';
 import { RequestMeter } from '../metrics/request-meter.js';
+import { dialTls } from '../backend/socket-pool.js';
 import { lessLoaded } from './worker-heap.js';
 import type { PolicyName } from '../options/vocabulary.js';
 import type { Job } from '../exchange/job.js';
@@ -58,7 +59,8 @@ export interface PoolServices {
 
 /** The settings a pool's workers use: proxy-wide ones, and those a pool may set for itself. */
 export type BackendSettings = Pick<ProxyOptions,
-  'maxConnectionsPerBackend' | 'maxBackendQueue' | 'metricsBuckets' | 'connectTimeoutMs' | 'responseTimeoutMs' | 'backendIdleTimeoutMs' | 'failuresToEject' | 'ejectCooldownMs'> & PoolSettings;
+  'maxConnectionsPerBackend' | 'maxBackendQueue' | 'metricsBuckets' | 'connectTimeoutMs' | 'responseTimeoutMs' | 'backendIdleTimeoutMs' | 'failuresToEject' | 'ejectCooldownMs'
+  | 'backendCa'> & PoolSettings;
 
 /** The pool's settings: the proxy-wide ones under what the pool sets for itself. */
 export function settingsOf(pool: PoolOptions, settings: BackendSettings): BackendSettings {
@@ -69,7 +71,7 @@ export function settingsOf(pool: PoolOptions, settings: BackendSettings): Backen
 export function poolKey(pool: PoolOptions, settings: BackendSettings): string {
   const s = settingsOf(pool, settings);
   return JSON.stringify([
-    pool.name, pool.policy, pool.backends.map((b) => [b.host, b.port, b.weight ?? 1]),
+    pool.name, pool.policy, pool.backends.map((b) => [b.host, b.port, b.weight ?? 1, b.https === true]), s.backendCa?.pem ?? null,
     s.maxConnectionsPerBackend, s.maxBackendQueue, s.metricsBuckets, s.connectTimeoutMs, s.responseTimeoutMs, s.backendIdleTimeoutMs, s.failuresToEject, s.ejectCooldownMs,
     ...POOL_SETTINGS.map((key) => s[key]),
   ]);
@@ -111,12 +113,13 @@ export class Pool {
         responseTimeoutMs: settings.responseTimeoutMs,
         idleTimeoutMs: settings.backendIdleTimeoutMs,
         clock,
+        ...(b.https === true ? { dial: dialTls(settings.backendCa?.pem ?? null) } : {}),
       },
       health: { failuresToEject: settings.failuresToEject, cooldownMs: settings.ejectCooldownMs },
       channels,
       retries: this.retries,
       hasAlternative: (except) => this.balancer.workers.pickExcept(except) !== undefined,
-      check: check === null ? null : checks.checkOf(b.host, b.port, check, clock.now),
+      check: check === null ? null : checks.checkOf(checkTargetOf(b, settings), check, clock.now),
       slowStartMs: settings.slowStartMs,
       rampUp: previous !== null && !previous.has(`${b.host}:${b.port}`),
       buckets: settings.metricsBuckets,

@@ -46,7 +46,9 @@ export function runChild(): void {
       case 'start': {
         for (const v of msg.verdicts) checks.apply(v, performance.now());
         try {
-          proxy = new Server(msg.options, { workerId: msg.id, checks, adminElsewhere: true, reusePort: msg.reusePort });
+          proxy = new Server(msg.options, {
+            workerId: msg.id, checks, adminElsewhere: true, reusePort: msg.reusePort, ticketKeys: Buffer.from(msg.ticketKeys),
+          });
           await proxy.listen();
         } catch (err) {
           send({ t: 'failed', message: (err as Error).message });

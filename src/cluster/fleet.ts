@@ -5,6 +5,7 @@
  * questions every ready process answers (status, metrics, admin actions), and all-or-nothing reloads.
  */
 import cluster, { type Worker as ProcessHandle } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import type { EventLog } from '../log/event-log.js';
 import type { CheckVerdict } from '../balancer/active-health.js';
 import type { Address, ProxyOptions } from '../options/options.js';
@@ -64,6 +65,8 @@ export class Fleet {
   private readonly questions = new Map<number, Question>();
   private readonly reloads = new Map<number, { pending: Set<number>; errors: string[]; done: () => void }>();
   private exited: (() => void) | null = null;
+  /** One TLS session ticket key for every process: a session resumes whichever process takes it. */
+  private readonly ticketKeys = randomBytes(48);
 
   constructor(count: number, options: ProxyOptions, reusePort: boolean, events: FleetEvents) {
     this.options = options;
@@ -208,7 +211,9 @@ export class Fleet {
       if (!isToPrimary(msg)) return;
       if (msg.t === 'hello') {
         slot.generation = this.generation;
-        proc.send({ t: 'start', id: slot.id, options: this.options, reusePort: this.reusePort, verdicts: this.events.verdicts() } satisfies ToWorker);
+        proc.send({
+          t: 'start', id: slot.id, options: this.options, reusePort: this.reusePort, verdicts: this.events.verdicts(), ticketKeys: this.ticketKeys,
+        } satisfies ToWorker);
         return;
       }
       if (msg.t === 'ready' || msg.t === 'failed') {

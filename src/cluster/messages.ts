@@ -8,7 +8,7 @@ import type { Address, ProxyOptions } from '../options/options.js';
 
 export type ToWorker =
   /** Serve with these options (validated once, by the primary). */
-  | { t: 'start'; id: number; options: ProxyOptions; reusePort: boolean; verdicts: CheckVerdict[] }
+  | { t: 'start'; id: number; options: ProxyOptions; reusePort: boolean; verdicts: CheckVerdict[]; ticketKeys: Uint8Array }
   | { t: 'reload'; seq: number; options: ProxyOptions }
   /** Finish what is in flight (graceful), or cut everything now, then exit. */
   | { t: 'shutdown'; timeoutMs: number }

@@ -12,7 +12,7 @@ import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } fro
 import { adminServer } from '../admin/admin-server.js';
 import { processRegistry, reloadsCounter, workerProcessMetrics } from '../admin/metrics.js';
 import type { StatusSnapshot } from '../admin/status.js';
-import { checkOptionsOf, HealthChecks, type ActiveCheck, type CheckSubscriber } from '../balancer/active-health.js';
+import { checkOptionsOf, checkTargetOf, HealthChecks, type ActiveCheck, type CheckSubscriber } from '../balancer/active-health.js';
 import { settingsOf } from '../balancer/pool.js';
 import { Clock, type Timeouts } from '../clock.js';
 import { listenError } from '../errors.js';
@@ -54,9 +54,10 @@ class CheckKeeper implements CheckSubscriber {
   hold(checks: HealthChecks, options: ProxyOptions, now: number): void {
     const next = new Set<ActiveCheck>();
     for (const pool of poolDefinitions(options)) {
-      const check = checkOptionsOf(settingsOf(pool, options));
+      const settings = settingsOf(pool, options);
+      const check = checkOptionsOf(settings);
       if (check === null) continue;
-      for (const b of pool.backends) next.add(checks.checkOf(b.host, b.port, check, now));
+      for (const b of pool.backends) next.add(checks.checkOf(checkTargetOf(b, settings), check, now));
     }
     for (const c of this.held) if (!next.has(c)) c.unsubscribe(this);
     for (const c of next) c.subscribe(this);

@@ -42,6 +42,8 @@ export interface JobOwner {
 export interface RequestRecord {
   /** The client's address (from X-Forwarded-For when a trusted proxy sent the request). */
   client: string;
+  /** The connection's TLS version (`TLSv1.3`); '' for plain HTTP. */
+  tls: string;
   method: string;
   target: string;
   version: string;

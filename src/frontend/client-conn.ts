@@ -77,6 +77,8 @@ export interface ClientAddress {
   forwarded: ForwardedLines;
   /** The listening port the connection arrived on (routes may match it). */
   port: number;
+  /** The TLS version of an HTTPS connection (`TLSv1.3`), for the access log; '' for plain HTTP. */
+  tls: string;
 }
 
 /** What resumes after the blocked send is taken. */
@@ -127,6 +129,9 @@ export class ClientConn {
   private readonly workSend: ParkedSend<Job>;
   private readonly bodySend: ParkedSend<Buffer>;
 
+  /** See ClientAddress.tls. */
+  private readonly tls: string;
+
   constructor(socket: net.Socket, context: ClientContext, client: ClientAddress) {
     this.socket = socket;
     this.clock = context.clock;
@@ -134,6 +139,7 @@ export class ClientConn {
     this.limits = context.limits;
     this.context = context;
     this.fwd = client.forwarded;
+    this.tls = client.tls;
     this.admission = new Admission(client);
     this.responses = new ResponseQueue(socket, new OutputBudget(OUTPUT_BUDGET, MAX_READ), this.frontDone);
     this.parser = new Http1Parser('request', { maxHeadBytes: context.limits.maxHeadBytes });
@@ -300,7 +306,7 @@ export class ClientConn {
       upgradeTo: upgrade ? p.head.toString('latin1', p.valueStart(scan.upgradeIndex), p.valueStart(scan.upgradeIndex) + p.valueLength(scan.upgradeIndex)) : '',
       chunkedBody: bodyMode === BODY_CHUNKED,
     });
-    if (this.context.accessLog !== null) job.record = requestRecord(p, admission.client);
+    if (this.context.accessLog !== null) job.record = requestRecord(p, admission.client, this.tls);
     if (this.context.refusals !== null) job.startedAt = performance.now();
     this.newest = job;
     if (hasBody) this.reading = job;
@@ -377,7 +383,7 @@ export class ClientConn {
     // A refused HEAD request (its head parsed far enough to know) gets the error without a body.
     const job = Job.local(refusal.status, this.parser.methodSoFar === METHOD_HEAD, retryAfter);
     this.context.refusals?.done(job.status, -1, 0, job.bytesOut);
-    if (this.context.accessLog !== null) job.record = refusedRecord(this.parser, client);
+    if (this.context.accessLog !== null) job.record = refusedRecord(this.parser, client, this.tls);
     this.responses.push(job);
   }
 

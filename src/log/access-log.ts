@@ -10,6 +10,8 @@ import type { AccessLogFormat } from '../options/vocabulary.js';
 export interface AccessEntry {
   time: number;
   client: string;
+  /** The TLS version of an HTTPS request; '' for plain HTTP (then the field is left out). */
+  tls: string;
   method: string;
   target: string;
   version: string;
@@ -62,7 +64,7 @@ export class AccessLog {
   write(entry: AccessEntry): void {
     if (!this.#dest.writable) return;
     if (this.#logger === undefined) {
-      this.#dest.write(combinedLine(entry) + this.#workerSuffix + '\n');
+      this.#dest.write(combinedLine(entry) + (entry.tls === '' ? '' : ` tls=${entry.tls}`) + this.#workerSuffix + '\n');
       return;
     }
     this.#time = `"time":"${new Date(entry.time).toISOString()}"`;
@@ -78,6 +80,7 @@ export class AccessLog {
       total_ms: entry.totalMs,
       referer: entry.referer,
       user_agent: entry.userAgent,
+      tls: entry.tls === '' ? undefined : entry.tls,
     });
   }
 

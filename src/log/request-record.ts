@@ -21,12 +21,14 @@ function headerText(p: Http1Parser, name: Buffer): string {
   return '';
 }
 
-export function requestRecord(p: Http1Parser, client: string): RequestRecord {
+/** `tls`: the connection's TLS version, '' for plain HTTP. */
+export function requestRecord(p: Http1Parser, client: string, tls: string): RequestRecord {
   let methodStart = 0;
   while (p.head[methodStart] === 0x0d || p.head[methodStart] === 0x0a) methodStart++;
   const methodEnd = p.head.indexOf(0x20, methodStart);
   return {
     client,
+    tls,
     method: p.head.toString('latin1', methodStart, methodEnd),
     target: p.head.toString('latin1', p.urlStart, p.urlStart + p.urlLength),
     version: `${p.versionMajor}.${p.versionMinor}`,
@@ -39,9 +41,9 @@ export function requestRecord(p: Http1Parser, client: string): RequestRecord {
 }
 
 /** A refused request: what is known of its head (all of it if the head was complete). */
-export function refusedRecord(p: Http1Parser, client: string): RequestRecord {
-  if (p.inMessage && !p.readingHead) return requestRecord(p, client);
-  return { client, method: '-', target: '-', version: '-', referer: '', userAgent: '', headDoneAt: performance.now(), sentAt: -1, answeredAt: -1 };
+export function refusedRecord(p: Http1Parser, client: string, tls: string): RequestRecord {
+  if (p.inMessage && !p.readingHead) return requestRecord(p, client, tls);
+  return { client, tls, method: '-', target: '-', version: '-', referer: '', userAgent: '', headDoneAt: performance.now(), sentAt: -1, answeredAt: -1 };
 }
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;
@@ -51,6 +53,7 @@ export function accessEntry(job: Job): AccessEntry {
   return {
     time: Date.now(),
     client: r.client,
+    tls: r.tls,
     method: r.method,
     target: r.target,
     version: r.version,

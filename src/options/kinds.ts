@@ -2,6 +2,7 @@
  * The kinds of option values: how a flag's text and a config file's value become one, what a config
  * file is told it should have written, and how a value is shown in --help and the README.
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseAddressOrSubnet } from './address-or-subnet.js';
 import type { Address } from './options.js';
@@ -233,6 +234,26 @@ export const path: ScalarKind<string | null> = {
   show: (value) => value ?? '',
 };
 
+/** A PEM file of CA certificates, read (and checked to hold one) when the option is: its path and text. */
+export const caFile: ScalarKind<{ file: string; pem: string } | null> = {
+  byHand: false,
+  limit: false,
+  arg: 'FILE',
+  expected: 'a readable PEM file of CA certificates',
+  text: (value) => (typeof value === 'string' && value !== '' ? value : undefined),
+  parse: (flag, text) => {
+    let pem: string;
+    try {
+      pem = readFileSync(text, 'utf8');
+    } catch (err) {
+      throw new OptionError(`${flag}: cannot read ${text}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new OptionError(`${flag}: ${text} holds no PEM certificate`);
+    return { file: text, pem };
+  },
+  show: (value) => value?.file ?? '',
+};
+
 /** A file path, `stdout` or `stderr`. */
 export const logTarget: ScalarKind<LogTarget> = {
   byHand: false,
@@ -250,10 +271,10 @@ function address(use: 'listen' | 'connect'): ScalarKind<Address> {
     byHand: false,
     limit: false,
     arg: 'HOST:PORT',
-    expected: 'HOST:PORT with a port 1-65535',
+    expected: use === 'connect' ? '[https://]HOST:PORT with a port 1-65535' : 'HOST:PORT with a port 1-65535',
     text: string,
     parse: (flag, text) => parseAddress(flag, text, use),
-    show: (a) => `${a.host}:${a.port}`,
+    show: (a) => `${a.https === true ? 'https://' : ''}${a.host}:${a.port}`,
   };
 }
 export const listenAddress = address('listen');

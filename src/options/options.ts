@@ -5,6 +5,7 @@
 import { OPTION_KEYS, OPTIONS, type ProxyOptions } from './schema.js';
 import { OptionError } from './values.js';
 import type { PolicyName } from './vocabulary.js';
+import type { ListenerTls } from './tls-files.js';
 
 // The rest of the program takes these from here, with the option types below.
 export type { ProxyOptions } from './schema.js';
@@ -15,6 +16,13 @@ export interface Address {
   port: number;
   /** For backends: share of the load relative to the others (default 1). */
   weight?: number;
+  /** For backends: spoken to over TLS (`https://HOST:PORT`), verified, with SNI set to the host. */
+  https?: boolean;
+}
+
+/** Where to accept clients: plain HTTP, or HTTPS with `tls`. */
+export interface Listener extends Address {
+  tls?: ListenerTls;
 }
 
 /** The settings a pool may give for itself (in its `retry`, `health_check` and `slow_start`); the rest come from the top level. */

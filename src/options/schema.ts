@@ -7,12 +7,13 @@
  * The order matters: --help lists options in it, and a config file's keys are checked in it.
  */
 import {
-  addressOrSubnet, backendAddress, buckets, choice, choices, count, duration, durationOrOff, hostHeader, list, listenAddress, logTarget, path,
+  addressOrSubnet, backendAddress, buckets, caFile, choice, choices, count, duration, durationOrOff, hostHeader, list, listenAddress, logTarget, path,
   optionalListenAddress, percent, policy, requestPath, secret, size, statusRanges, toggle, workerCount, type Kind,
 } from './kinds.js';
 import { DEFAULT_LISTEN_HOST } from './values.js';
 import { ACCESS_LOG_FORMATS, HEALTH_CHECK_TYPES, LOG_LEVELS, RETRY_CONDITIONS } from './vocabulary.js';
-import type { PoolOptions, RouteOptions } from './options.js';
+import type { Listener, PoolOptions, RouteOptions } from './options.js';
+import { TLS_VERSIONS } from './tls-files.js';
 
 export interface OptionSpec<T> {
   /** The command-line flag (`--connect-timeout`); none for what only a config file sets. */
@@ -36,8 +37,24 @@ const option = <K extends Kind<unknown>>(entry: Entry<K>): Entry<K> => entry;
 
 const TABLE = {
   listen: option({
-    flag: '--listen', config: 'listen', kind: list(listenAddress), default: [{ host: DEFAULT_LISTEN_HOST, port: 8080 }],
-    description: 'where to accept clients; repeat for several',
+    flag: '--listen', config: 'listen', kind: list<Listener>(listenAddress), default: [{ host: DEFAULT_LISTEN_HOST, port: 8080 }],
+    description: 'where to accept clients; repeat for several (a config entry may be { address, tls } for HTTPS)',
+  }),
+  tlsCert: option({
+    flag: '--tls-cert', kind: path, default: null, shownDefault: 'none',
+    description: 'a PEM certificate (chain) that makes every listener without its own tls serve HTTPS; with --tls-key',
+  }),
+  tlsKey: option({
+    flag: '--tls-key', kind: path, default: null, shownDefault: 'none',
+    description: "the PEM private key of --tls-cert's certificate",
+  }),
+  tlsMinVersion: option({
+    flag: '--tls-min-version', arg: 'VERSION', config: 'tls.min_version', kind: choice(TLS_VERSIONS), default: 'TLSv1.2',
+    description: 'the oldest TLS version a listener accepts (a listener in the config may set its own)',
+  }),
+  backendCa: option({
+    flag: '--backend-ca', config: 'backend_tls.ca', kind: caFile, default: null, shownDefault: 'the system CAs',
+    description: 'the PEM CA certificates that https:// backends are verified against',
   }),
   policy: option({
     flag: '--policy', config: 'policy', kind: policy, default: 'least-pending',
@@ -74,6 +91,10 @@ const TABLE = {
   headerTimeoutMs: option({
     flag: '--header-timeout', config: 'timeouts.header', kind: duration, default: 10_000,
     description: 'client must finish a request head -> 408',
+  }),
+  handshakeTimeoutMs: option({
+    flag: '--handshake-timeout', config: 'timeouts.handshake', kind: duration, default: 10_000,
+    description: 'a client on a TLS listener must finish its handshake (the connection is closed)',
   }),
   keepAliveTimeoutMs: option({
     flag: '--keep-alive-timeout', config: 'timeouts.keep_alive', kind: duration, default: 60_000,

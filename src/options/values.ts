@@ -24,7 +24,10 @@ const DEFAULT_CONNECT_HOST = '127.0.0.1';
  * port, which tests use) is for listening only.
  */
 export function parseAddress(flag: string, text: string, use: 'listen' | 'connect'): Address {
-  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]\s]*)):(\d{1,5})$/.exec(text.trim());
+  // A backend may be given as http://HOST:PORT or https://HOST:PORT (spoken to over TLS).
+  const scheme = use === 'connect' ? /^(https?):\/\//i.exec(text.trim()) : null;
+  const rest = scheme === null ? text.trim() : text.trim().slice(scheme[0].length);
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]\s]*)):(\d{1,5})$/.exec(rest);
   if (match === null) throw new OptionError(`${flag}: "${text}" is not HOST:PORT`);
   const port = Number(match[3]);
   if ((port < 1 || port > 65535) && !(port === 0 && use === 'listen')) {
@@ -32,7 +35,7 @@ export function parseAddress(flag: string, text: string, use: 'listen' | 'connec
   }
   const defaultHost = use === 'listen' ? DEFAULT_LISTEN_HOST : DEFAULT_CONNECT_HOST;
   const host = match[1] ?? (match[2] === '' || match[2] === undefined ? defaultHost : match[2]);
-  return { host, port };
+  return scheme?.[1]?.toLowerCase() === 'https' ? { host, port, https: true } : { host, port };
 }
 
 /** `250ms`, `5s`, `2m`, or a bare number of milliseconds. */

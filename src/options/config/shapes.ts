@@ -2,8 +2,10 @@
  * The config's lists and tables, read by hand: frontends, backends with weights, pools, routes with
  * their own rate limits, trusted proxies. Each reader checks one top-level key's value.
  */
-import { addressOrSubnet, backendAddress, listenAddress, policy, type ScalarKind } from '../kinds.js';
-import { DEFAULT_POOL, POOL_SETTINGS, type Address, type PoolOptions, type PoolSettings, type RouteOptions } from '../options.js';
+import { addressOrSubnet, backendAddress, choice, listenAddress, policy, type ScalarKind } from '../kinds.js';
+import { DEFAULT_POOL, POOL_SETTINGS, type Address, type Listener, type PoolOptions, type PoolSettings, type RouteOptions } from '../options.js';
+import { loadCertificate, TLS_VERSIONS, type ListenerTls, type TlsCertificate } from '../tls-files.js';
+import { OptionError } from '../values.js';
 import { hostPatternProblem, pathPrefixProblem } from '../route-patterns.js';
 import { OPTIONS, type HandKey, type ProxyOptions } from '../schema.js';
 import type { Path } from './config-error.js';
@@ -24,10 +26,45 @@ function address(c: Checker, path: Path, value: unknown, kind: ScalarKind<Addres
   return c.value(path, value, kind);
 }
 
-function listen(c: Checker, path: Path, value: unknown): Address[] {
+const listen: Reader<'listen'> = (c, path, value, { doc }) => {
   if (typeof value === 'string') return [address(c, path, value, listenAddress)];
   if (!Array.isArray(value) || value.length === 0) return c.fail(path, 'a "HOST:PORT" string or a non-empty list of them', describe(value));
-  return value.map((entry: unknown, i) => address(c, [...path, i], entry, listenAddress));
+  return value.map((entry: unknown, i): Listener => {
+    const at = [...path, i];
+    if (typeof entry === 'string') return address(c, at, entry, listenAddress);
+    const t = c.table(at, entry, ['address', 'tls']);
+    if (t.address === undefined) c.fail(at, 'an "address" key', 'none');
+    const listener: Listener = address(c, [...at, 'address'], t.address, listenAddress);
+    if (t.tls !== undefined) listener.tls = listenerTls(c, [...at, 'tls'], t.tls, doc);
+    return listener;
+  });
+};
+
+const tlsVersion = choice(TLS_VERSIONS);
+
+/** `tls: { certificates: [{ cert, key }, ...], min_version }`: each file read and checked now. */
+function listenerTls(c: Checker, at: Path, value: unknown, doc: Table): ListenerTls {
+  const t = c.table(at, value, ['certificates', 'min_version']);
+  if (!Array.isArray(t.certificates) || t.certificates.length === 0) {
+    return c.fail([...at, 'certificates'], 'a non-empty list of { cert, key } (PEM files; the first is the default)', describe(t.certificates));
+  }
+  const certificates = t.certificates.map((entry: unknown, i): TlsCertificate => {
+    const where = [...at, 'certificates', i];
+    const files = c.table(where, entry, ['cert', 'key']);
+    for (const key of ['cert', 'key']) {
+      if (typeof files[key] !== 'string' || files[key] === '') c.fail([...where, key], 'a PEM file path', describe(files[key]));
+    }
+    try {
+      return loadCertificate(files.cert as string, files.key as string);
+    } catch (err) {
+      if (!(err instanceof OptionError)) throw err;
+      return c.fail(where, 'a readable certificate and its matching key', err.message);
+    }
+  });
+  const top = isTable(doc.tls) ? doc.tls.min_version : undefined;
+  const minVersion = t.min_version !== undefined ? c.value([...at, 'min_version'], t.min_version, tlsVersion)
+    : top !== undefined ? c.value(['tls', 'min_version'], top, tlsVersion) : OPTIONS.tlsMinVersion.default;
+  return { certificates, minVersion };
 }
 
 /** A non-empty list of "HOST:PORT" or { address, weight }. */

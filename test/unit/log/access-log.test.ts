@@ -18,6 +18,7 @@ function entry(over: Partial<AccessEntry> = {}): AccessEntry {
   return {
     time: T,
     client: '127.0.0.1',
+    tls: '',
     method: 'GET',
     target: '/a?b=1',
     version: '1.1',
