@@ -22,6 +22,7 @@ import { TrustedProxies } from './frontend/trusted-proxies.js';
 import { AccessLog } from './log/access-log.js';
 import { EventLog } from './log/event-log.js';
 import { Routing, poolDefinitions } from './routing/routing.js';
+import type { LeaseSource } from './routing/client-limiter.js';
 import { HealthChecks } from './balancer/active-health.js';
 import { settingsOf, type Pool, type PoolServices, type RetryStats, type WorkerStats } from './balancer/pool.js';
 import { forwardedLines } from './http1/head.js';
@@ -80,6 +81,12 @@ function timeouts(options: ProxyOptions): Timeouts {
   };
 }
 
+/** What a process running the proxy as one of several workers plugs in. */
+export interface ServerHooks {
+  /** Rate-limit tokens leased from the primary's buckets (limits exact across workers); none: the buckets are here. */
+  leases?: LeaseSource;
+}
+
 /** Listeners are kept across reloads by address; each port-0 (any free port) entry is its own. */
 const addressKey = (a: Address, index: number): string => `${a.host}:${a.port}${a.port === 0 ? `#${index}` : ''}`;
 
@@ -110,15 +117,17 @@ export class Server {
   private readonly reloads = { ok: 0, failed: 0 };
   /** Client connections open per listener, for the metrics. */
   private readonly openPerListener = new Map<net.Server, number>();
+  private readonly leases: LeaseSource | null;
 
-  constructor(options: ProxyOptions) {
+  constructor(options: ProxyOptions, hooks: ServerHooks = {}) {
     this.currentOptions = options;
     llhttp(); // fail at start-up, not on the first request, if the parser cannot load
     this.eventLog = new EventLog(options.logLevel, options.logTo);
     this.clock = new Clock(this.sweep);
     this.services = { clock: this.clock, log: this.eventLog, checks: new HealthChecks(this.eventLog), recordPicks: options.admin !== null };
+    this.leases = hooks.leases ?? null;
     this.context = {
-      routing: Routing.build(options, null, this.services),
+      routing: Routing.build(options, null, this.services, this.leases),
       limits: options,
       clock: this.clock,
       accessLog: openAccessLog(options),
@@ -197,7 +206,7 @@ export class Server {
         listeners.push({ key, server });
       }
       accessLog = sameAccessLog(old, options) ? this.context.accessLog : openAccessLog(options);
-      routing = Routing.build(options, oldRouting, this.services);
+      routing = Routing.build(options, oldRouting, this.services, this.leases);
       const trusted = options.trustedProxies.length > 0 ? TrustedProxies.parse(options.trustedProxies) : null;
       await this.eventLog.reconfigure(options.logLevel, options.logTo);
 
