@@ -24,7 +24,7 @@ export interface ClientLimiter {
   readonly failedOpen: number;
   /** A token for `client` at `now` (ms, performance.now()): 0, seconds to wait, or LEASE_PENDING (`waiter` is told). */
   take(client: string, now: number, waiter: LeaseWaiter): number;
-  /** The clock's sweep: forget what no longer carries information, time out what waits too long. */
+  /** The clock's sweep: forgets the clients whose state no longer carries information. */
   sweep(now: number): void;
 }
 

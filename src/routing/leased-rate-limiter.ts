@@ -13,11 +13,14 @@
  * - One ask in flight per client; requests arriving meanwhile wait on its reply, in order. The
  *   first `granted` waiters are admitted; when the primary granted all that was asked and more wait,
  *   it is asked again; when it granted fewer, the rest get 429 with its Retry-After.
- * - An ask unanswered LEASE_TIMEOUT_MS after it went out (checked on the clock's sweep: up to a tick
- *   later) lets its waiting requests through, counted in `failedOpen`, and a late reply is
- *   dropped: an unreachable primary must not stop the proxy, and a limit is not worth a stall.
- * - Memory is bounded: at most `maxClients` leases; the oldest makes room (its waiting requests,
- *   if any, are let through as after a timeout). An idle lease is dropped by the sweep once expired.
+ * - An ask unanswered LEASE_TIMEOUT_MS after it went out lets its waiting requests through, counted
+ *   in `failedOpen`, and a late reply is dropped: an unreachable primary must not stop the proxy,
+ *   and a limit is not worth a stall. The limiter keeps this timeout with its own timer, armed only
+ *   while an ask is out, rather than on the clock's sweep: a reload stops sweeping the limiters it
+ *   replaced, and their waiting requests must still go on.
+ * - Memory is bounded: at most `maxClients` leases; the oldest makes room (an ask of its still
+ *   in flight is answered or times out as before: each has a paused connection waiting on it). An
+ *   idle lease is dropped by the sweep once its tokens expired.
  * - The common path (a token in the lease) allocates nothing and answers at once.
  */
 import type { RateLimitOptions } from './rate-limiter.js';
@@ -49,22 +52,29 @@ interface Lease {
 export class LeasedRateLimiter implements ClientLimiter {
   readonly name: string;
   limited = 0;
-  /** Requests let through without a token: their ask timed out, or their lease was evicted while asking. */
+  /** Requests let through without a token: their ask was not answered in time. */
   failedOpen = 0;
   private readonly leases = new Map<string, Lease>();
   private readonly source: LeaseSource;
   private readonly burst: number;
   private readonly batch: number;
   private readonly maxClients: number;
+  private readonly timeoutMs: number;
   /** Inside source.lease(): a reply now is deferred, so a waiter is never told before take returns. */
   private asking = false;
+  /** The leases whose ask is out (evicted ones too, until answered or timed out). */
+  private readonly inFlight = new Set<Lease>();
+  /** Armed for the next ask in flight to time out; null while none is. */
+  private timer: NodeJS.Timeout | null = null;
 
-  constructor(options: RateLimitOptions, name: string, source: LeaseSource) {
+  /** `timeoutMs`: LEASE_TIMEOUT_MS but in tests. */
+  constructor(options: RateLimitOptions, name: string, source: LeaseSource, timeoutMs = LEASE_TIMEOUT_MS) {
     this.name = name;
     this.source = source;
     this.burst = options.burst;
     this.batch = Math.min(MAX_BATCH, Math.ceil(options.burst / 2));
     this.maxClients = options.maxClients;
+    this.timeoutMs = timeoutMs;
   }
 
   get tracked(): number {
@@ -80,14 +90,10 @@ export class LeasedRateLimiter implements ClientLimiter {
     return this.wait(lease ?? this.track(client), now, waiter);
   }
 
-  /** Lets through the requests of asks that have waited too long; drops idle leases that expired. */
+  /** Drops the idle leases whose tokens expired. */
   sweep(now: number): void {
     for (const [client, lease] of this.leases) {
-      if (lease.askedAt >= 0) {
-        if (now - lease.askedAt >= LEASE_TIMEOUT_MS) this.failOpen(lease);
-      } else if (now >= lease.expiresAt) {
-        this.leases.delete(client);
-      }
+      if (lease.askedAt < 0 && now >= lease.expiresAt) this.leases.delete(client);
     }
   }
 
@@ -95,6 +101,8 @@ export class LeasedRateLimiter implements ClientLimiter {
     lease.waiters.push(waiter);
     if (lease.askedAt < 0) {
       lease.askedAt = now;
+      this.inFlight.add(lease);
+      if (this.timer === null) this.arm(this.timeoutMs);
       this.ask(lease);
     }
     return LEASE_PENDING;
@@ -103,12 +111,7 @@ export class LeasedRateLimiter implements ClientLimiter {
   private track(client: string): Lease {
     if (this.leases.size >= this.maxClients) {
       const oldest = this.leases.values().next();
-      if (oldest.done !== true) {
-        const evicted = oldest.value;
-        this.leases.delete(evicted.client);
-        // Not from inside this take: the waiters' connections would read on in the middle of it.
-        if (evicted.askedAt >= 0) queueMicrotask(() => this.failOpen(evicted));
-      }
+      if (oldest.done !== true) this.leases.delete(oldest.value.client);
     }
     const lease: Lease = { client, tokens: 0, expiresAt: 0, askedAt: -1, want: 0, seq: 0, waiters: [] };
     this.leases.set(client, lease);
@@ -146,17 +149,39 @@ export class LeasedRateLimiter implements ClientLimiter {
     } else {
       lease.waiters = [];
       lease.askedAt = -1;
+      this.inFlight.delete(lease);
       wait = Math.max(1, retryAfter);
       this.limited += waiters.length - admitted;
     }
     for (let i = 0; i < told; i++) (waiters[i] as LeaseWaiter).leased(i < admitted ? 0 : wait);
   }
 
-  /** Lets the waiting requests through (none when the ask was answered meanwhile). */
+  private arm(ms: number): void {
+    this.timer = setTimeout(this.expire, ms);
+    this.timer.unref();
+  }
+
+  /** Lets through the requests of the asks out for `timeoutMs`; re-arms for the next one due. */
+  private readonly expire = (): void => {
+    this.timer = null;
+    const now = performance.now();
+    const due: Lease[] = [];
+    let next = Infinity;
+    for (const lease of this.inFlight) {
+      const at = lease.askedAt + this.timeoutMs;
+      if (at <= now) due.push(lease);
+      else next = Math.min(next, at);
+    }
+    // Armed before the waiters are told: their connections may ask again meanwhile.
+    if (next < Infinity) this.arm(next - now);
+    for (const lease of due) this.failOpen(lease);
+  };
+
   private failOpen(lease: Lease): void {
     const waiters = lease.waiters;
     lease.waiters = [];
     lease.askedAt = -1;
+    this.inFlight.delete(lease);
     this.failedOpen += waiters.length;
     for (const waiter of waiters) waiter.leased(0);
   }
