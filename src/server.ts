@@ -24,6 +24,7 @@ import { TrustedProxies } from './frontend/trusted-proxies.js';
 import { AccessLog } from './log/access-log.js';
 import { EventLog } from './log/event-log.js';
 import { Routing, poolDefinitions } from './routing/routing.js';
+import type { LeaseSource } from './routing/client-limiter.js';
 import { HealthChecks } from './balancer/active-health.js';
 import { settingsOf, type Pool, type PoolServices, type RetryStats, type WorkerStats } from './balancer/pool.js';
 import { forwardedLines } from './http1/head.js';
@@ -54,6 +55,8 @@ export interface ServerHooks {
   reusePort?: boolean;
   /** TLS session ticket keys (48 bytes) shared by worker processes, so sessions resume on any of them. */
   ticketKeys?: Buffer;
+  /** Rate-limit tokens leased from the primary's buckets (limits exact across workers); none: the buckets are here. */
+  leases?: LeaseSource;
 }
 
 export interface PoolStats {
@@ -98,6 +101,7 @@ function timeouts(options: ProxyOptions): Timeouts {
   };
 }
 
+/** What a process running the proxy as one of several workers plugs in. */
 /** Listeners are kept across reloads by address; each port-0 (any free port) entry is its own. */
 const addressKey = (a: Address, index: number): string => `${a.host}:${a.port}${a.port === 0 ? `#${index}` : ''}`;
 
@@ -134,6 +138,7 @@ export class Server {
   /** The metrics' registry, with --admin (made at listen()). */
   private registry: Registry | null = null;
   private readonly startedAt = performance.now();
+  private readonly leases: LeaseSource | null;
 
   constructor(options: ProxyOptions, hooks: ServerHooks = {}) {
     this.currentOptions = options;
@@ -142,8 +147,9 @@ export class Server {
     this.eventLog = new EventLog(options.logLevel, options.logTo, hooks.workerId);
     this.clock = new Clock(this.sweep);
     this.services = { clock: this.clock, log: this.eventLog, checks: hooks.checks ?? new HealthChecks(this.eventLog), recordPicks: options.admin !== null };
+    this.leases = hooks.leases ?? null;
     this.context = {
-      routing: Routing.build(options, null, this.services),
+      routing: Routing.build(options, null, this.services, this.leases),
       limits: options,
       clock: this.clock,
       accessLog: openAccessLog(options, hooks.workerId),
@@ -263,7 +269,7 @@ export class Server {
         listeners.push({ ...kept, key });
       }
       accessLog = sameAccessLog(old, options) ? this.context.accessLog : openAccessLog(options, this.hooks.workerId);
-      routing = Routing.build(options, oldRouting, this.services);
+      routing = Routing.build(options, oldRouting, this.services, this.leases);
       const trusted = options.trustedProxies.length > 0 ? TrustedProxies.parse(options.trustedProxies) : null;
       await this.eventLog.reconfigure(options.logLevel, options.logTo);
 

@@ -10,7 +10,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { STATUS_CLASSES, type LatencyHistogram, type RequestMeter } from '../metrics/request-meter.js';
 import { RETRY_REASONS } from '../exchange/retry.js';
 import type { Pool } from '../balancer/pool.js';
-import type { RateLimiter } from '../routing/rate-limiter.js';
+import type { ClientLimiter } from '../routing/client-limiter.js';
 
 /** What a scrape reads: the pools now routed to, and the proxy's own counts. */
 export interface MetricsView {
@@ -18,7 +18,7 @@ export interface MetricsView {
   /** Requests the proxy refused before any pool (400, 404, 413, 429, ...). */
   refusals: RequestMeter;
   /** The rate limiters of the current configuration. */
-  rateLimiters(): Iterable<RateLimiter>;
+  rateLimiters(): Iterable<ClientLimiter>;
   /** Client connections open now, by listening address. */
   clientConnections(): Iterable<[string, number]>;
   /** Reloads applied and refused; null in a worker process (the primary counts them). */
@@ -139,6 +139,8 @@ export function metricsRegistry(view: MetricsView): Registry {
     ]));
   counter(registry, 'chanlb_rate_limited_total', 'Requests refused with 429, by rate limit: `*` the proxy-wide one, else its route (place in the list and match).',
     () => [...view.rateLimiters()].map((limiter) => ({ labels: { route: limiter.name }, value: limiter.limited })));
+  counter(registry, 'chanlb_rate_limit_failed_open_total', 'Requests a rate limit shared across worker processes let through without a token because the primary did not answer in time, by rate limit.',
+    () => [...view.rateLimiters()].map((limiter) => ({ labels: { route: limiter.name }, value: limiter.failedOpen })));
   gauge(registry, 'chanlb_client_connections', 'Client connections open, by listening address.',
     () => [...view.clientConnections()].map(([listener, value]) => ({ labels: { listener }, value })));
   const reloads = view.reloads;

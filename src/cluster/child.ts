@@ -8,10 +8,12 @@
 import { HealthChecks } from '../balancer/active-health.js';
 import { applyAction } from '../admin/admin-server.js';
 import { Server } from '../server.js';
+import type { LeaseSource } from '../routing/client-limiter.js';
 import { isToWorker, type ToPrimary, type ToWorker } from './messages.js';
 
 function send(msg: ToPrimary): void {
-  process.send?.(msg);
+  // A primary that has gone closes the channel; what this process would have said no longer matters.
+  if (process.connected === true) process.send?.(msg);
 }
 
 export function runChild(): void {
@@ -34,6 +36,17 @@ export function runChild(): void {
   // The primary is gone: nobody will hand out connections or ask anything any more.
   process.on('disconnect', () => shutdown(proxy?.options.shutdownTimeoutMs ?? 0));
   const checks = new HealthChecks(null, { remote: true });
+  // Rate-limit tokens from the primary's buckets: asks by sequence number, answered by `leased`.
+  const asks = new Map<number, (granted: number, retryAfter: number) => void>();
+  let askSeq = 0;
+  const leases: LeaseSource = {
+    lease(limiter, client, want, done) {
+      if (process.connected !== true) return; // no answer: the limiter lets the request through after its timeout
+      const seq = ++askSeq;
+      asks.set(seq, done);
+      send({ t: 'lease', seq, limiter, client, want });
+    },
+  };
 
   process.on('message', (msg: unknown) => {
     if (!isToWorker(msg)) return;
@@ -47,7 +60,7 @@ export function runChild(): void {
         for (const v of msg.verdicts) checks.apply(v, performance.now());
         try {
           proxy = new Server(msg.options, {
-            workerId: msg.id, checks, adminElsewhere: true, reusePort: msg.reusePort, ticketKeys: Buffer.from(msg.ticketKeys),
+            workerId: msg.id, checks, leases, adminElsewhere: true, reusePort: msg.reusePort, ticketKeys: Buffer.from(msg.ticketKeys),
           });
           await proxy.listen();
         } catch (err) {
@@ -55,6 +68,12 @@ export function runChild(): void {
           process.exit(2);
         }
         send({ t: 'ready', addresses: proxy.addresses() });
+        return;
+      }
+      case 'leased': {
+        const done = asks.get(msg.seq);
+        asks.delete(msg.seq);
+        done?.(msg.granted, msg.retryAfter);
         return;
       }
       case 'checks':

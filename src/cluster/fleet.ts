@@ -50,6 +50,8 @@ interface Question {
 export interface FleetEvents {
   /** Verdicts for a process that starts: every health check's state now. */
   verdicts(): CheckVerdict[];
+  /** Rate-limit tokens a process asks for: what to grant. */
+  lease(limiter: string, client: string, want: number): { granted: number; retryAfter: number };
   /** Where deaths and replacements are logged. */
   log: EventLog;
 }
@@ -236,7 +238,10 @@ export class Fleet {
   }
 
   private answered(slot: Slot, msg: ToPrimary): void {
-    if (msg.t === 'answer') {
+    if (msg.t === 'lease') {
+      const { granted, retryAfter } = this.events.lease(msg.limiter, msg.client, msg.want);
+      slot.process?.send({ t: 'leased', seq: msg.seq, granted, retryAfter } satisfies ToWorker);
+    } else if (msg.t === 'answer') {
       const q = this.questions.get(msg.seq);
       if (q === undefined) return;
       q.answers.set(slot.id, msg.value);

@@ -16,7 +16,9 @@ export type ToWorker =
   /** Health check verdicts: the primary runs every check once. */
   | { t: 'checks'; verdicts: CheckVerdict[] }
   | { t: 'ask'; seq: number; what: 'status' | 'metrics' }
-  | { t: 'act'; seq: number; pool: string; name: string; action: BackendAction };
+  | { t: 'act'; seq: number; pool: string; name: string; action: BackendAction }
+  /** Tokens for a `lease` (RateLimiter.lease in the primary). */
+  | { t: 'leased'; seq: number; granted: number; retryAfter: number };
 
 export type ToPrimary =
   /**
@@ -28,7 +30,9 @@ export type ToPrimary =
   /** Start-up failed (the message names what); the primary stops, as a lone process would. */
   | { t: 'failed'; message: string }
   | { t: 'reloaded'; seq: number; error: string | null }
-  | { t: 'answer'; seq: number; value: unknown };
+  | { t: 'answer'; seq: number; value: unknown }
+  /** Up to `want` rate-limit tokens of `client` in the limiter `limiter` (the names rateLimitersOf gives). */
+  | { t: 'lease'; seq: number; limiter: string; client: string; want: number };
 
 export const isToWorker = (m: unknown): m is ToWorker => typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string';
 export const isToPrimary = (m: unknown): m is ToPrimary => typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string';

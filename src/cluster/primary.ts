@@ -19,6 +19,8 @@ import { listenError } from '../errors.js';
 import { EventLog } from '../log/event-log.js';
 import type { Address, ProxyOptions } from '../options/options.js';
 import { poolDefinitions } from '../routing/routing.js';
+import { rateLimitersOf } from '../routing/rate-limits.js';
+import type { RateLimiter } from '../routing/rate-limiter.js';
 import { Fleet } from './fleet.js';
 import { mergeStatus } from './merge-status.js';
 import { canReusePort } from './reuse-port.js';
@@ -79,11 +81,23 @@ export async function startPrimary(options: ProxyOptions): Promise<PrimaryHandle
   const checks = new HealthChecks(log, {
     onResult: (check) => fleet?.broadcast({ t: 'checks', verdicts: [check.verdict(performance.now())] }),
   });
-  const clock = new Clock((now) => checks.sweep(now));
+  // The rate limits' buckets, which workers lease tokens from; during a reload, the old ones answer
+  // for names the new configuration no longer has, until every worker has moved on.
+  let limiters = rateLimitersOf(options);
+  let before: Map<string, RateLimiter> | null = null;
+  const lease = (name: string, client: string, want: number): { granted: number; retryAfter: number } => {
+    const limiter = limiters.get(name) ?? before?.get(name);
+    // A name no configuration has (cannot happen but by a bug): let the request through rather than refuse it.
+    return limiter === undefined ? { granted: want, retryAfter: 0 } : limiter.lease(client, want, performance.now());
+  };
+  const clock = new Clock((now) => {
+    checks.sweep(now);
+    for (const limiter of limiters.values()) limiter.sweep(now);
+  });
   const keeper = new CheckKeeper();
   keeper.hold(checks, options, clock.now);
   clock.tune(checkTimeouts(options));
-  const running = new Fleet(options.workers, options, reusePort, { log, verdicts: () => checks.states(performance.now()) });
+  const running = new Fleet(options.workers, options, reusePort, { log, verdicts: () => checks.states(performance.now()), lease });
   fleet = running;
   let addresses: Address[];
   try {
@@ -166,11 +180,16 @@ export async function startPrimary(options: ProxyOptions): Promise<PrimaryHandle
       if (next.workers !== current.workers) {
         log.error('reload_workers', `workers: a reload keeps the ${current.workers} worker processes running; restart to have ${next.workers}`);
       }
+      before = limiters;
+      limiters = rateLimitersOf(next);
       try {
         await running.reload({ ...next, workers: current.workers });
       } catch (err) {
+        limiters = before;
         reloads.failed++;
         throw err;
+      } finally {
+        before = null;
       }
       reloads.ok++;
       current = { ...next, workers: current.workers };

@@ -5,7 +5,9 @@
  * the client's address (through trusted proxies) and its rate limit.
  *
  * An Admission is owned by one client connection and reused for every request; it allocates only
- * when it refuses, or when a rule needs a string (a route that looks at the Host or path).
+ * when it refuses, or when a rule needs a string (a route that looks at the Host or path). A rate
+ * limit shared with other worker processes may have to ask for tokens: then admit leaves the
+ * request `waiting`, the connection (the limiter's waiter) is told the answer, and `leased` ends it.
  */
 import type { Http1Parser } from '../http1/parser.js';
 import { CODINGS_CHUNKED, CODINGS_OTHERS_THEN_CHUNKED, trimmedLength, type HeadScan } from '../http1/hop-by-hop.js';
@@ -14,6 +16,7 @@ import { ERR_HEAD_TOO_LARGE } from '../http1/parser.js';
 import { METHOD_CONNECT, METHOD_TRACE } from '../http1/methods.js';
 import { ProxyError } from '../errors.js';
 import type { Route, Routing } from '../routing/routing.js';
+import { LEASE_PENDING, type LeaseWaiter } from '../routing/client-limiter.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 
 export interface AdmissionLimits {
@@ -96,19 +99,30 @@ export class Admission {
   client: string;
   /** Seconds until the client may try again, after a 429. */
   retryAfter = 0;
+  /** After admit(): the rate limiter is asking for tokens; `leased` gives the outcome. */
+  waiting = false;
   readonly peer: Peer;
+  /** Told when a waiting request's tokens come (the connection). */
+  private readonly waiter: LeaseWaiter;
+  /** Where a waiting request goes once admitted. */
+  private waitingRoute: Route | null = null;
   /** The trusted-proxy list `behindProxy` was worked out for (a reload may replace it). */
   private trustedSeen: TrustedProxies | null = null;
   private behindProxy = false;
 
-  constructor(peer: Peer) {
+  constructor(peer: Peer, waiter: LeaseWaiter) {
     this.peer = peer;
+    this.waiter = waiter;
     this.client = peer.address;
   }
 
-  /** Null: forward the request to `route` for `client`. Else the refusal (the proxy answers it). */
+  /**
+   * Null: forward the request to `route` for `client`, or when `waiting`, once `leased` says so.
+   * Else the refusal (the proxy answers it).
+   */
   admit(p: Http1Parser, scan: HeadScan, context: AdmissionContext, nowMs: number): ProxyError | null {
     this.route = null;
+    this.waiting = false;
     this.client = this.peer.address;
     const refused = checkHead(p, scan, this.target, context.limits);
     if (refused !== null) return refused;
@@ -116,14 +130,31 @@ export class Admission {
     if (route === null) return new ProxyError('PRX_ERR_NO_ROUTE', 'no route matches the request');
     this.client = this.clientOf(p, scan, context.trustedProxies);
     if (route.rateLimiter !== null) {
-      const wait = route.rateLimiter.take(this.client, nowMs);
-      if (wait > 0) {
-        this.retryAfter = wait;
-        return new ProxyError('PRX_ERR_RATE_LIMITED', 'over the rate limit');
+      const wait = route.rateLimiter.take(this.client, nowMs, this.waiter);
+      if (wait === LEASE_PENDING) {
+        this.waiting = true;
+        this.waitingRoute = route;
+        return null;
       }
+      if (wait > 0) return this.limited(wait);
     }
     this.route = route;
     return null;
+  }
+
+  /** A waiting request's outcome (what its limiter told the waiter): null, forward it to `route`; else the 429. */
+  leased(retryAfter: number): ProxyError | null {
+    this.waiting = false;
+    const route = this.waitingRoute;
+    this.waitingRoute = null;
+    if (retryAfter > 0) return this.limited(retryAfter);
+    this.route = route;
+    return null;
+  }
+
+  private limited(retryAfter: number): ProxyError {
+    this.retryAfter = retryAfter;
+    return new ProxyError('PRX_ERR_RATE_LIMITED', 'over the rate limit');
   }
 
   /** The route under the current routing; strings are made only for rules that look at them. */

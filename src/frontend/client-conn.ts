@@ -3,8 +3,9 @@
  * pool's work channel; the responses written in request order by its ResponseQueue.
  *
  * The reading side is in one phase at a time:
- *   READING    requests are parsed and sent on (`blocked` while a channel is full or `maxPipeline`
- *              requests are in flight: the socket paused, the rest of the chunk kept in `stash`)
+ *   READING    requests are parsed and sent on (`blocked` while a channel is full, `maxPipeline`
+ *              requests are in flight or a rate limit shared with other processes is asking for a
+ *              token: the socket paused, the rest of the chunk kept in `stash`)
  *   UPGRADING  an upgrade request was read: reading is paused, the bytes after it kept, until its
  *              response says whether a tunnel follows (101) or the connection closes
  *   CLOSING    no further request is read: after an error, a `Connection: close` exchange, the
@@ -33,6 +34,7 @@ import type { EventLog } from '../log/event-log.js';
 import { requestRecord, refusedRecord, accessEntry } from '../log/request-record.js';
 import type { RequestMeter } from '../metrics/request-meter.js';
 import type { Routing } from '../routing/routing.js';
+import type { LeaseWaiter } from '../routing/client-limiter.js';
 import { Admission, parseRefusal, type AdmissionLimits } from './admission.js';
 import { ResponseQueue } from './response-queue.js';
 import type { TrustedProxies } from './trusted-proxies.js';
@@ -91,7 +93,7 @@ const CLOSING = 2;
 const TUNNEL = 3;
 const CLOSED = 4;
 
-export class ClientConn {
+export class ClientConn implements LeaseWaiter {
   private readonly socket: net.Socket;
   private readonly limits: ClientLimits;
   private readonly fwd: ForwardedLines;
@@ -126,6 +128,8 @@ export class ClientConn {
   private afterBlocked = AFTER_NOTHING;
   /** The job whose body END waits behind a blocked body chunk. */
   private bodyEnded: Job | null = null;
+  /** Blocked on the rate limiter's answer for the request whose head was read last (see leased). */
+  private leaseWait = false;
   private readonly workSend: ParkedSend<Job>;
   private readonly bodySend: ParkedSend<Buffer>;
 
@@ -140,7 +144,7 @@ export class ClientConn {
     this.context = context;
     this.fwd = client.forwarded;
     this.tls = client.tls;
-    this.admission = new Admission(client);
+    this.admission = new Admission(client, this);
     this.responses = new ResponseQueue(socket, new OutputBudget(OUTPUT_BUDGET, MAX_READ), this.frontDone);
     this.parser = new Http1Parser('request', { maxHeadBytes: context.limits.maxHeadBytes });
     this.parser.decodeBody = true; // the body limit counts payload, not chunk framing
@@ -276,14 +280,33 @@ export class ClientConn {
     }
   }
 
-  /** A request head is complete: admit it, make its job and send it on the work channel. */
+  /** A request head is complete: admit it, and forward it or refuse it (or wait for the rate limiter). */
   private onHead(chunk: Buffer, bodyStart: number): boolean {
+    this.scan.scan(this.parser);
+    // Token buckets refill continuously: the rate limit reads the time, not the coarse clock.
+    const refusal = this.admission.admit(this.parser, this.scan, this.context, performance.now());
+    if (this.admission.waiting) {
+      // Nothing more is read (its body, the next request) until the limiter tells leased().
+      this.leaseWait = true;
+      this.block(chunk, bodyStart, AFTER_NOTHING);
+      return false;
+    }
+    return this.forward(refusal, chunk, bodyStart);
+  }
+
+  /** The rate limiter's answer for the request waiting in onHead: forward or refuse it, then read on. */
+  leased(retryAfter: number): void {
+    this.leaseWait = false;
+    if (this.phase !== READING) return; // closed, or closing after an earlier response, meanwhile
+    this.forward(this.admission.leased(retryAfter), this.stash as Buffer, this.stashAt);
+    if (this.workSend.chan === null) this.unblock(); // else when the work channel takes the job
+  }
+
+  /** Makes the admitted request's job and sends it to its pool (true: read on), or answers the refusal. */
+  private forward(refusal: ProxyError | null, chunk: Buffer, bodyStart: number): boolean {
     const p = this.parser;
     const scan = this.scan;
-    scan.scan(p);
     const admission = this.admission;
-    // Token buckets refill continuously: the rate limit reads the time, not the coarse clock.
-    const refusal = admission.admit(p, scan, this.context, performance.now());
     const route = admission.route;
     if (refusal !== null || route === null) {
       this.refuse(refusal ?? new ProxyError('PRX_ERR_NO_ROUTE', 'no route'), admission.retryAfter, admission.client);
@@ -419,7 +442,7 @@ export class ClientConn {
       this.socket.end();
       return false;
     }
-    if (this.blocked && this.afterBlocked === AFTER_NOTHING && this.workSend.chan === null && this.bodySend.chan === null) {
+    if (this.blocked && this.afterBlocked === AFTER_NOTHING && this.workSend.chan === null && this.bodySend.chan === null && !this.leaseWait) {
       this.unblock();
     }
     return true;

@@ -8,16 +8,19 @@
  */
 import { Pool, poolKey, type PoolServices } from '../balancer/pool.js';
 import { RateLimiter } from './rate-limiter.js';
+import { LeasedRateLimiter } from './leased-rate-limiter.js';
+import { limitersOf } from './rate-limits.js';
+import type { ClientLimiter, LeaseSource } from './client-limiter.js';
 import { RouteTable } from './route-table.js';
 import type { Chan } from '../csp/chan.js';
 import type { Job } from '../exchange/job.js';
-import { DEFAULT_POOL, type PoolOptions, type ProxyOptions, type RateLimitOptions, type RouteOptions } from '../options/options.js';
+import { DEFAULT_POOL, type PoolOptions, type ProxyOptions } from '../options/options.js';
 
 export interface Route {
   /** Where the request is sent (a Pool, or any work channel in benchmarks). */
   pool: { readonly work: Chan<Job> };
   /** Null: no rate limit on this route. */
-  rateLimiter: RateLimiter | null;
+  rateLimiter: ClientLimiter | null;
 }
 
 export class Routing {
@@ -26,9 +29,9 @@ export class Routing {
   readonly fallback: Route | null;
   readonly pools: ReadonlyMap<string, Pool>;
   /** Every rate limiter of this configuration, to sweep. */
-  readonly rateLimiters: readonly RateLimiter[];
+  readonly rateLimiters: readonly ClientLimiter[];
 
-  private constructor(table: RouteTable<Route>, fallback: Route | null, pools: Map<string, Pool>, limiters: RateLimiter[]) {
+  private constructor(table: RouteTable<Route>, fallback: Route | null, pools: Map<string, Pool>, limiters: ClientLimiter[]) {
     this.table = table;
     this.fallback = fallback;
     this.pools = pools;
@@ -57,9 +60,10 @@ export class Routing {
 
   /**
    * Builds the routing `options` describe, reusing `previous`'s pools that are unchanged. New pools
-   * are not started: the caller starts them when it swaps the routing in.
+   * are not started: the caller starts them when it swaps the routing in. With `leases` (a worker
+   * process), rate limits spend tokens leased from the primary's buckets; without, the buckets are here.
    */
-  static build(options: ProxyOptions, previous: Routing | null, services: PoolServices): Routing {
+  static build(options: ProxyOptions, previous: Routing | null, services: PoolServices, leases: LeaseSource | null = null): Routing {
     const pools = new Map<string, Pool>();
     for (const definition of poolDefinitions(options)) {
       const old = previous?.pools.get(definition.name);
@@ -71,19 +75,8 @@ export class Routing {
       const before = old === undefined ? null : new Set(old.workers.map((w) => w.name));
       pools.set(definition.name, new Pool(definition, options, services, before));
     }
-    const limiters: RateLimiter[] = [];
-    const limiter = (limit: RateLimitOptions, name: string): RateLimiter | null => {
-      if (limit.rate <= 0) return null;
-      const made = new RateLimiter({
-        rate: limit.rate,
-        burst: limit.burst > 0 ? limit.burst : Math.max(1, Math.ceil(limit.rate)),
-        maxClients: options.rateLimitClients,
-      }, name);
-      limiters.push(made);
-      return made;
-    };
-    // Routes without a limit of their own share the proxy-wide one (one bucket per client across them).
-    const shared = limiter({ rate: options.rateLimit, burst: options.rateBurst }, '*');
+    const limiters = limitersOf<ClientLimiter>(options, (buckets, name) =>
+      leases === null ? new RateLimiter(buckets, name) : new LeasedRateLimiter(buckets, name, leases));
     const rules = options.routes.map((r, i) => {
       const pool = pools.get(r.pool);
       if (pool === undefined) throw new Error(`route to pool "${r.pool}", which is not defined`); // withDefaults refuses such options
@@ -91,19 +84,13 @@ export class Routing {
         host: r.host,
         pathPrefix: r.pathPrefix,
         port: r.port,
-        target: { pool, rateLimiter: r.rateLimit === null ? shared : limiter(r.rateLimit, routeName(r, i)) },
+        target: { pool, rateLimiter: limiters.routes[i] ?? null },
       };
     });
     const defaultPool = pools.get(DEFAULT_POOL);
-    const fallback = defaultPool === undefined ? null : { pool: defaultPool, rateLimiter: shared };
-    return new Routing(new RouteTable(rules), fallback, pools, limiters);
+    const fallback = defaultPool === undefined ? null : { pool: defaultPool, rateLimiter: limiters.shared };
+    return new Routing(new RouteTable(rules), fallback, pools, limiters.all);
   }
-}
-
-/** A route as the metrics label it: its place in the list and what it matches (`2 api.example.com/v1 :8081`). */
-function routeName(r: RouteOptions, index: number): string {
-  const match = `${r.host ?? ''}${r.pathPrefix ?? ''}${r.port === null ? '' : ` :${r.port}`}`;
-  return `${index + 1} ${match === '' ? 'any' : match}`.trim();
 }
 
 /** The named pools, and the default pool when `backends` are given. */

@@ -3,7 +3,7 @@
  * (in reverse order of start), and poll for a state with a deadline.
  */
 import * as net from 'node:net';
-import { Server } from '../../src/server.js';
+import { Server, type ServerHooks } from '../../src/server.js';
 import { withDefaults, type ProxyOptions } from '../../src/options/options.js';
 import { RawClient } from './raw-client.js';
 import { startHello } from '../../backends/hello.js';
@@ -60,14 +60,14 @@ export interface StartedProxy {
   port: number;
 }
 
-/** A proxy on 127.0.0.1 (ephemeral port) in front of `backends`. */
-export async function startProxy(c: Cleanup, backends: { port: number; weight?: number }[], overrides: Partial<ProxyOptions> = {}): Promise<StartedProxy> {
+/** A proxy on 127.0.0.1 (ephemeral port) in front of `backends`; `hooks` as a worker process would give them. */
+export async function startProxy(c: Cleanup, backends: { port: number; weight?: number }[], overrides: Partial<ProxyOptions> = {}, hooks: ServerHooks = {}): Promise<StartedProxy> {
   const proxy = new Server(withDefaults({
     listen: [{ host: HOST, port: 0 }],
     logLevel: 'silent',
     backends: backends.map((b) => ({ host: HOST, port: b.port, ...(b.weight === undefined ? {} : { weight: b.weight }) })),
     ...overrides,
-  }));
+  }), hooks);
   c.add(proxy);
   const { port } = await proxy.listen();
   return { proxy, port };

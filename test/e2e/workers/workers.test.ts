@@ -161,6 +161,27 @@ test('health checks run once, in the primary, and their verdict reaches every wo
   assert.is(served, servedBefore, 'no worker sent a request to the backend its check took down');
 }));
 
+test('a rate limit holds across workers: one client gets its burst and rate, not one per worker', () => withCleanup(async (c) => {
+  const backends = await helloBackends(c, 1);
+  const { proxy, admin } = await workersProxy(c, backends, ['--rate-limit', '5', '--rate-burst', '6']);
+  const startedAt = Date.now();
+  const statuses: number[] = [];
+  for (let i = 0; i < 24; i++) {
+    const client = await connect(c, proxy.port);
+    await client.write(GET(`/limited/${i}`));
+    statuses.push((await client.readResponse()).status);
+    client.close();
+  }
+  const seconds = (Date.now() - startedAt) / 1000;
+  const ok = statuses.filter((s) => s === 200).length;
+  // The burst, and what the rate refills meanwhile; a limit per worker would let about twice the burst through.
+  assert.ok(ok >= 6 && ok <= 6 + Math.floor(5 * seconds) + 1, `${ok} admitted in ${seconds.toFixed(2)} s: ${statuses.join(' ')}`);
+  assert.ok(statuses.filter((s) => s === 429).length >= 24 - ok);
+  const each = await scrape(admin, true);
+  for (const worker of ['1', '2']) assert.ok(valueOf(each, 'chanlb_requests_total', { code: '2xx', worker }) + valueOf(each, 'chanlb_requests_total', { code: '4xx', worker }) > 0, `worker ${worker} answered some`);
+  assert.is(valueOf(await scrape(admin), 'chanlb_rate_limited_total'), 24 - ok, 'the 429s, summed over the workers');
+}));
+
 test('access and error log lines carry the worker id', () => withCleanup(async (c) => {
   const dir = mkdtempSync(join(tmpdir(), 'chanlb-workers-'));
   c.add({ close: () => rmSync(dir, { recursive: true, force: true }) });

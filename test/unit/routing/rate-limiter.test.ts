@@ -29,4 +29,26 @@ test('memory is bounded: the oldest bucket makes room; refilled buckets are swep
   assert.is(limiter.tracked, 0, 'all refilled: nothing left to remember');
 });
 
+test('lease: up to `want` whole tokens at once, from the same bucket take() spends; a shortfall says when a token is back', () => {
+  const limiter = new RateLimiter({ rate: 2, burst: 5, maxClients: 10 });
+  assert.equal(limiter.lease('a', 4, 0), { granted: 4, retryAfter: 0 });
+  assert.equal(limiter.lease('a', 4, 0), { granted: 1, retryAfter: 1 }, 'one token left of the burst');
+  assert.equal(limiter.lease('a', 4, 0), { granted: 0, retryAfter: 1 });
+  assert.is(limiter.take('a', 0), 1, 'take() sees the bucket the leases emptied');
+  assert.equal(limiter.lease('a', 4, 1_250), { granted: 2, retryAfter: 1 }, '1.25 s at 2/s: two whole tokens (half a token stays)');
+  assert.equal(limiter.lease('a', 1, 1_500), { granted: 1, retryAfter: 0 }, 'the half token and another quarter second make one');
+  assert.equal(limiter.lease('b', 9, 0), { granted: 5, retryAfter: 1 }, 'never more than the burst');
+  assert.is(limiter.limited, 1, 'only the refused take is counted: the worker that refuses requests counts them');
+});
+
+test('lease: slow rates give the wait in whole seconds; memory stays bounded', () => {
+  const limiter = new RateLimiter({ rate: 0.25, burst: 1, maxClients: 2 });
+  assert.equal(limiter.lease('a', 2, 0), { granted: 1, retryAfter: 4 });
+  assert.equal(limiter.lease('a', 1, 1_000), { granted: 0, retryAfter: 3 });
+  limiter.lease('b', 1, 0);
+  limiter.lease('c', 1, 0);
+  assert.is(limiter.tracked, 2);
+  assert.equal(limiter.lease('a', 1, 1_000), { granted: 1, retryAfter: 0 }, 'a was evicted: a fresh burst');
+});
+
 test.run();
