@@ -386,6 +386,8 @@ export class Server {
       const why = err.reason ?? err.code ?? err.message;
       this.eventLog.info('tls_handshake_failed', `TLS handshake with ${socket.remoteAddress ?? 'unknown'} failed: ${why}`,
         { client: socket.remoteAddress, reason: why });
+      // With a listener here Node leaves the socket open (a handshake timeout would hold its slot forever).
+      socket.destroy();
     });
     return { key, server: await this.listenOn(server, address), tls: held };
   }
