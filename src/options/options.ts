@@ -17,11 +17,11 @@ export interface Address {
   weight?: number;
 }
 
-/** The settings a pool may give for itself (in its `retry`, `health_check` and `slow_start`); the rest come from the top level. */
+/** The settings a pool may give for itself (in its `retry`, `health_check`, `slow_start` and `send_proxy`); the rest come from the top level. */
 export const POOL_SETTINGS = [
   'slowStartMs', 'healthCheck', 'healthCheckPath', 'healthCheckMethod', 'healthCheckHost', 'healthCheckExpect', 'healthCheckIntervalMs',
   'healthCheckTimeoutMs', 'healthCheckRise', 'healthCheckFall', 'healthCheckJitter',
-  'retries', 'retryOn', 'retryTimeoutMs', 'retryBudgetPercent', 'retryBudgetMin',
+  'retries', 'retryOn', 'retryTimeoutMs', 'retryBudgetPercent', 'retryBudgetMin', 'sendProxy',
 ] as const satisfies readonly (keyof ProxyOptions)[];
 export type PoolSettings = Pick<ProxyOptions, (typeof POOL_SETTINGS)[number]>;
 
@@ -71,6 +71,10 @@ export function withDefaults(partial: Partial<ProxyOptions> & { backends: Addres
     throw new OptionError('--backend: at least one backend is required (the flag, or backends or pools in --config)');
   }
   if (options.listen.length === 0) throw new OptionError('--listen: at least one address is required');
+  // A PROXY header is believed only from the proxies in front: without any, every connection would be refused.
+  if (options.acceptProxy && options.trustedProxies.length === 0) {
+    throw new OptionError('--accept-proxy: needs --trust-proxy (trusted_proxies) naming the proxies that may send a PROXY header');
+  }
   const seen = new Set<string>();
   for (const { host, port } of options.listen) {
     if (port !== 0 && seen.has(`${host}:${port}`)) throw new OptionError(`--listen: ${host}:${port} is given twice`);
