@@ -94,7 +94,10 @@ function rig(backends: number): Rig {
     eventLog: null,
     trustedProxies: null,
     refusals: null,
-  }, { address: '127.0.0.1', forwarded: forwardedLines('127.0.0.1', 'http', '127.0.0.1', 8080), port: 8080 });
+  }, {
+    address: '127.0.0.1', forwarded: forwardedLines('127.0.0.1', 'http', '127.0.0.1', 8080), port: 8080,
+    origin: { source: { address: '127.0.0.1', port: 50000 }, destination: { address: '127.0.0.1', port: 8080 } },
+  });
   return {
     async warm(response: Buffer): Promise<void> {
       for (let i = 0; i < backends; i++) client.emit('data', Buffer.from(REQUEST));

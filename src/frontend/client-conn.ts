@@ -36,6 +36,7 @@ import type { Routing } from '../routing/routing.js';
 import { Admission, parseRefusal, type AdmissionLimits } from './admission.js';
 import { ResponseQueue } from './response-queue.js';
 import type { TrustedProxies } from './trusted-proxies.js';
+import type { Addresses } from '../proxy-protocol/types.js';
 
 export interface ClientLimits extends AdmissionLimits {
   maxPipeline: number;
@@ -77,6 +78,8 @@ export interface ClientAddress {
   forwarded: ForwardedLines;
   /** The listening port the connection arrived on (routes may match it). */
   port: number;
+  /** The client's TCP addresses (from a PROXY header, else the socket's): what a pool's send_proxy writes. */
+  origin: Addresses;
 }
 
 /** What resumes after the blocked send is taken. */
@@ -93,6 +96,7 @@ export class ClientConn {
   private readonly socket: net.Socket;
   private readonly limits: ClientLimits;
   private readonly fwd: ForwardedLines;
+  private readonly origin: Addresses;
   /** Shared with every connection of the proxy; a reload replaces what is in it. */
   private readonly context: ClientContext;
   private readonly parser: Http1Parser;
@@ -134,6 +138,7 @@ export class ClientConn {
     this.limits = context.limits;
     this.context = context;
     this.fwd = client.forwarded;
+    this.origin = client.origin;
     this.admission = new Admission(client);
     this.responses = new ResponseQueue(socket, new OutputBudget(OUTPUT_BUDGET, MAX_READ), this.frontDone);
     this.parser = new Http1Parser('request', { maxHeadBytes: context.limits.maxHeadBytes });
@@ -154,6 +159,11 @@ export class ClientConn {
   /** Response bytes this connection holds for its client: queued in slots, and in the socket. */
   get bufferedOutput(): number {
     return this.responses.buffered;
+  }
+
+  /** Bytes read before this connection took the socket (after a PROXY header): the start of its HTTP stream. */
+  feed(early: Buffer): void {
+    if (early.length > 0) this.onData(early);
   }
 
   /** Closes the connection now (server shutdown past its deadline). */
@@ -302,6 +312,7 @@ export class ClientConn {
     });
     if (this.context.accessLog !== null) job.record = requestRecord(p, admission.client);
     if (this.context.refusals !== null) job.startedAt = performance.now();
+    job.origin = this.origin;
     this.newest = job;
     if (hasBody) this.reading = job;
     this.responses.push(job);
