@@ -64,7 +64,7 @@ function rig(backends: number): Rig {
     queue: 1024,
     sockets: {
       host: '127.0.0.1', port: 9001 + i, maxConnections: 4,
-      connectTimeoutMs: 5000, responseTimeoutMs: 60000, idleTimeoutMs: 4000, clock,
+      connectTimeoutMs: 5000, responseTimeoutMs: 60000, idleTimeoutMs: 4000, clock, sendProxy: 'off',
       dial: (_host: string, _port: number, reader: SocketReader): net.Socket => {
         const s = new MemorySocket();
         s.reader = reader;

@@ -111,6 +111,7 @@ export class Pool {
         responseTimeoutMs: settings.responseTimeoutMs,
         idleTimeoutMs: settings.backendIdleTimeoutMs,
         clock,
+        sendProxy: settings.sendProxy,
       },
       health: { failuresToEject: settings.failuresToEject, cooldownMs: settings.ejectCooldownMs },
       channels,
