@@ -5,42 +5,12 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type * as net from 'node:net';
-import { connect, startProxy, waitFor, withCleanup, type Cleanup } from '../../kit/harness.js';
-import { startRaw, type RawHandle } from '../../../backends/raw.js';
-import { parseHeader } from '../../../src/proxy-protocol/parse.js';
+import { connect, startProxy, waitFor, withCleanup } from '../../kit/harness.js';
+import { bytesText as text, startHeaderBackend as headerBackend } from '../../kit/proxy-header-backend.js';
 import { V2_SIGNATURE } from '../../../src/proxy-protocol/types.js';
 import type { RawClient } from '../../kit/raw-client.js';
 
-const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
 const GET = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: lb.test\r\n\r\n`;
-
-interface Conn {
-  socket: net.Socket;
-  bytes: Buffer;
-}
-
-/** A backend that records every connection's bytes and answers each request head after the PROXY header (if any) with 200. */
-async function headerBackend(c: Cleanup): Promise<RawHandle & { conns: Conn[] }> {
-  const conns: Conn[] = [];
-  const handle = c.add(await startRaw({
-    onConnection: (socket) => {
-      const conn: Conn = { socket, bytes: Buffer.alloc(0) };
-      conns.push(conn);
-      let answered = 0;
-      socket.on('data', (chunk: Buffer) => {
-        conn.bytes = Buffer.concat([conn.bytes, chunk]);
-        const header = parseHeader(conn.bytes);
-        const from = header.status === 'done' ? header.consumed : 0;
-        const heads = conn.bytes.subarray(from).toString('latin1').split('\r\n\r\n').length - 1;
-        for (; answered < heads; answered++) socket.write(OK);
-      });
-    },
-  }));
-  return Object.assign(handle, { conns });
-}
-
-const text = (conn: Conn | undefined): string => conn?.bytes.toString('latin1') ?? '';
 
 async function get(client: RawClient, path: string): Promise<void> {
   await client.write(GET(path));
