@@ -81,7 +81,7 @@ const TABLE = {
   }),
   headerTimeoutMs: option({
     flag: '--header-timeout', config: 'timeouts.header', kind: duration, default: 10_000,
-    description: 'client must finish a request head -> 408',
+    description: 'client must finish a request head -> 408 (with --accept-proxy, its PROXY header too: closed)',
   }),
   keepAliveTimeoutMs: option({
     flag: '--keep-alive-timeout', config: 'timeouts.keep_alive', kind: duration, default: 60_000,
