@@ -21,6 +21,8 @@ import { readFileSync } from 'node:fs';
 import { ClientConn, LINGER_MS, type ClientContext } from './frontend/client-conn.js';
 import { Clock, type Timeouts } from './clock.js';
 import { TrustedProxies } from './frontend/trusted-proxies.js';
+import { ProxyHeaderGate } from './frontend/proxy-header.js';
+import type { Addresses } from './proxy-protocol/types.js';
 import { AccessLog } from './log/access-log.js';
 import { EventLog } from './log/event-log.js';
 import { Routing, poolDefinitions } from './routing/routing.js';
@@ -122,6 +124,8 @@ export class Server {
   /** Waiting for the last client connection to close (see clientsClosed). */
   private clientWaiters: (() => void)[] = [];
   private readonly context: ClientContext;
+  /** With accept_proxy: connections waiting for their PROXY header. */
+  private readonly gate: ProxyHeaderGate;
   /** The error log (backend failures, refused requests, reloads). */
   readonly eventLog: EventLog;
   private readonly clock: Clock;
@@ -157,6 +161,7 @@ export class Server {
       trustedProxies: options.trustedProxies.length > 0 ? TrustedProxies.parse(options.trustedProxies) : null,
       refusals: options.admin === null ? null : new RequestMeter(options.metricsBuckets),
     };
+    this.gate = new ProxyHeaderGate(this.context);
     this.clock.tune(timeouts(options));
   }
 
@@ -177,6 +182,7 @@ export class Server {
         rateLimiters: () => this.context.routing.rateLimiters,
         refusals: this.context.refusals,
         clientConnections: () => [...this.openPerListener].map(([server, n]) => [addressText(boundAddress(server)), n]),
+        proxyHeaderRefused: this.gate.refused,
         // A worker process's reloads are the primary's to count.
         reloads: this.hooks.adminElsewhere === true ? null : this.reloads,
         version: VERSION,
@@ -340,6 +346,7 @@ export class Server {
       this.admin.closeAllConnections();
     }
     const listeners = this.listeners.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())));
+    this.gate.closeAll();
     for (const client of this.clients) client.destroy();
     const pools = [...this.context.routing.pools.values(), ...this.retiring].map((pool) => pool.close());
     this.retiring.clear();
@@ -413,6 +420,7 @@ export class Server {
     const routing = this.context.routing;
     for (const limiter of routing.rateLimiters) limiter.sweep(now);
     for (const client of this.clients) client.sweep(now);
+    this.gate.sweep(now);
     for (const pool of routing.pools.values()) pool.sweep(now);
     for (const pool of this.retiring) {
       pool.sweep(now);
@@ -430,12 +438,29 @@ export class Server {
       socket.destroy(); // accepted in the same turn as shutdown began
       return;
     }
-    const address = socket.remoteAddress ?? 'unknown';
+    const own: Addresses = {
+      source: { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 },
+      destination: { address: socket.localAddress ?? '127.0.0.1', port: socket.localPort ?? 0 },
+    };
+    if (!this.currentOptions.acceptProxy) {
+      this.startClient(server, socket, own, null, tlsVersion);
+      return;
+    }
+    this.gate.accept(socket, own, (s, origin, rest) => {
+      if (this.closing) s.destroy(); // the header completed after shutdown began
+      else this.startClient(server, s, origin, rest, tlsVersion);
+    });
+  }
+
+  /** A client connection from `origin` (the socket's own addresses, or a PROXY header's); `early`: bytes already read. */
+  private startClient(server: net.Server, socket: net.Socket, origin: Addresses, early: Buffer | null, tlsVersion: string): void {
+    const address = origin.source.address;
     const client = new ClientConn(socket, this.context, {
       address,
-      forwarded: forwardedLines(address, tlsVersion === '' ? 'http' : 'https', socket.localAddress ?? '127.0.0.1', socket.localPort ?? 0),
+      forwarded: forwardedLines(address, tlsVersion === '' ? 'http' : 'https', origin.destination.address, origin.destination.port),
       port: socket.localPort ?? 0,
       tls: tlsVersion,
+      origin,
     });
     this.clients.add(client);
     this.openPerListener.set(server, (this.openPerListener.get(server) ?? 0) + 1);
@@ -448,6 +473,7 @@ export class Server {
       for (const resolve of this.clientWaiters) resolve();
       this.clientWaiters = [];
     });
+    if (early !== null) client.feed(early);
   }
 
   /**

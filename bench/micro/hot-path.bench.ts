@@ -64,7 +64,7 @@ function rig(backends: number): Rig {
     queue: 1024,
     sockets: {
       host: '127.0.0.1', port: 9001 + i, maxConnections: 4,
-      connectTimeoutMs: 5000, responseTimeoutMs: 60000, idleTimeoutMs: 4000, clock,
+      connectTimeoutMs: 5000, responseTimeoutMs: 60000, idleTimeoutMs: 4000, clock, sendProxy: 'off',
       dial: (_host: string, _port: number, reader: SocketReader): net.Socket => {
         const s = new MemorySocket();
         s.reader = reader;
@@ -94,7 +94,10 @@ function rig(backends: number): Rig {
     eventLog: null,
     trustedProxies: null,
     refusals: null,
-  }, { address: '127.0.0.1', forwarded: forwardedLines('127.0.0.1', 'http', '127.0.0.1', 8080), port: 8080, tls: '' });
+  }, {
+    address: '127.0.0.1', forwarded: forwardedLines('127.0.0.1', 'http', '127.0.0.1', 8080), port: 8080, tls: '',
+    origin: { source: { address: '127.0.0.1', port: 50000 }, destination: { address: '127.0.0.1', port: 8080 } },
+  });
   return {
     async warm(response: Buffer): Promise<void> {
       for (let i = 0; i < backends; i++) client.emit('data', Buffer.from(REQUEST));

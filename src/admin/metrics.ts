@@ -11,6 +11,7 @@ import { STATUS_CLASSES, type LatencyHistogram, type RequestMeter } from '../met
 import { RETRY_REASONS } from '../exchange/retry.js';
 import type { Pool } from '../balancer/pool.js';
 import type { ClientLimiter } from '../routing/client-limiter.js';
+import { HEADER_REFUSALS, type HeaderRefusal } from '../frontend/proxy-header.js';
 
 /** What a scrape reads: the pools now routed to, and the proxy's own counts. */
 export interface MetricsView {
@@ -21,6 +22,8 @@ export interface MetricsView {
   rateLimiters(): Iterable<ClientLimiter>;
   /** Client connections open now, by listening address. */
   clientConnections(): Iterable<[string, number]>;
+  /** With accept_proxy: connections closed for want of a good PROXY header, by reason. */
+  proxyHeaderRefused: Readonly<Record<HeaderRefusal, number>>;
   /** Reloads applied and refused; null in a worker process (the primary counts them). */
   reloads: { ok: number; failed: number } | null;
   version: string;
@@ -143,6 +146,8 @@ export function metricsRegistry(view: MetricsView): Registry {
     () => [...view.rateLimiters()].map((limiter) => ({ labels: { route: limiter.name }, value: limiter.failedOpen })));
   gauge(registry, 'chanlb_client_connections', 'Client connections open, by listening address.',
     () => [...view.clientConnections()].map(([listener, value]) => ({ labels: { listener }, value })));
+  counter(registry, 'chanlb_proxy_header_refused_total', 'Client connections closed without a response for want of a good PROXY header (accept_proxy), by reason: untrusted peer, invalid header, timeout, closed first.',
+    () => HEADER_REFUSALS.map((reason) => ({ labels: { reason }, value: view.proxyHeaderRefused[reason] })));
   const reloads = view.reloads;
   if (reloads !== null) reloadsCounter(registry, reloads);
   gauge(registry, 'chanlb_build_info', 'The running build: 1, labelled with the version and Node\'s.',

@@ -2,11 +2,15 @@
  * One active health check of a backend, on a connection of its own (closed after it): a TCP check
  * passes when the connect (and, to an https:// backend, the TLS handshake) succeeds; an HTTP check sends `METHOD path` with its Host and
  * `Connection: close`, and passes when the status of the response is in one of the expected ranges.
- * The caller times it out (on the proxy's clock) by calling the returned cancel.
+ * The caller times it out (on the proxy's clock) by calling the returned cancel. To a backend that
+ * expects a PROXY header (`sendProxy`) the check sends one saying it is the proxy's own connection
+ * (v2 LOCAL, v1 UNKNOWN), as HAProxy's check-send-proxy does.
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { Http1Parser, EV_HEAD, EV_ERROR } from '../http1/parser.js';
+import type { SendProxy } from '../options/vocabulary.js';
+import { writeHeader } from '../proxy-protocol/write.js';
 
 export interface ProbeSpec {
   type: 'http' | 'tcp';
@@ -20,6 +24,7 @@ export interface ProbeSpec {
   hostHeader: string;
   /** Status ranges, inclusive, that pass. */
   expect: readonly (readonly [number, number])[];
+  sendProxy: SendProxy;
 }
 
 /** Runs one check; `done` is called once, unless cancelled first. Returns the cancel. */
@@ -38,6 +43,8 @@ export function probe(spec: ProbeSpec, done: (ok: boolean, why: string) => void)
   };
   socket.on('error', (err: NodeJS.ErrnoException) => end(false, err.code ?? err.message));
   socket.on('close', () => end(false, 'closed before an answer'));
+  // Queued until connected: the first bytes the backend reads (never with TLS: options.ts refuses the two together).
+  if (spec.sendProxy !== 'off' && t === null) socket.write(writeHeader(spec.sendProxy, null));
   // A TLS check is connected once its handshake passes (the certificate verified).
   socket.on(t === null ? 'connect' : 'secureConnect', () => {
     if (parser === null) {

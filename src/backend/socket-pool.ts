@@ -10,6 +10,11 @@
  * - A busy socket with no progress for `responseTimeoutMs` fails its exchange with 504; one still
  *   connecting after `connectTimeoutMs` fails it with 502. Both are checked by `sweep`, on the
  *   proxy's one clock (clock.ts).
+ * - With `sendProxy`, each socket begins with a PROXY header naming one client connection's
+ *   addresses, so it carries only that connection's requests: an idle socket is reused by a request
+ *   of the same client connection, and at the cap the longest idle one (another client's) makes room.
+ *   A pooled socket shared across clients would tell the backend the wrong client (HAProxy users
+ *   pair send-proxy with `http-reuse never` for the same reason).
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
@@ -19,6 +24,9 @@ import type { Job } from '../exchange/job.js';
 import type { AttemptProgress } from '../exchange/retry.js';
 import type { ProxyError } from '../errors.js';
 import type { Clock } from '../clock.js';
+import type { SendProxy } from '../options/vocabulary.js';
+import { writeHeader } from '../proxy-protocol/write.js';
+import type { Addresses } from '../proxy-protocol/types.js';
 
 export interface SocketPoolOptions {
   host: string;
@@ -28,6 +36,8 @@ export interface SocketPoolOptions {
   responseTimeoutMs: number;
   idleTimeoutMs: number;
   clock: Clock;
+  /** The PROXY protocol header written first on each socket, if any. */
+  sendProxy: SendProxy;
   /** Opens a socket to the backend whose reads go to `reader` (default: TCP, Nagle off, `onread`). */
   dial?: (host: string, port: number, reader: SocketReader) => net.Socket;
 }
@@ -104,16 +114,46 @@ export class SocketPool implements UpstreamOwner {
     return !this.closing && (this.idle.length > 0 || this.all.size < this.options.maxConnections);
   }
 
-  /** Runs `job` on the most recently used idle socket, or on a new one. Call only when canTake(). */
+  /** Runs `job` on the most recently used idle socket (its client's, with sendProxy), or on a new one. Call only when canTake(). */
   run(job: Job, fresh = false): void {
-    let conn = fresh ? undefined : this.idle.pop();
+    const sendProxy = this.options.sendProxy;
+    let conn = fresh ? undefined : sendProxy === 'off' ? this.idle.pop() : this.idleOf(job.origin);
     if (conn === undefined) {
+      if (sendProxy !== 'off' && this.all.size >= this.options.maxConnections) this.evictIdle();
       const { host, port, dial = dialTcp } = this.options;
-      conn = new UpstreamConn(this, (reader) => dial(host, port, reader));
+      const origin = sendProxy === 'off' ? null : job.origin;
+      conn = new UpstreamConn(this, (reader) => {
+        const socket = dial(host, port, reader);
+        // Queued until connected, ahead of the request (RequestWriter writes on 'connect', after this).
+        if (sendProxy !== 'off') socket.write(writeHeader(sendProxy, origin));
+        return socket;
+      });
+      conn.origin = origin;
       this.all.add(conn);
       this.dialled++;
     }
     conn.start(job);
+  }
+
+  /** The most recently used idle socket that carries `origin`'s requests, taken off the stack. */
+  private idleOf(origin: Addresses | null): UpstreamConn | undefined {
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const conn = this.idle[i] as UpstreamConn;
+      if (conn.origin === origin) {
+        this.idle.splice(i, 1);
+        return conn;
+      }
+    }
+    return undefined;
+  }
+
+  /** At the cap with only other clients' sockets idle: the longest idle goes, quietly (the caller dials at once). */
+  private evictIdle(): void {
+    const conn = this.idle.shift();
+    if (conn === undefined) return;
+    // Out of the count first: destroy() then reports nothing, so no pump starts a job in between.
+    this.all.delete(conn);
+    conn.destroy();
   }
 
   released(conn: UpstreamConn): void {

@@ -33,6 +33,7 @@ import {
 import type { Job, Exchange, SocketReader } from '../exchange/job.js';
 import type { AttemptProgress } from '../exchange/retry.js';
 import { RequestWriter } from './request-writer.js';
+import type { Addresses } from '../proxy-protocol/types.js';
 import { clientBodyTimeout, clientStalled, backendBadResponse, backendStatus, backendClosed, backendConnectTimeout, backendRefused, backendTimeout, backendTlsFailed, type ProxyError } from '../errors.js';
 
 const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n');
@@ -80,6 +81,8 @@ export class UpstreamConn implements Exchange, SocketReader, CreditWaiter {
   /** Clock ms at the last progress (dial, connect, write, read): the sweep times slow connects, idle and silent sockets on it. */
   lastActive: number;
   job: Job | null = null;
+  /** The client connection whose addresses this socket's PROXY header gave (null: none was sent). */
+  origin: Addresses | null = null;
 
   private readonly owner: UpstreamOwner;
   private readonly writer: RequestWriter;

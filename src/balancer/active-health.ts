@@ -11,6 +11,7 @@
 import { probe, type ProbeSpec } from '../backend/health-probe.js';
 import type { EventLog } from '../log/event-log.js';
 import type { Address, PoolSettings, ProxyOptions } from '../options/options.js';
+import type { SendProxy } from '../options/vocabulary.js';
 
 export interface CheckOptions {
   type: 'http' | 'tcp';
@@ -25,6 +26,8 @@ export interface CheckOptions {
   fall: number;
   /** Percent of the interval. */
   jitter: number;
+  /** The pool's send_proxy: a check's connection begins with a LOCAL (v2) or UNKNOWN (v1) header. */
+  sendProxy: SendProxy;
 }
 
 /** The check a pool's settings give (`health_check`), or null when its type is `off`. */
@@ -41,6 +44,7 @@ export function checkOptionsOf(s: PoolSettings): CheckOptions | null {
     rise: s.healthCheckRise,
     fall: s.healthCheckFall,
     jitter: s.healthCheckJitter,
+    sendProxy: s.sendProxy,
   };
 }
 
@@ -88,7 +92,7 @@ export class ActiveCheck {
     this.log = log;
     this.spec = {
       type: options.type, host: target.host, port: target.port, tls: target.tls, method: options.method, path: options.path,
-      hostHeader: options.hostHeader ?? this.address, expect: options.expect,
+      hostHeader: options.hostHeader ?? this.address, expect: options.expect, sendProxy: options.sendProxy,
     };
     // The first check at a random point of the first interval: checks of many backends spread out.
     this.nextAt = now + Math.random() * options.intervalMs;

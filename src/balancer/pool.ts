@@ -113,6 +113,7 @@ export class Pool {
         responseTimeoutMs: settings.responseTimeoutMs,
         idleTimeoutMs: settings.backendIdleTimeoutMs,
         clock,
+        sendProxy: settings.sendProxy,
         ...(b.https === true ? { dial: dialTls(settings.backendCa?.pem ?? null) } : {}),
       },
       health: { failuresToEject: settings.failuresToEject, cooldownMs: settings.ejectCooldownMs },

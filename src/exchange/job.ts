@@ -19,6 +19,7 @@ import { Chan } from '../csp/chan.js';
 import type { ProxyError } from '../errors.js';
 import { cannedResponse, cannedBodyLength } from '../http1/canned.js';
 import { ResponseSlot } from './response-slot.js';
+import type { Addresses } from '../proxy-protocol/types.js';
 
 /**
  * Request body chunks buffered per job before the client socket is paused: a client read is at most
@@ -144,6 +145,11 @@ export class Job {
   status = 0;
   /** Set when the access log is on. */
   record: RequestRecord | null = null;
+  /**
+   * The client connection's addresses, one object per connection: a pool that sends a PROXY header
+   * writes them, and reuses a backend connection only for requests with the same object.
+   */
+  origin: Addresses | null = null;
 
   constructor(init: JobInit) {
     this.head = init.head;

@@ -38,6 +38,7 @@ import type { LeaseWaiter } from '../routing/client-limiter.js';
 import { Admission, parseRefusal, type AdmissionLimits } from './admission.js';
 import { ResponseQueue } from './response-queue.js';
 import type { TrustedProxies } from './trusted-proxies.js';
+import type { Addresses } from '../proxy-protocol/types.js';
 
 export interface ClientLimits extends AdmissionLimits {
   maxPipeline: number;
@@ -81,6 +82,8 @@ export interface ClientAddress {
   port: number;
   /** The TLS version of an HTTPS connection (`TLSv1.3`), for the access log; '' for plain HTTP. */
   tls: string;
+  /** The client's TCP addresses (from a PROXY header, else the socket's): what a pool's send_proxy writes. */
+  origin: Addresses;
 }
 
 /** What resumes after the blocked send is taken. */
@@ -97,6 +100,7 @@ export class ClientConn implements LeaseWaiter {
   private readonly socket: net.Socket;
   private readonly limits: ClientLimits;
   private readonly fwd: ForwardedLines;
+  private readonly origin: Addresses;
   /** Shared with every connection of the proxy; a reload replaces what is in it. */
   private readonly context: ClientContext;
   private readonly parser: Http1Parser;
@@ -144,6 +148,7 @@ export class ClientConn implements LeaseWaiter {
     this.context = context;
     this.fwd = client.forwarded;
     this.tls = client.tls;
+    this.origin = client.origin;
     this.admission = new Admission(client, this);
     this.responses = new ResponseQueue(socket, new OutputBudget(OUTPUT_BUDGET, MAX_READ), this.frontDone);
     this.parser = new Http1Parser('request', { maxHeadBytes: context.limits.maxHeadBytes });
@@ -164,6 +169,11 @@ export class ClientConn implements LeaseWaiter {
   /** Response bytes this connection holds for its client: queued in slots, and in the socket. */
   get bufferedOutput(): number {
     return this.responses.buffered;
+  }
+
+  /** Bytes read before this connection took the socket (after a PROXY header): the start of its HTTP stream. */
+  feed(early: Buffer): void {
+    if (early.length > 0) this.onData(early);
   }
 
   /** Closes the connection now (server shutdown past its deadline). */
@@ -331,6 +341,7 @@ export class ClientConn implements LeaseWaiter {
     });
     if (this.context.accessLog !== null) job.record = requestRecord(p, admission.client, this.tls);
     if (this.context.refusals !== null) job.startedAt = performance.now();
+    job.origin = this.origin;
     this.newest = job;
     if (hasBody) this.reading = job;
     this.responses.push(job);

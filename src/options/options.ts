@@ -25,11 +25,11 @@ export interface Listener extends Address {
   tls?: ListenerTls;
 }
 
-/** The settings a pool may give for itself (in its `retry`, `health_check` and `slow_start`); the rest come from the top level. */
+/** The settings a pool may give for itself (in its `retry`, `health_check`, `slow_start` and `send_proxy`); the rest come from the top level. */
 export const POOL_SETTINGS = [
   'slowStartMs', 'healthCheck', 'healthCheckPath', 'healthCheckMethod', 'healthCheckHost', 'healthCheckExpect', 'healthCheckIntervalMs',
   'healthCheckTimeoutMs', 'healthCheckRise', 'healthCheckFall', 'healthCheckJitter',
-  'retries', 'retryOn', 'retryTimeoutMs', 'retryBudgetPercent', 'retryBudgetMin',
+  'retries', 'retryOn', 'retryTimeoutMs', 'retryBudgetPercent', 'retryBudgetMin', 'sendProxy',
 ] as const satisfies readonly (keyof ProxyOptions)[];
 export type PoolSettings = Pick<ProxyOptions, (typeof POOL_SETTINGS)[number]>;
 
@@ -79,6 +79,21 @@ export function withDefaults(partial: Partial<ProxyOptions> & { backends: Addres
     throw new OptionError('--backend: at least one backend is required (the flag, or backends or pools in --config)');
   }
   if (options.listen.length === 0) throw new OptionError('--listen: at least one address is required');
+  // A PROXY header is believed only from the proxies in front: without any, every connection would be refused.
+  if (options.acceptProxy && options.trustedProxies.length === 0) {
+    throw new OptionError('--accept-proxy: needs --trust-proxy (trusted_proxies) naming the proxies that may send a PROXY header');
+  }
+  // The PROXY header comes before any TLS, on the raw connection; a TLS listener does not read it (yet).
+  if (options.acceptProxy && options.listen.some((l) => l.tls !== undefined)) {
+    throw new OptionError('--accept-proxy: not supported on a TLS listener yet (the PROXY header precedes the TLS handshake)');
+  }
+  // Likewise a PROXY header to an https:// backend would have to precede its TLS handshake.
+  for (const pool of [...options.pools, { name: DEFAULT_POOL, backends: options.backends } as PoolOptions]) {
+    const sendProxy = pool.settings?.sendProxy ?? options.sendProxy;
+    if (sendProxy !== 'off' && pool.backends.some((b) => b.https === true)) {
+      throw new OptionError(`send_proxy: not supported with https:// backends yet (pool ${pool.name})`);
+    }
+  }
   const seen = new Set<string>();
   for (const { host, port } of options.listen) {
     if (port !== 0 && seen.has(`${host}:${port}`)) throw new OptionError(`--listen: ${host}:${port} is given twice`);

@@ -11,7 +11,7 @@ import {
   optionalListenAddress, percent, policy, requestPath, secret, size, statusRanges, toggle, workerCount, type Kind,
 } from './kinds.js';
 import { DEFAULT_LISTEN_HOST } from './values.js';
-import { ACCESS_LOG_FORMATS, HEALTH_CHECK_TYPES, LOG_LEVELS, RETRY_CONDITIONS } from './vocabulary.js';
+import { ACCESS_LOG_FORMATS, HEALTH_CHECK_TYPES, LOG_LEVELS, RETRY_CONDITIONS, SEND_PROXY } from './vocabulary.js';
 import type { Listener, PoolOptions, RouteOptions } from './options.js';
 import { TLS_VERSIONS } from './tls-files.js';
 
@@ -76,6 +76,14 @@ const TABLE = {
     flag: '--trust-proxy', config: 'trusted_proxies', kind: list(addressOrSubnet), default: [],
     description: 'an address or CIDR subnet whose X-Forwarded-For names the client (rate limits, logs); repeat the flag or separate with commas',
   }),
+  acceptProxy: option({
+    flag: '--accept-proxy', config: 'accept_proxy', kind: toggle, default: false,
+    description: 'every listener requires a PROXY protocol header (v1 or v2) first on each connection, from a trusted proxy (--trust-proxy) only; its source address is the client',
+  }),
+  sendProxy: option({
+    flag: '--send-proxy', arg: 'v1|v2', config: 'send_proxy', kind: choice(SEND_PROXY), default: 'off',
+    description: "write a PROXY protocol header with the client's addresses first on each backend connection (a pool may set its own); a backend connection then carries one client connection's requests only",
+  }),
   connectTimeoutMs: option({
     flag: '--connect-timeout', config: 'timeouts.connect', kind: duration, default: 5_000,
     description: 'backend TCP connect -> 502',
@@ -90,7 +98,7 @@ const TABLE = {
   }),
   headerTimeoutMs: option({
     flag: '--header-timeout', config: 'timeouts.header', kind: duration, default: 10_000,
-    description: 'client must finish a request head -> 408',
+    description: 'client must finish a request head -> 408 (with --accept-proxy, its PROXY header too: closed)',
   }),
   handshakeTimeoutMs: option({
     flag: '--handshake-timeout', config: 'timeouts.handshake', kind: duration, default: 10_000,

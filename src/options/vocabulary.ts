@@ -25,3 +25,7 @@ export type HealthCheckType = (typeof HEALTH_CHECK_TYPES)[number];
 /** What a pool retries on another backend (exchange/retry.ts). */
 export const RETRY_CONDITIONS = ['connect-failure', 'reset', 'timeout', '502', '503', '504'] as const;
 export type RetryCondition = (typeof RETRY_CONDITIONS)[number];
+
+/** The PROXY protocol header a pool writes first on each backend connection: none, v1 (text) or v2 (binary). */
+export const SEND_PROXY = ['off', 'v1', 'v2'] as const;
+export type SendProxy = (typeof SEND_PROXY)[number];

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 /** Lowest first. A top-level file is its own unit; a folder's files share its rank. */
 const RANKS: readonly string[][] = [
   ['errors.ts'],
-  ['clock.ts', 'csp', 'heap', 'http1'],
+  ['clock.ts', 'csp', 'heap', 'http1', 'proxy-protocol'],
   ['exchange'],
   ['metrics'],
   ['options'],

@@ -109,7 +109,8 @@ const pools: Reader<'pools'> = (c, path, value, { doc }) => {
 
 /**
  * A pool's own settings: its `retry` and `health_check` tables take the keys of the top-level
- * sections of those names, and `slow_start` is `health.slow_start` for this pool alone.
+ * sections of those names, `slow_start` is `health.slow_start` for this pool alone, and `send_proxy`
+ * the top-level key of that name.
  */
 const POOL_KEYS = new Map<string, Map<string, (typeof POOL_SETTINGS)[number]>>();
 for (const key of POOL_SETTINGS) {

@@ -135,6 +135,23 @@ test('failover.yaml and failover.toml: retry, health_check and health.slow_start
   });
 });
 
+test('proxy-protocol.yaml and .toml: accept_proxy, trusted proxies, send_proxy proxy-wide and per pool ("off" kept)', () => {
+  const yaml = loadConfig(fixture('proxy-protocol.yaml'));
+  assert.equal(yaml, loadConfig(fixture('proxy-protocol.toml')));
+  const local = (port: number): { host: string; port: number } => ({ host: '127.0.0.1', port });
+  assert.equal(yaml, {
+    listen: [{ host: '0.0.0.0', port: 8080 }],
+    acceptProxy: true,
+    trustedProxies: ['10.0.0.0/8'],
+    sendProxy: 'v1',
+    backends: [local(9001)],
+    pools: [
+      { name: 'haproxy_behind', backends: [local(9101)], policy: 'least-pending', settings: { sendProxy: 'v2' } },
+      { name: 'plain', backends: [local(9201)], policy: 'least-pending', settings: { sendProxy: 'off' } },
+    ],
+  });
+});
+
 test('only the options present are returned; an access-log file alone means JSON, as with --access-log-file', () => {
   assert.equal(loadConfig(fixture('file-only-log.toml')), {
     backends: [{ host: '127.0.0.1', port: 9001 }],
@@ -188,7 +205,8 @@ const INVALID: readonly [string, number, string, string][] = [
   ['pool-bad-rise.toml', 7, 'pools.api.health_check.rise', 'expected a whole number >= 1, got 0'],
   ['pool-bad-slow-start.toml', 3, 'pools.api.slow_start', 'got "-5s"'],
   ['pool-retry-typo.yaml', 6, 'pools.api.retry.budget', 'unknown key "budget"'],
-  ['pool-health-section.yaml', 4, 'pools.api.health', 'expected one of the keys backends, policy, slow_start, health_check, retry, got unknown key "health"'],
+  ['pool-health-section.yaml', 4, 'pools.api.health', 'expected one of the keys backends, policy, slow_start, health_check, retry, send_proxy, got unknown key "health"'],
+  ['pool-bad-send-proxy.yaml', 4, 'pools.api.send_proxy', 'expected one of off, v1, v2, got "v3"'],
   ['syntax-error.yaml', 5, 'YAML syntax', 'All mapping items must start at the same column'],
   ['syntax-error.toml', 5, 'TOML syntax', 'expected valid TOML, got'],
 ];
