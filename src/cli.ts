@@ -78,6 +78,8 @@ export function parseCommandLine(argv: string[]): ProxyOptions | 'help' {
     options.accessLog = 'json';
   }
   withFlagTls(options);
+  // --mode tcp: the listeners without a mode of their own pipe TCP to the default pool.
+  if (options.mode === 'tcp') options.listen = (options.listen ?? OPTIONS.listen.default).map((l) => (l.mode === undefined ? { ...l, mode: 'tcp' } : l));
   return withDefaults({ ...options, backends: options.backends ?? [] });
 }
 

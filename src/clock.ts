@@ -23,6 +23,8 @@ export interface Timeouts {
   header: number;
   /** An idle client connection. */
   keepAlive: number;
+  /** A TCP-mode connection with no bytes either way. */
+  tcpIdle: number;
   /** A closing client connection that still sends (lingering close). */
   linger: number;
   /** An ejected backend out of rotation. */

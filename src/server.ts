@@ -22,6 +22,7 @@ import { ClientConn, LINGER_MS, type ClientContext } from './frontend/client-con
 import { Clock, type Timeouts } from './clock.js';
 import { TrustedProxies } from './frontend/trusted-proxies.js';
 import { ProxyHeaderGate } from './frontend/proxy-header.js';
+import { TcpFront } from './l4/tcp-front.js';
 import type { Addresses } from './proxy-protocol/types.js';
 import { AccessLog } from './log/access-log.js';
 import { EventLog } from './log/event-log.js';
@@ -32,7 +33,7 @@ import { settingsOf, type Pool, type PoolServices, type RetryStats, type WorkerS
 import { forwardedLines } from './http1/head.js';
 import { llhttp } from './http1/llhttp.js';
 import { listenError } from './errors.js';
-import type { Address, Listener, ProxyOptions } from './options/options.js';
+import { DEFAULT_POOL, type Address, type Listener, type ProxyOptions } from './options/options.js';
 import { RequestMeter } from './metrics/request-meter.js';
 import { adminServer, applyAction } from './admin/admin-server.js';
 import { metricsRegistry, type MetricsView } from './admin/metrics.js';
@@ -94,6 +95,7 @@ function timeouts(options: ProxyOptions): Timeouts {
     backendIdle: options.backendIdleTimeoutMs,
     header: options.headerTimeoutMs,
     keepAlive: options.keepAliveTimeoutMs,
+    tcpIdle: options.tcpIdleTimeoutMs,
     linger: LINGER_MS,
     ejectCooldown: options.ejectCooldownMs,
     healthCheck: Math.min(...poolDefinitions(options).map((pool) => {
@@ -113,6 +115,8 @@ interface OpenListener {
   server: net.Server;
   /** A TLS listener's certificates (its SNI callback reads them here, so a reload swaps them); null: plain HTTP. */
   tls: { certificates: Certificates } | null;
+  /** A TCP listener's pool (a reload may change it); null: an HTTP listener. */
+  tcp: { pool: string } | null;
 }
 
 export class Server {
@@ -126,6 +130,8 @@ export class Server {
   private readonly context: ClientContext;
   /** With accept_proxy: connections waiting for their PROXY header. */
   private readonly gate: ProxyHeaderGate;
+  /** TCP-mode listeners' pools and connections. */
+  private readonly tcp: TcpFront;
   /** The error log (backend failures, refused requests, reloads). */
   readonly eventLog: EventLog;
   private readonly clock: Clock;
@@ -162,6 +168,8 @@ export class Server {
       refusals: options.admin === null ? null : new RequestMeter(options.metricsBuckets),
     };
     this.gate = new ProxyHeaderGate(this.context);
+    this.tcp = new TcpFront(options, { checks: this.services.checks, log: this.eventLog, now: () => this.clock.now });
+    this.tcp.setAccessLog(this.context.accessLog);
     this.clock.tune(timeouts(options));
   }
 
@@ -183,6 +191,7 @@ export class Server {
         refusals: this.context.refusals,
         clientConnections: () => [...this.openPerListener].map(([server, n]) => [addressText(boundAddress(server)), n]),
         proxyHeaderRefused: this.gate.refused,
+        tcp: this.tcp,
         // A worker process's reloads are the primary's to count.
         reloads: this.hooks.adminElsewhere === true ? null : this.reloads,
         version: VERSION,
@@ -261,6 +270,11 @@ export class Server {
         if ((kept.tls === null) !== (address.tls === undefined)) {
           throw new Error(`listen ${addressText(address)}: switching a listener between HTTP and HTTPS needs a restart`);
         }
+        if ((kept.tcp === null) !== (address.mode !== 'tcp')) {
+          throw new Error(`listen ${addressText(address)}: switching a listener between HTTP and TCP mode needs a restart`);
+        }
+        const tcp = kept.tcp;
+        if (tcp !== null) swaps.push(() => { tcp.pool = address.pool ?? DEFAULT_POOL; });
         const t = address.tls;
         const held = kept.tls;
         if (t !== undefined && held !== null) {
@@ -281,6 +295,7 @@ export class Server {
 
       // Nothing below fails: swap.
       for (const swap of swaps) swap();
+      this.tcp.reload(options, accessLog);
       for (const pool of routing.pools.values()) pool.start();
       for (const pool of oldRouting.pools.values()) if (!routing.has(pool)) this.retiring.add(pool);
       const oldAccessLog = this.context.accessLog;
@@ -321,8 +336,9 @@ export class Server {
     }, Math.min(IDLE_GRACE_MS, deadlineMs / 2));
     const deadline = setTimeout(() => {
       for (const client of this.clients) client.destroy();
+      this.tcp.closeAll();
     }, deadlineMs);
-    await drained;
+    await Promise.all([drained, this.tcp.idle()]);
     clearTimeout(grace);
     clearTimeout(deadline);
     await this.close();
@@ -347,6 +363,7 @@ export class Server {
     }
     const listeners = this.listeners.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())));
     this.gate.closeAll();
+    this.tcp.closeAll();
     for (const client of this.clients) client.destroy();
     const pools = [...this.context.routing.pools.values(), ...this.retiring].map((pool) => pool.close());
     this.retiring.clear();
@@ -375,11 +392,17 @@ export class Server {
   }
 
   private async openListener(address: Listener, key: string): Promise<OpenListener> {
+    if (address.mode === 'tcp') {
+      const tcp = { pool: address.pool ?? DEFAULT_POOL };
+      // Paused from the accept: nothing is read before a backend is connected to take it.
+      const server = net.createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.onConnection(server, socket, '', tcp));
+      return { key, server: await this.listenOn(server, address), tls: null, tcp };
+    }
     const t = address.tls;
     if (t === undefined) {
       // Half-open: a client that half-closes after its request still gets the response (then we close).
       const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.onConnection(server, socket, ''));
-      return { key, server: await this.listenOn(server, address), tls: null };
+      return { key, server: await this.listenOn(server, address), tls: null, tcp: null };
     }
     const held = { certificates: new Certificates(t) };
     const server = tls.createServer({
@@ -396,7 +419,7 @@ export class Server {
       // With a listener here Node leaves the socket open (a handshake timeout would hold its slot forever).
       socket.destroy();
     });
-    return { key, server: await this.listenOn(server, address), tls: held };
+    return { key, server: await this.listenOn(server, address), tls: held, tcp: null };
   }
 
   private listenOn(server: net.Server, address: Address): Promise<net.Server> {
@@ -419,6 +442,7 @@ export class Server {
   private readonly sweep = (now: number): void => {
     const routing = this.context.routing;
     for (const limiter of routing.rateLimiters) limiter.sweep(now);
+    this.tcp.sweep(now);
     for (const client of this.clients) client.sweep(now);
     this.gate.sweep(now);
     for (const pool of routing.pools.values()) pool.sweep(now);
@@ -432,8 +456,8 @@ export class Server {
     this.services.checks.sweep(now);
   };
 
-  /** `tlsVersion`: of an HTTPS connection (`TLSv1.3`); '' for plain HTTP. */
-  private onConnection(server: net.Server, socket: net.Socket, tlsVersion: string): void {
+  /** `tlsVersion`: of an HTTPS connection (`TLSv1.3`); '' for plain HTTP. `tcp`: a TCP listener's pool. */
+  private onConnection(server: net.Server, socket: net.Socket, tlsVersion: string, tcp: { pool: string } | null = null): void {
     if (this.closing || !server.listening) {
       socket.destroy(); // accepted in the same turn as shutdown began
       return;
@@ -442,13 +466,18 @@ export class Server {
       source: { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 },
       destination: { address: socket.localAddress ?? '127.0.0.1', port: socket.localPort ?? 0 },
     };
+    const start = (s: net.Socket, origin: Addresses, early: Buffer | null): void => {
+      if (tcp !== null) this.tcp.accept(s, tcp.pool, origin, early);
+      else this.startClient(server, s, origin, early, tlsVersion);
+    };
     if (!this.currentOptions.acceptProxy) {
-      this.startClient(server, socket, own, null, tlsVersion);
+      start(socket, own, null);
       return;
     }
+    if (tcp !== null) socket.resume(); // the gate reads the PROXY header
     this.gate.accept(socket, own, (s, origin, rest) => {
       if (this.closing) s.destroy(); // the header completed after shutdown began
-      else this.startClient(server, s, origin, rest, tlsVersion);
+      else start(s, origin, rest);
     });
   }
 

@@ -12,6 +12,7 @@ import { RETRY_REASONS } from '../exchange/retry.js';
 import type { Pool } from '../balancer/pool.js';
 import type { ClientLimiter } from '../routing/client-limiter.js';
 import { HEADER_REFUSALS, type HeaderRefusal } from '../frontend/proxy-header.js';
+import type { TcpFront } from '../l4/tcp-front.js';
 
 /** What a scrape reads: the pools now routed to, and the proxy's own counts. */
 export interface MetricsView {
@@ -24,6 +25,8 @@ export interface MetricsView {
   clientConnections(): Iterable<[string, number]>;
   /** With accept_proxy: connections closed for want of a good PROXY header, by reason. */
   proxyHeaderRefused: Readonly<Record<HeaderRefusal, number>>;
+  /** TCP-mode listeners' pools and the connections they ended. */
+  tcp: TcpFront;
   /** Reloads applied and refused; null in a worker process (the primary counts them). */
   reloads: { ok: number; failed: number } | null;
   version: string;
@@ -148,6 +151,18 @@ export function metricsRegistry(view: MetricsView): Registry {
     () => [...view.clientConnections()].map(([listener, value]) => ({ labels: { listener }, value })));
   counter(registry, 'chanlb_proxy_header_refused_total', 'Client connections closed without a response for want of a good PROXY header (accept_proxy), by reason: untrusted peer, invalid header, timeout, closed first.',
     () => HEADER_REFUSALS.map((reason) => ({ labels: { reason }, value: view.proxyHeaderRefused[reason] })));
+  const tcpBackends = function* () {
+    for (const pool of view.tcp.pools.values()) for (const b of pool.backends) yield { b, labels: { pool: pool.name, backend: b.name } };
+  };
+  gauge(registry, 'chanlb_tcp_connections_open', 'TCP-mode connections open (or connecting) to the backend: its pending in the heap.',
+    () => [...tcpBackends()].map(({ b, labels }) => ({ labels, value: b.pending })));
+  counter(registry, 'chanlb_tcp_connections_total', 'TCP-mode connections ended, by pool, backend ("" when none could be reached) and how they ended.',
+    () => [...view.tcp.ended].map(([key, value]) => {
+      const [pool = '', backend = '', result = ''] = key.split('\n');
+      return { labels: { pool, backend, result }, value };
+    }));
+  counter(registry, 'chanlb_tcp_bytes_total', 'Bytes of ended TCP-mode connections, from clients to the backend (in) and back (out).',
+    () => [...tcpBackends()].flatMap(({ b, labels }) => [{ labels: { ...labels, direction: 'in' }, value: b.bytesIn }, { labels: { ...labels, direction: 'out' }, value: b.bytesOut }]));
   const reloads = view.reloads;
   if (reloads !== null) reloadsCounter(registry, reloads);
   gauge(registry, 'chanlb_build_info', 'The running build: 1, labelled with the version and Node\'s.',

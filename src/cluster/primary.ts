@@ -45,7 +45,7 @@ function checkTimeouts(options: ProxyOptions): Timeouts {
     const s = settingsOf(pool, options);
     return s.healthCheck === 'off' ? Infinity : Math.min(s.healthCheckIntervalMs, s.healthCheckTimeoutMs);
   }));
-  return { connect: Infinity, response: Infinity, backendIdle: Infinity, header: Infinity, keepAlive: Infinity, linger: Infinity, ejectCooldown: Infinity, healthCheck: shortest };
+  return { connect: Infinity, response: Infinity, backendIdle: Infinity, header: Infinity, keepAlive: Infinity, tcpIdle: Infinity, linger: Infinity, ejectCooldown: Infinity, healthCheck: shortest };
 }
 
 /** Keeps the primary's checks alive: no pool subscribes to them in this process. */

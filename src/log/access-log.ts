@@ -25,6 +25,23 @@ export interface AccessEntry {
   userAgent: string;
 }
 
+/** A TCP-mode connection, logged when it closes. */
+export interface TcpEntry {
+  time: number;
+  client: string;
+  pool: string;
+  /** The backend it was piped to; '-' when none could be reached. */
+  backend: string;
+  /** How it ended: closed, no_backend, idle_timeout, error, shutdown. */
+  result: string;
+  /** Bytes from the client to the backend, and from the backend to the client. */
+  bytesIn: number;
+  bytesOut: number;
+  /** From the accept to the backend's connect (-1: never connected), and to the close. */
+  connectMs: number;
+  totalMs: number;
+}
+
 export class AccessLog {
   readonly #dest: LogDestination;
   readonly #logger: Logger | undefined;
@@ -59,6 +76,25 @@ export class AccessLog {
   /** Entries dropped because the destination fell more than 16 MiB behind. */
   get dropped(): number {
     return this.#dest.dropped;
+  }
+
+  /**
+   * A TCP-mode line: JSON with `mode: "tcp"`, or in the combined shape with `"TCP <pool>"` as the
+   * request, the result as the status, bytes out as the size, then backend, connect and total ms and
+   * `in=` the bytes the client sent.
+   */
+  writeTcp(e: TcpEntry): void {
+    if (!this.#dest.writable) return;
+    if (this.#logger === undefined) {
+      const at = clfTime(e.time);
+      this.#dest.write(`${e.client} - - [${at}] "TCP ${escapeField(e.pool)}" ${e.result} ${e.bytesOut} "-" "-" ${e.backend} ${e.connectMs < 0 ? '-' : e.connectMs} ${e.totalMs} in=${e.bytesIn}${this.#workerSuffix}\n`);
+      return;
+    }
+    this.#time = `"time":"${new Date(e.time).toISOString()}"`;
+    this.#logger.info({
+      mode: 'tcp', client: e.client, pool: e.pool, backend: e.backend, result: e.result,
+      bytes_in: e.bytesIn, bytes_out: e.bytesOut, connect_ms: e.connectMs, total_ms: e.totalMs,
+    });
   }
 
   write(entry: AccessEntry): void {

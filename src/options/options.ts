@@ -4,7 +4,7 @@
  */
 import { OPTION_KEYS, OPTIONS, type ProxyOptions } from './schema.js';
 import { OptionError } from './values.js';
-import type { PolicyName } from './vocabulary.js';
+import type { ListenerMode, PolicyName } from './vocabulary.js';
 import type { ListenerTls } from './tls-files.js';
 
 // The rest of the program takes these from here, with the option types below.
@@ -20,9 +20,12 @@ export interface Address {
   https?: boolean;
 }
 
-/** Where to accept clients: plain HTTP, or HTTPS with `tls`. */
+/** Where to accept clients: plain HTTP, HTTPS with `tls`, or TCP connections piped to the backends of `pool` (`mode: tcp`). */
 export interface Listener extends Address {
   tls?: ListenerTls;
+  mode?: ListenerMode;
+  /** A TCP listener's pool (default: the default pool). */
+  pool?: string;
 }
 
 /** The settings a pool may give for itself (in its `retry`, `health_check`, `slow_start` and `send_proxy`); the rest come from the top level. */
@@ -93,6 +96,13 @@ export function withDefaults(partial: Partial<ProxyOptions> & { backends: Addres
     if (sendProxy !== 'off' && pool.backends.some((b) => b.https === true)) {
       throw new OptionError(`send_proxy: not supported with https:// backends yet (pool ${pool.name})`);
     }
+  }
+  const defined = new Set([...options.pools.map((p) => p.name), ...(options.backends.length > 0 ? [DEFAULT_POOL] : [])]);
+  for (const l of options.listen) {
+    if (l.mode !== 'tcp') continue;
+    const pool = l.pool ?? DEFAULT_POOL;
+    if (!defined.has(pool)) throw new OptionError(`--listen ${l.host}:${l.port}: a TCP listener's pool "${pool}" is not a defined pool`);
+    if (l.tls !== undefined) throw new OptionError(`--listen ${l.host}:${l.port}: a TCP listener cannot have tls (TLS passthrough: leave tls off)`);
   }
   const seen = new Set<string>();
   for (const { host, port } of options.listen) {

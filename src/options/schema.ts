@@ -11,7 +11,7 @@ import {
   optionalListenAddress, percent, policy, requestPath, secret, size, statusRanges, toggle, workerCount, type Kind,
 } from './kinds.js';
 import { DEFAULT_LISTEN_HOST } from './values.js';
-import { ACCESS_LOG_FORMATS, HEALTH_CHECK_TYPES, LOG_LEVELS, RETRY_CONDITIONS, SEND_PROXY } from './vocabulary.js';
+import { ACCESS_LOG_FORMATS, HEALTH_CHECK_TYPES, LISTENER_MODES, LOG_LEVELS, RETRY_CONDITIONS, SEND_PROXY } from './vocabulary.js';
 import type { Listener, PoolOptions, RouteOptions } from './options.js';
 import { TLS_VERSIONS } from './tls-files.js';
 
@@ -39,6 +39,10 @@ const TABLE = {
   listen: option({
     flag: '--listen', config: 'listen', kind: list<Listener>(listenAddress), default: [{ host: DEFAULT_LISTEN_HOST, port: 8080 }],
     description: 'where to accept clients; repeat for several (a config entry may be { address, tls } for HTTPS)',
+  }),
+  mode: option({
+    flag: '--mode', arg: 'MODE', kind: choice(LISTENER_MODES), default: 'http',
+    description: "what the --listen addresses speak: http, or tcp (each connection piped to a default-pool backend; a config listener sets its own mode and pool)",
   }),
   tlsCert: option({
     flag: '--tls-cert', kind: path, default: null, shownDefault: 'none',
@@ -99,6 +103,10 @@ const TABLE = {
   headerTimeoutMs: option({
     flag: '--header-timeout', config: 'timeouts.header', kind: duration, default: 10_000,
     description: 'client must finish a request head -> 408 (with --accept-proxy, its PROXY header too: closed)',
+  }),
+  tcpIdleTimeoutMs: option({
+    flag: '--tcp-idle-timeout', config: 'timeouts.tcp_idle', kind: duration, default: 3_600_000,
+    description: 'a TCP-mode connection with no bytes either way is closed',
   }),
   handshakeTimeoutMs: option({
     flag: '--handshake-timeout', config: 'timeouts.handshake', kind: duration, default: 10_000,

@@ -28,4 +28,8 @@ export type RetryCondition = (typeof RETRY_CONDITIONS)[number];
 
 /** The PROXY protocol header a pool writes first on each backend connection: none, v1 (text) or v2 (binary). */
 export const SEND_PROXY = ['off', 'v1', 'v2'] as const;
+
+/** What a listener speaks: HTTP/1.1 (routed per request), or TCP (each connection piped to a backend of one pool). */
+export const LISTENER_MODES = ['http', 'tcp'] as const;
+export type ListenerMode = (typeof LISTENER_MODES)[number];
 export type SendProxy = (typeof SEND_PROXY)[number];

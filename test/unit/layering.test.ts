@@ -23,7 +23,7 @@ const RANKS: readonly string[][] = [
   ['backend'],
   ['balancer'],
   ['routing'],
-  ['frontend'],
+  ['frontend', 'l4'],
   ['admin'],
   ['server.ts'],
   ['cluster'],

@@ -5,6 +5,7 @@
 import { addressOrSubnet, backendAddress, choice, listenAddress, policy, type ScalarKind } from '../kinds.js';
 import { DEFAULT_POOL, POOL_SETTINGS, type Address, type Listener, type PoolOptions, type PoolSettings, type RouteOptions } from '../options.js';
 import { loadCertificate, TLS_VERSIONS, type ListenerTls, type TlsCertificate } from '../tls-files.js';
+import { LISTENER_MODES } from '../vocabulary.js';
 import { OptionError } from '../values.js';
 import { hostPatternProblem, pathPrefixProblem } from '../route-patterns.js';
 import { OPTIONS, type HandKey, type ProxyOptions } from '../schema.js';
@@ -32,15 +33,24 @@ const listen: Reader<'listen'> = (c, path, value, { doc }) => {
   return value.map((entry: unknown, i): Listener => {
     const at = [...path, i];
     if (typeof entry === 'string') return address(c, at, entry, listenAddress);
-    const t = c.table(at, entry, ['address', 'tls']);
+    const t = c.table(at, entry, ['address', 'tls', 'mode', 'pool']);
     if (t.address === undefined) c.fail(at, 'an "address" key', 'none');
     const listener: Listener = address(c, [...at, 'address'], t.address, listenAddress);
     if (t.tls !== undefined) listener.tls = listenerTls(c, [...at, 'tls'], t.tls, doc);
+    if (t.mode !== undefined) listener.mode = c.value([...at, 'mode'], t.mode, listenerMode);
+    if (t.pool !== undefined) {
+      const known = [...(isTable(doc.pools) ? Object.keys(doc.pools) : []), ...(doc.backends !== undefined ? [DEFAULT_POOL] : [])];
+      if (typeof t.pool !== 'string' || !known.includes(t.pool)) c.fail([...at, 'pool'], `one of the pools ${known.join(', ')}`, describe(t.pool));
+      if (listener.mode !== 'tcp') c.fail([...at, 'pool'], 'a pool only beside mode: tcp (HTTP listeners are routed by routes)', describe(t.pool), 'key');
+      listener.pool = t.pool as string;
+    }
+    if (listener.mode === 'tcp' && listener.tls !== undefined) c.fail([...at, 'tls'], 'no tls on a TCP listener (its bytes are passed through as they are)', 'a table', 'key');
     return listener;
   });
 };
 
 const tlsVersion = choice(TLS_VERSIONS);
+const listenerMode = choice(LISTENER_MODES);
 
 /** `tls: { certificates: [{ cert, key }, ...], min_version }`: each file read and checked now. */
 function listenerTls(c: Checker, at: Path, value: unknown, doc: Table): ListenerTls {

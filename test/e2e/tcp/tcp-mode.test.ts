@@ -1,0 +1,150 @@
+/**
+ * Issue #15, TCP mode through the real CLI: each connection piped to a backend the least-pending
+ * heap picks (pending = open connections), half-close passed on, a refused connect retried on the
+ * next backend, the idle timeout, the access log and metrics, send_proxy, graceful shutdown.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnProxy, type ChildProxy } from '../../kit/child-proxy.js';
+import { closedPort, HOST, waitFor, withCleanup, type Cleanup } from '../../kit/harness.js';
+import { parseExposition, valueOf } from '../../kit/prometheus-text.js';
+
+interface Echo {
+  port: number;
+  /** Connections accepted, and every byte each received. */
+  received: string[];
+}
+
+/** A raw TCP backend: answers each read with `<name>:` and the bytes; on the client's end, `<name> bye` and its own end. */
+async function echo(c: Cleanup, name: string): Promise<Echo> {
+  const e: Echo = { port: 0, received: [] };
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    const i = e.received.push('') - 1;
+    socket.on('data', (d: Buffer) => {
+      e.received[i] += d.toString('latin1');
+      socket.write(`${name}:${d.toString('latin1')}`);
+    });
+    socket.on('end', () => socket.end(`${name} bye`));
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, HOST, () => resolve()));
+  c.add({ close: () => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }) });
+  e.port = (server.address() as net.AddressInfo).port;
+  return e;
+}
+
+/** A client connection with what it has read so far. */
+async function client(c: Cleanup, port: number): Promise<{ socket: net.Socket; read: () => string; closed: Promise<void> }> {
+  const socket = net.connect({ port, host: HOST, allowHalfOpen: true });
+  c.add({ close: async () => { socket.destroy(); } });
+  let read = '';
+  socket.on('data', (d: Buffer) => { read += d.toString('latin1'); });
+  socket.on('error', () => {});
+  // Half-open allowed: the proxy's close arrives as an 'end' (this side stays open until it ends too).
+  const closed = new Promise<void>((resolve) => {
+    socket.once('end', () => resolve());
+    socket.once('close', () => resolve());
+  });
+  await new Promise<void>((resolve, reject) => { socket.once('connect', () => resolve()); socket.once('error', reject); });
+  return { socket, read: () => read, closed };
+}
+
+async function tcpProxy(c: Cleanup, backends: number[], extra: string[] = []): Promise<ChildProxy> {
+  return c.add(await spawnProxy(['--mode', 'tcp', ...backends.flatMap((p) => ['--backend', `${HOST}:${p}`]), ...extra]));
+}
+
+test('each connection goes to the backend with the fewest open connections; bytes both ways, half-close passed on', () => withCleanup(async (c) => {
+  const a = await echo(c, 'a');
+  const b = await echo(c, 'b');
+  const proxy = await tcpProxy(c, [a.port, b.port]);
+  const first = await client(c, proxy.port);
+  first.socket.write('one');
+  await waitFor('the first answer', () => /^[ab]:one$/.test(first.read()), 5_000);
+  const firstName = first.read()[0] as string;
+  const second = await client(c, proxy.port);
+  second.socket.write('two');
+  await waitFor('the second answer', () => /^[ab]:two$/.test(second.read()), 5_000);
+  assert.is.not(second.read()[0], firstName, 'the backend holding a connection is not picked again');
+  // Half-close: the client's end reaches the backend, whose answer and end come back.
+  second.socket.end();
+  await second.closed;
+  assert.match(second.read(), /^([ab]):two\1 bye$/);
+  const third = await client(c, proxy.port);
+  third.socket.write('three');
+  await waitFor('the third answer', () => /^[ab]:three$/.test(third.read()), 5_000);
+  assert.is.not(third.read()[0], firstName, 'the one with the open connection is still the busier');
+}));
+
+test('a refused connect goes to the next backend; after --eject-after refusals the backend is out', () => withCleanup(async (c) => {
+  const good = await echo(c, 'g');
+  const dead = await closedPort();
+  const proxy = await tcpProxy(c, [dead, good.port], ['--eject-after', '2']);
+  for (let i = 0; i < 6; i++) {
+    const conn = await client(c, proxy.port);
+    conn.socket.write(`x${i}`);
+    await waitFor(`answer ${i}`, () => conn.read() === `g:x${i}`, 5_000);
+    conn.socket.destroy();
+  }
+  await waitFor('the refusals logged', () => (proxy.output().match(/"event":"backend_failed"/g) ?? []).length >= 2, 5_000);
+  assert.match(proxy.output(), /"event":"backend_ejected"/);
+  assert.ok((proxy.output().match(/"event":"backend_failed"/g) ?? []).length <= 3, 'an ejected backend is not tried again');
+}));
+
+test('the idle timeout closes a silent connection; the access log and metrics count it, with its bytes', () => withCleanup(async (c) => {
+  const dir = mkdtempSync(join(tmpdir(), 'chanlb-tcp-'));
+  c.add({ close: () => rmSync(dir, { recursive: true, force: true }) });
+  const access = join(dir, 'access.log');
+  const a = await echo(c, 'a');
+  const admin = await closedPort();
+  const proxy = await tcpProxy(c, [a.port], ['--tcp-idle-timeout', '300ms', '--access-log', 'json', '--access-log-file', access, '--admin', `${HOST}:${admin}`]);
+  const conn = await client(c, proxy.port);
+  conn.socket.write('12345');
+  await waitFor('the answer', () => conn.read() === 'a:12345', 5_000);
+  const startedAt = Date.now();
+  await conn.closed;
+  const idle = Date.now() - startedAt;
+  // Timed on the coarse clock: up to a tick (a quarter of the shortest timeout, 75 ms here) early or late.
+  assert.ok(idle >= 200 && idle < 5_000, `closed after ${idle} ms of silence`);
+  await waitFor('the access line', () => existsSync(access) && readFileSync(access, 'utf8').includes('"mode":"tcp"'), 5_000);
+  const line = JSON.parse(readFileSync(access, 'utf8').trim().split('\n')[0] as string) as Record<string, unknown>;
+  assert.equal([line.backend, line.result, line.bytes_in, line.bytes_out], [`${HOST}:${a.port}`, 'idle_timeout', 5, 7]);
+  const metrics = parseExposition(await (await fetch(`http://${HOST}:${admin}/metrics`)).text());
+  assert.is(valueOf(metrics, 'chanlb_tcp_connections_total', { result: 'idle_timeout' }), 1);
+  assert.is(valueOf(metrics, 'chanlb_tcp_bytes_total', { direction: 'in' }), 5);
+  assert.is(valueOf(metrics, 'chanlb_tcp_bytes_total', { direction: 'out' }), 7);
+  assert.is(valueOf(metrics, 'chanlb_tcp_connections_open'), 0);
+}));
+
+test('send_proxy v1 in TCP mode: the backend reads the client\'s addresses first', () => withCleanup(async (c) => {
+  const a = await echo(c, 'a');
+  const proxy = await tcpProxy(c, [a.port], ['--send-proxy', 'v1']);
+  const conn = await client(c, proxy.port);
+  conn.socket.write('data');
+  await waitFor('the data at the backend', () => (a.received[0] ?? '').endsWith('data'), 5_000);
+  assert.match(a.received[0] ?? '', new RegExp(`^PROXY TCP4 127\\.0\\.0\\.1 127\\.0\\.0\\.1 ${conn.socket.localPort} ${proxy.port}\\r\\ndata$`));
+}));
+
+test('SIGTERM waits for open TCP connections (they go on), and exits when they close', () => withCleanup(async (c) => {
+  const a = await echo(c, 'a');
+  const proxy = await tcpProxy(c, [a.port]);
+  const conn = await client(c, proxy.port);
+  conn.socket.write('before');
+  await waitFor('the answer', () => conn.read() === 'a:before', 5_000);
+  proxy.child.kill('SIGTERM');
+  await waitFor('the shutdown begun', () => /SIGTERM/.test(proxy.output()), 5_000);
+  conn.socket.write('during');
+  await waitFor('an answer during the shutdown', () => conn.read() === 'a:beforea:during', 5_000);
+  assert.is(proxy.child.exitCode, null, 'still running while the connection is open');
+  conn.socket.end();
+  const exit = await proxy.exitWithin(5_000);
+  assert.is(exit.code, 0);
+}));
+
+test.run();
