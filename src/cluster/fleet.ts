@@ -37,6 +37,8 @@ interface Question {
   done: () => void;
 }
 
+const ended = (code: number | null, signal: string | null): string => (signal !== null ? `killed by ${signal}` : `exited with code ${code}`);
+
 export interface FleetEvents {
   /** Verdicts for a process that starts: every health check's state now. */
   verdicts(): CheckVerdict[];
@@ -218,7 +220,13 @@ export class Fleet {
       }
       this.answered(slot, msg);
     });
-    proc.once('exit', (code, signal) => this.died(slot, proc, code, signal));
+    proc.once('exit', (code, signal) => {
+      // Gone before its first answer while the fleet starts: start-up fails, as a lone process's
+      // would (its replacement would have no one to answer to, and start() would never settle).
+      if (firstAnswer !== null) firstAnswer({ t: 'failed', message: `worker ${slot.id} ${ended(code, signal)} before it was ready` });
+      firstAnswer = null;
+      this.died(slot, proc, code, signal);
+    });
   }
 
   private answered(slot: Slot, msg: ToPrimary): void {
@@ -251,8 +259,7 @@ export class Fleet {
     const lived = Date.now() - slot.startedAt;
     slot.youngDeaths = lived < YOUNG_MS ? slot.youngDeaths + 1 : 0;
     const delay = slot.youngDeaths <= 1 ? 0 : Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (slot.youngDeaths - 2));
-    const how = signal !== null ? `killed by ${signal}` : `exited with code ${code}`;
-    this.events.log.error('worker_died', `worker ${slot.id} (pid ${proc.process.pid}) ${how} after ${lived} ms; replacing it${delay > 0 ? ` in ${delay} ms` : ''}`,
+    this.events.log.error('worker_died', `worker ${slot.id} (pid ${proc.process.pid}) ${ended(code, signal)} after ${lived} ms; replacing it${delay > 0 ? ` in ${delay} ms` : ''}`,
       { worker_id: slot.id, pid: proc.process.pid, code, signal, delay_ms: delay });
     slot.timer = setTimeout(() => {
       slot.timer = null;
