@@ -5,6 +5,7 @@
  * questions every ready process answers (status, metrics, admin actions), and all-or-nothing reloads.
  */
 import cluster, { type Worker as ProcessHandle } from 'node:cluster';
+import { OpenError } from '../errors.js';
 import type { EventLog } from '../log/event-log.js';
 import type { CheckVerdict } from '../balancer/active-health.js';
 import type { Address, ProxyOptions } from '../options/options.js';
@@ -87,7 +88,7 @@ export class Fleet {
       for (const slot of this.slots) {
         this.fork(slot, (msg) => {
           if (msg.t === 'failed') {
-            reject(new Error(msg.message));
+            reject(msg.open ? new OpenError(msg.message) : new Error(msg.message));
             return;
           }
           if (slot.id === 1) addresses = msg.addresses;
@@ -223,7 +224,7 @@ export class Fleet {
     proc.once('exit', (code, signal) => {
       // Gone before its first answer while the fleet starts: start-up fails, as a lone process's
       // would (its replacement would have no one to answer to, and start() would never settle).
-      if (firstAnswer !== null) firstAnswer({ t: 'failed', message: `worker ${slot.id} ${ended(code, signal)} before it was ready` });
+      if (firstAnswer !== null) firstAnswer({ t: 'failed', message: `worker ${slot.id} ${ended(code, signal)} before it was ready`, open: false });
       firstAnswer = null;
       this.died(slot, proc, code, signal);
     });

@@ -9,11 +9,12 @@ import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnProxy, type ChildProxy } from '../../kit/child-proxy.js';
+import { runCli, spawnProxy, type ChildProxy } from '../../kit/child-proxy.js';
 import { LoadLoop } from '../../kit/load-loop.js';
 import { GET } from '../../kit/raw-client.js';
 import { closedPort, connect, helloBackends, HOST, waitFor, withCleanup, type Cleanup } from '../../kit/harness.js';
@@ -113,6 +114,16 @@ test('a worker that dies before it is ready stops start-up with a line naming it
   assert.match(output, /chanlb: worker \d killed by SIGKILL before it was ready/);
   assert.not.match(output, /chanlb listening/);
 });
+
+test('an address the workers cannot listen on: one line naming it and exit status 2, as without workers', () => withCleanup(async (c) => {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, HOST, resolve));
+  c.add({ close: () => taken.close() });
+  const port = (taken.address() as AddressInfo).port;
+  const exit = await runCli(['--workers', '2', '--listen', `${HOST}:${port}`, '--backend', `${HOST}:${await closedPort()}`]);
+  assert.is(exit.code, 2, exit.stderr);
+  assert.match(exit.stderr, `chanlb: cannot listen on ${HOST}:${port}: address already in use (EADDRINUSE)`);
+}));
 
 test('health checks run once, in the primary, and their verdict reaches every worker', () => withCleanup(async (c) => {
   const [good] = await helloBackends(c, 1);
