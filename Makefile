@@ -14,7 +14,7 @@ STAMP         := node_modules/.package-lock.json
 BUILD_STAMP   := dist/.build-stamp
 SOURCES       := $(shell find src test bench backends native-free -name '*.ts')
 
-.PHONY: run start_backend stop_backend test build bench compare policies failover load_test clean install
+.PHONY: run start_backend stop_backend test build bench compare policies scale failover load_test clean install
 
 # npm ci only when the lock file changed since the last install.
 $(STAMP): package.json package-lock.json
@@ -69,13 +69,21 @@ bench: build
 
 # The same load straight to a backend, through chanlb, nginx, HAProxy and a node:http+undici proxy.
 # make compare ARGS='--duration 5s --rounds 2 --tool ab --only chanlb,nginx'
+# 1 against 1 and 2 against 2 worker processes, proxy and load on separate cores:
+# make compare ARGS='--only chanlb,nginx --workers 1,2 --control chanlb:2 --pin-proxy 0 --pin-load 1'
 compare: build
 	node dist/bench/load/compare.js $(ARGS)
 
-# Least-pending heap against round robin and p2c over backends with uneven, changing latencies.
-# make policies ARGS='--duration 5s --rounds 2 --backends 1,2,5,flip:1:50:1000'
+# Least-pending heap against round robin and p2c over backends with uneven, changing latencies,
+# with one worker process and with two (each balancing alone).
+# make policies ARGS='--duration 5s --rounds 2 --backends 1,2,5,flip:1:50:1000 --workers 1,2'
 policies: build
 	node dist/bench/load/policies.js $(ARGS)
+
+# chanlb --workers 1..N against nginx worker_processes 1..N (N: the cores), req/s and CPU per request.
+# make scale ARGS='--max 8 --pin-proxy 0-7 --pin-load 8-15'
+scale: build
+	node dist/bench/load/scale.js $(ARGS)
 
 # What a client sees when backends fail (killed, refusing, silent, all 503, POST) through chanlb, nginx, HAProxy.
 # make failover ARGS='--scenarios killed,silent-fresh,silent-reused,all-503,post --only chanlb,nginx,haproxy'

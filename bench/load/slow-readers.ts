@@ -123,7 +123,7 @@ async function main(): Promise<void> {
       try {
         await warm(target.port);
         await sleep(500);
-        const baseline = rssKiB(target.pids);
+        const baseline = rssKiB(target.pids());
         const before = backend.written();
         const sockets = await Promise.all(Array.from({ length: clients }, () => connect(target.port)));
         for (const s of sockets) {
@@ -131,7 +131,7 @@ async function main(): Promise<void> {
           s.write('GET /big HTTP/1.1\r\nHost: b\r\n\r\n');
         }
         await stalled(backend.written, 1000, 30_000);
-        const grown = rssKiB(target.pids) - baseline;
+        const grown = rssKiB(target.pids()) - baseline;
         const pushed = (backend.written() - before) / clients;
         rows.push(`| ${name} | ${(grown / clients).toFixed(0)} | ${(pushed / 1024).toFixed(0)} | ${baseline} |`);
         for (const s of sockets) s.destroy();

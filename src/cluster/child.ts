@@ -7,6 +7,7 @@
  */
 import { HealthChecks } from '../balancer/active-health.js';
 import { applyAction } from '../admin/admin-server.js';
+import { OpenError } from '../errors.js';
 import { Server } from '../server.js';
 import type { LeaseSource } from '../routing/client-limiter.js';
 import { isToWorker, type ToPrimary, type ToWorker } from './messages.js';
@@ -64,7 +65,7 @@ export function runChild(): void {
           });
           await proxy.listen();
         } catch (err) {
-          send({ t: 'failed', message: (err as Error).message });
+          send({ t: 'failed', message: (err as Error).message, open: err instanceof OpenError });
           process.exit(2);
         }
         send({ t: 'ready', addresses: proxy.addresses() });

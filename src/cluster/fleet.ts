@@ -6,6 +6,7 @@
  */
 import cluster, { type Worker as ProcessHandle } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
+import { OpenError } from '../errors.js';
 import type { EventLog } from '../log/event-log.js';
 import type { CheckVerdict } from '../balancer/active-health.js';
 import type { Address, ProxyOptions } from '../options/options.js';
@@ -46,6 +47,8 @@ interface Question {
   waiting: Set<number>;
   done: () => void;
 }
+
+const ended = (code: number | null, signal: string | null): string => (signal !== null ? `killed by ${signal}` : `exited with code ${code}`);
 
 export interface FleetEvents {
   /** Verdicts for a process that starts: every health check's state now. */
@@ -99,7 +102,7 @@ export class Fleet {
       for (const slot of this.slots) {
         this.fork(slot, (msg) => {
           if (msg.t === 'failed') {
-            reject(new Error(msg.message));
+            reject(msg.open ? new OpenError(msg.message) : new Error(msg.message));
             return;
           }
           if (slot.id === 1) addresses = msg.addresses;
@@ -148,6 +151,12 @@ export class Fleet {
       this.options = options;
       this.generation++;
       for (const slot of ready) slot.generation = this.generation;
+      // A process that became ready meanwhile (a replacement) started with the options before.
+      for (const slot of this.slots) {
+        if (!slot.ready || slot.generation === this.generation) continue;
+        slot.generation = this.generation;
+        slot.process?.send({ t: 'reload', seq: 0, options } satisfies ToWorker);
+      }
       return;
     }
     await this.reloadOn(ready, this.options);
@@ -234,7 +243,13 @@ export class Fleet {
       }
       this.answered(slot, msg);
     });
-    proc.once('exit', (code, signal) => this.died(slot, proc, code, signal));
+    proc.once('exit', (code, signal) => {
+      // Gone before its first answer while the fleet starts: start-up fails, as a lone process's
+      // would (its replacement would have no one to answer to, and start() would never settle).
+      if (firstAnswer !== null) firstAnswer({ t: 'failed', message: `worker ${slot.id} ${ended(code, signal)} before it was ready`, open: false });
+      firstAnswer = null;
+      this.died(slot, proc, code, signal);
+    });
   }
 
   private answered(slot: Slot, msg: ToPrimary): void {
@@ -270,8 +285,7 @@ export class Fleet {
     const lived = Date.now() - slot.startedAt;
     slot.youngDeaths = lived < YOUNG_MS ? slot.youngDeaths + 1 : 0;
     const delay = restartDelay(slot.youngDeaths);
-    const how = signal !== null ? `killed by ${signal}` : `exited with code ${code}`;
-    this.events.log.error('worker_died', `worker ${slot.id} (pid ${proc.process.pid}) ${how} after ${lived} ms; replacing it${delay > 0 ? ` in ${delay} ms` : ''}`,
+    this.events.log.error('worker_died', `worker ${slot.id} (pid ${proc.process.pid}) ${ended(code, signal)} after ${lived} ms; replacing it${delay > 0 ? ` in ${delay} ms` : ''}`,
       { worker_id: slot.id, pid: proc.process.pid, code, signal, delay_ms: delay });
     slot.timer = setTimeout(() => {
       slot.timer = null;

@@ -27,8 +27,11 @@ export type ToPrimary =
    */
   | { t: 'hello' }
   | { t: 'ready'; addresses: Address[] }
-  /** Start-up failed (the message names what); the primary stops, as a lone process would. */
-  | { t: 'failed'; message: string }
+  /**
+   * Start-up failed (the message names what); the primary stops, as a lone process would, with
+   * exit status 2 when it was something to open (an address to listen on, a log file).
+   */
+  | { t: 'failed'; message: string; open: boolean }
   | { t: 'reloaded'; seq: number; error: string | null }
   | { t: 'answer'; seq: number; value: unknown }
   /** Up to `want` rate-limit tokens of `client` in the limiter `limiter` (the names rateLimitersOf gives). */

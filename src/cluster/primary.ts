@@ -111,18 +111,6 @@ export async function startPrimary(options: ProxyOptions): Promise<PrimaryHandle
 
   const reloads = { ok: 0, failed: 0 };
   const startedAt = performance.now();
-  const own = processRegistry();
-  reloadsCounter(own, reloads);
-  workerProcessMetrics(own, { ready: () => running.readyCount, restarts: () => running.restarts });
-  const metrics = async (perWorker: boolean): Promise<string> => {
-    const answers = await running.ask((seq) => ({ t: 'ask', seq, what: 'metrics' }));
-    const mine = await own.getMetricsAsJSON();
-    const parts = [...answers].filter((e): e is [number, MetricsJSON] => Array.isArray(e[1]));
-    const all = perWorker
-      ? [...parts.map(([id, m]) => withWorkerLabel(m, String(id))), withWorkerLabel(mine, 'primary')]
-      : [...parts.map(([, m]) => m), mine];
-    return AggregatorRegistry.aggregate(all).metrics();
-  };
   const status = async (): Promise<StatusSnapshot> => {
     const answers = await running.ask((seq) => ({ t: 'ask', seq, what: 'status' }));
     const parts = running.summaries().flatMap((summary) => {
@@ -135,6 +123,19 @@ export async function startPrimary(options: ProxyOptions): Promise<PrimaryHandle
   let admin: http.Server | null = null;
   const adminAt = options.admin;
   if (adminAt !== null) {
+    // Only with the admin listener: prom-client's process metrics keep a timer running.
+    const own = processRegistry();
+    reloadsCounter(own, reloads);
+    workerProcessMetrics(own, { ready: () => running.readyCount, restarts: () => running.restarts });
+    const metrics = async (perWorker: boolean): Promise<string> => {
+      const answers = await running.ask((seq) => ({ t: 'ask', seq, what: 'metrics' }));
+      const mine = await own.getMetricsAsJSON();
+      const parts = [...answers].filter((e): e is [number, MetricsJSON] => Array.isArray(e[1]));
+      const all = perWorker
+        ? [...parts.map(([id, m]) => withWorkerLabel(m, String(id))), withWorkerLabel(mine, 'primary')]
+        : [...parts.map(([, m]) => m), mine];
+      return AggregatorRegistry.aggregate(all).metrics();
+    };
     const server = adminServer({
       metrics,
       contentType: own.contentType,

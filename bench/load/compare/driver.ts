@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { timestamp } from '../../format.js';
 import { INSTALL, describe, type LoadSettings, type Tool } from './load.js';
-import { freePort, killAllNow, onPath, start, stopAll, waitForPort, type Proc } from './procs.js';
+import { freePort, killAllNow, onPath, pinned, start, stopAll, waitForPort, type Proc } from './procs.js';
 import type { Meta } from './report.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -29,6 +29,8 @@ export interface CliSpec<K extends string> {
   name: string;
   connections: string;
   warmup: string;
+  /** wrk's threads by default (1 unless given). */
+  threads?: string;
   /** The driver's own string flags (no defaults), each with the value its usage line shows. */
   extra: Record<K, string>;
   /** Further usage lines. */
@@ -50,7 +52,7 @@ export function parseCommon<K extends string>(spec: CliSpec<K>): CommonOptions<K
   const extraNames = Object.keys(spec.extra) as K[];
   const usage: Usage = (message) => {
     process.stderr.write(
-      `${spec.name}: ${message}\nusage: node dist/bench/load/${spec.name}.js [--duration 10s] [--rounds 3] [--connections ${spec.connections}] [--threads 1] ` +
+      `${spec.name}: ${message}\nusage: node dist/bench/load/${spec.name}.js [--duration 10s] [--rounds 3] [--connections ${spec.connections}] [--threads ${spec.threads ?? '1'}] ` +
         `[--warmup ${spec.warmup}] [--tool wrk|ab] ${extraNames.map((k) => `[--${k} ${spec.extra[k]}]`).join(' ')}\n${spec.more ?? ''}`,
     );
     process.exit(2);
@@ -59,7 +61,7 @@ export function parseCommon<K extends string>(spec: CliSpec<K>): CommonOptions<K
     duration: { type: 'string', default: '10s' },
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: spec.connections },
-    threads: { type: 'string', default: '1' },
+    threads: { type: 'string', default: spec.threads ?? '1' },
     warmup: { type: 'string', default: spec.warmup },
     tool: { type: 'string' },
   };
@@ -127,11 +129,16 @@ export function requireBuilt(files: readonly string[]): void {
   }
 }
 
-/** `n` backends from dist/`script` on free ports, named 1..n, each given `more(i)` as extra arguments. */
-export async function startBackends(script: string, n: number, more: (i: number) => string[] = () => []): Promise<{ ports: number[]; procs: Proc[] }> {
+/**
+ * `n` backends from dist/`script` on free ports, named 1..n, each given `more(i)` as extra arguments,
+ * pinned to `cpus` if given.
+ */
+export async function startBackends(
+  script: string, n: number, more: (i: number) => string[] = () => [], cpus?: string,
+): Promise<{ ports: number[]; procs: Proc[] }> {
   const ports = await Promise.all(Array.from({ length: n }, () => freePort()));
   const procs = ports.map((port, i) =>
-    start(`backend ${i + 1}`, process.execPath, [path.join(DIST, script), '--port', String(port), '--name', String(i + 1), ...more(i)]),
+    start(`backend ${i + 1}`, ...pinned(cpus, process.execPath, [path.join(DIST, script), '--port', String(port), '--name', String(i + 1), ...more(i)])),
   );
   await Promise.all(procs.map((b, i) => waitForPort(b, ports[i] as number)));
   return { ports, procs };
@@ -235,4 +242,36 @@ export async function runToEnd(name: string, main: () => Promise<void>, cleanup:
     await stopAll();
     cleanup();
   }
+}
+
+/** `--workers 1,2`: positive whole numbers, each once, in the order given. */
+export function workerCounts(text: string, usage: Usage): number[] {
+  const counts = list(text).map((s) => (/^\d+$/.test(s) && Number(s) >= 1 ? Number(s) : usage(`--workers needs positive whole numbers like 1,2, got '${s}'`)));
+  if (counts.length === 0) usage('--workers is empty');
+  return [...new Set(counts)];
+}
+
+/** An arm's name in reports: NAME when every arm runs one process, else `NAME ×N`. */
+export function armLabel(name: string, workers: number, counts: readonly number[]): string {
+  return counts.length === 1 && counts[0] === 1 ? name : `${name} ×${workers}`;
+}
+
+/** One thing measured: a proxy or policy with a number of worker processes, under its report label. */
+export interface Arm<N extends string> {
+  name: N;
+  workers: number;
+  label: string;
+}
+
+/**
+ * `--control NAME[:N]` (N: its worker processes, default 1): that arm once more, started apart and
+ * reported as `LABEL A/A`, measured in the same rounds. Its difference from the arm is the noise
+ * floor of every comparison in the run.
+ */
+export function withControl<N extends string>(arms: readonly Arm<N>[], control: string | undefined, usage: Usage): Arm<N>[] {
+  if (control === undefined) return [...arms];
+  const [name, n = '1'] = control.split(':');
+  const arm = arms.find((a) => a.name === name && String(a.workers) === n);
+  if (arm === undefined) usage(`--control: no arm '${control}' (have ${arms.map((a) => `${a.name}:${a.workers}`).join(', ')})`);
+  return [...arms, { ...arm, label: `${arm.label} A/A` }];
 }

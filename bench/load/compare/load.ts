@@ -1,6 +1,6 @@
 // One load run with wrk or ab against a URL, and what their reports say (p50/p90/p99: wrk --latency
 // and ab both print a 90% line; compare reports p50/p99, policies all three).
-import { start, stop } from './procs.js';
+import { pinned, start, stop } from './procs.js';
 
 export type Tool = 'wrk' | 'ab';
 
@@ -17,6 +17,8 @@ export interface LoadSettings {
   connections: number;
   /** wrk threads (ab has one). */
   threads: number;
+  /** CPUs the tool is pinned to (taskset -c), if any. */
+  cpus?: string;
 }
 
 export interface LoadResult {
@@ -31,9 +33,9 @@ export interface LoadResult {
 
 /** The command line, for the report. */
 export function describe(s: LoadSettings): string {
-  return s.tool === 'wrk'
+  return (s.cpus === undefined ? '' : `taskset -c ${s.cpus} `) + (s.tool === 'wrk'
     ? `wrk -t${s.threads} -c${s.connections} -d${s.seconds}s --latency`
-    : `ab -k -r -c ${s.connections} -t ${s.seconds}`;
+    : `ab -k -r -c ${s.connections} -t ${s.seconds}`);
 }
 
 function args(s: LoadSettings, url: string, extra: readonly string[]): string[] {
@@ -49,7 +51,7 @@ export async function runLoad(s: LoadSettings, url: string): Promise<LoadResult>
 
 /** Runs the tool, `extra` arguments before the URL (e.g. wrk's `-s SCRIPT`), and returns its report. */
 export async function runTool(s: LoadSettings, url: string, extra: readonly string[] = []): Promise<string> {
-  const proc = start(s.tool, s.tool, args(s, url, extra), true);
+  const proc = start(s.tool, ...pinned(s.cpus, s.tool, args(s, url, extra)), true);
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), (s.seconds + 30) * 1000)));
   const status = await Promise.race([proc.exited, limit]);

@@ -42,6 +42,26 @@ export function start(name: string, cmd: string, args: readonly string[], keepAl
   return proc;
 }
 
+/**
+ * `cmd args` run through `taskset -c CPUS` (the same process: taskset execs it, and the children it
+ * forks inherit the set), or unchanged when `cpus` is undefined.
+ */
+export function pinned(cpus: string | undefined, cmd: string, args: readonly string[]): [string, string[]] {
+  return cpus === undefined ? [cmd, [...args]] : ['taskset', ['-c', cpus, cmd, ...args]];
+}
+
+/** Waits until the process has written a line matching `re` (e.g. a start-up line); fails early if it exits. */
+export async function waitForOutput(proc: Proc, re: RegExp, timeoutMs = 10_000): Promise<void> {
+  let exited = false;
+  void proc.exited.then(() => (exited = true));
+  const deadline = Date.now() + timeoutMs;
+  while (!re.test(proc.output())) {
+    if (exited) throw new Error(`${proc.name} exited before writing ${re}:\n${proc.output().trim()}`);
+    if (Date.now() > deadline) throw new Error(`${proc.name} did not write ${re} within ${timeoutMs} ms:\n${proc.output().trim()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** SIGTERM, then SIGKILL if it has not exited after graceMs. */
 export async function stop(proc: Proc, graceMs = 3000): Promise<void> {
   if (!running.has(proc)) return;

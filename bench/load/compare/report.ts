@@ -4,7 +4,11 @@ import { fixed, formatTable } from '../../format.js';
 import type { LoadResult } from './load.js';
 
 export interface Run extends LoadResult {
+  /** The report's label: the target, with its worker processes when a run has several counts. */
   target: string;
+  /** The target as started (chanlb, nginx, ...) and how many worker processes it had. */
+  proxy: string;
+  workers: number;
   round: number;
   /** CPU time of the target's processes per completed request. */
   cpuUsPerReq: number;
@@ -15,6 +19,8 @@ export interface Run extends LoadResult {
 
 export interface Summary {
   target: string;
+  proxy: string;
+  workers: number;
   rps: number;
   p50Ms: number;
   p99Ms: number;
@@ -44,8 +50,11 @@ export function summarize(runs: readonly Run[], order: readonly string[]): Summa
   return order.flatMap((target) => {
     const mine = runs.filter((r) => r.target === target);
     if (mine.length === 0) return [];
+    const first = mine[0] as Run;
     return [{
       target,
+      proxy: first.proxy,
+      workers: first.workers,
       rps: median(mine.map((r) => r.rps)),
       p50Ms: median(mine.map((r) => r.p50Ms)),
       p99Ms: median(mine.map((r) => r.p99Ms)),
@@ -67,14 +76,21 @@ export function summaryTable(summaries: readonly Summary[]): string {
   );
 }
 
-/** chanlb against every other target: throughput ratio and CPU-per-request ratio. */
+/**
+ * chanlb against every other target with as many worker processes (an A/A control against the arm it
+ * repeats): throughput ratio and CPU-per-request ratio.
+ */
 function ratioTable(summaries: readonly Summary[]): string | null {
-  const ours = summaries.find((s) => s.target === 'chanlb');
-  const others = summaries.filter((s) => s.target !== 'chanlb');
-  if (ours === undefined || others.length === 0) return null;
+  const ours = (workers: number): Summary | undefined => summaries.find((s) => s.proxy === 'chanlb' && s.workers === workers);
+  const pairs = summaries.flatMap((s) => {
+    const o = ours(s.workers);
+    return o === undefined || o === s ? [] : [[o, s] as const];
+  });
+  if (pairs.length === 0) return null;
+  const several = new Set(pairs.map(([o]) => o.target)).size > 1;
   return formatTable(
-    ['chanlb vs', 'req/s: chanlb ÷ it', 'CPU µs/req: it ÷ chanlb'],
-    others.map((s) => [s.target, `${fixed(ours.rps / s.rps, 2)}×`, `${fixed(s.cpuUsPerReq / ours.cpuUsPerReq, 2)}×`]),
+    [several ? 'chanlb (or A/A) vs' : 'chanlb vs', 'req/s: chanlb ÷ it', 'CPU µs/req: it ÷ chanlb'],
+    pairs.map(([o, s]) => [several ? `${o.target} vs ${s.target}` : s.target, `${fixed(o.rps / s.rps, 2)}×`, `${fixed(s.cpuUsPerReq / o.cpuUsPerReq, 2)}×`]),
     [false, true, true],
   );
 }
@@ -94,12 +110,17 @@ export function markdown(summaries: readonly Summary[], runs: readonly Run[], me
   const ratios = ratioTable(summaries);
   if (ratios !== null) lines.push(ratios, '', 'The goal for the undici peer: chanlb ≥ 3× its req/s.', '');
   lines.push(`![req/s and CPU µs per request](${svgName})`, '');
-  lines.push(...notesAndRuns(meta.notes, formatTable(
+  lines.push(...notesAndRuns(meta.notes, runsTable(runs)));
+  return lines.join('\n');
+}
+
+/** Every single run, in the order measured. */
+export function runsTable(runs: readonly Run[]): string {
+  return formatTable(
     ['round', 'target', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'requests', 'CPU µs/req', 'backends µs/req', 'peak RSS MiB'],
     runs.map((r) => [String(r.round + 1), r.target, int(r.rps), fixed(r.p50Ms, 2), fixed(r.p99Ms, 2), String(r.errors), int(r.requests), fixed(r.cpuUsPerReq, 1), fixed(r.backendsUsPerReq, 1), fixed(r.peakRssMiB, 1)]),
     [true, false, true, true, true, true, true, true, true, true],
-  )));
-  return lines.join('\n');
+  );
 }
 
 export function esc(text: string): string {
@@ -123,13 +144,13 @@ export function notesAndRuns(notes: readonly string[], runsTable: string): strin
 }
 
 const WIDTH = 760;
-const LABEL = 90;
+const LABEL = 120; // room for labels like `chanlb ×2 A/A`
 const ROW = 26;
 const BAR = 18;
 const BAR_MAX = WIDTH - LABEL - 120;
 
 function colour(target: string): string {
-  if (target === 'chanlb') return '#d9480f';
+  if (target.startsWith('chanlb')) return '#d9480f';
   if (target === 'direct') return '#adb5bd';
   return '#4c6ef5';
 }
@@ -150,13 +171,13 @@ function panel(y: number, title: string, summaries: readonly Summary[], value: (
   return out;
 }
 
-export function svg(summaries: readonly Summary[], meta: Meta): string {
+export function svg(summaries: readonly Summary[], meta: Meta, title = 'chanlb load comparison'): string {
   const panelHeight = 36 + summaries.length * ROW;
   const top = 56;
   const height = top + 2 * panelHeight + 16;
   return [
     ...svgStart(WIDTH, height),
-    `<text x="16" y="22" font-size="16" font-weight="bold">chanlb load comparison (median of ${meta.rounds} round${meta.rounds === 1 ? '' : 's'})</text>`,
+    `<text x="16" y="22" font-size="16" font-weight="bold">${esc(title)} (median of ${meta.rounds} round${meta.rounds === 1 ? '' : 's'})</text>`,
     `<text x="16" y="40" fill="#495057">${esc(`${meta.command} · ${meta.machine} · ${meta.date}`)}</text>`,
     ...panel(top, 'Throughput, requests per second (higher is better)', summaries, (s) => s.rps, int),
     ...panel(top + panelHeight, 'CPU per request of the target\'s processes, µs (lower is better)', summaries, (s) => s.cpuUsPerReq, (n) => fixed(n, 1)),

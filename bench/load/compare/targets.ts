@@ -1,11 +1,12 @@
 // What the load is sent to: one backend directly, chanlb, and the peers in front of the same three
-// backends, each configured for the comparison: one worker/thread, least connections where the
-// peer has it, keep-alive to the backends, the same X-Forwarded-* work as chanlb, no access log.
-// startProxy() puts the same configurations, plus extra settings, in front of other upstreams.
+// backends, each configured for the comparison: one worker/thread (or N: chanlb --workers N, nginx
+// worker_processes N, HAProxy nbthread N), least connections where the peer has it, keep-alive to the
+// backends, the same X-Forwarded-* work as chanlb, no access log. startProxy() puts the same
+// configurations, plus extra settings, in front of other upstreams.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { INSTALL } from './load.js';
-import { freePort, onPath, processTree, start, waitForPort, type Proc } from './procs.js';
+import { freePort, onPath, pinned, processTree, start, waitForOutput, waitForPort, type Proc } from './procs.js';
 
 export const TARGET_NAMES = ['direct', 'chanlb', 'chanlb-metrics', 'nginx', 'haproxy', 'undici'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
@@ -13,8 +14,13 @@ export type TargetName = (typeof TARGET_NAMES)[number];
 export interface Target {
   readonly name: TargetName;
   readonly port: number;
-  /** The processes whose CPU and memory are the target's (nginx: master and worker). */
-  readonly pids: readonly number[];
+  /**
+   * The processes whose CPU and memory are the target's (nginx: master and workers; chanlb: primary
+   * and workers), read again at each call: workers forked after start-up, or replaced, count too.
+   */
+  readonly pids: () => readonly number[];
+  /** Its worker processes (HAProxy: threads); 1 for one process. */
+  readonly workers: number;
 }
 
 export interface Setup {
@@ -25,6 +31,8 @@ export interface Setup {
   backendPorts: readonly number[];
   /** The backend processes, in the order of backendPorts. */
   backends: readonly Proc[];
+  /** CPUs the proxy is pinned to (taskset -c), if any. */
+  cpus?: string;
 }
 
 /** Why a target cannot run here (with the install command), or null. */
@@ -33,59 +41,69 @@ export function unavailable(name: TargetName): string | null {
   return null;
 }
 
-export async function startTarget(name: TargetName, setup: Setup): Promise<Target> {
+/** The target with `workers` processes (threads for HAProxy); `direct` and `undici` have one. */
+export async function startTarget(name: TargetName, setup: Setup, workers = 1): Promise<Target> {
   if (name === 'direct') {
     const backend = setup.backends[0];
     const port = setup.backendPorts[0];
     if (backend === undefined || port === undefined) throw new Error('no backend');
-    return { name, port, pids: [backend.pid] };
+    if (workers !== 1) throw new Error('direct is one backend process');
+    return { name, port, pids: () => [backend.pid], workers };
   }
   const upstreams = setup.backendPorts.map((p) => `127.0.0.1:${p}`);
   if (name === 'chanlb-metrics') {
     // chanlb with its admin listener on: every request counted and timed (nothing scrapes during the run).
-    return { ...(await startProxy('chanlb', setup, upstreams, ['--admin', `127.0.0.1:${await freePort()}`])), name };
+    return { ...(await startProxy('chanlb', setup, upstreams, ['--admin', `127.0.0.1:${await freePort()}`], workers)), name };
   }
-  return startProxy(name, setup, upstreams);
+  return startProxy(name, setup, upstreams, [], workers);
 }
 
 /**
  * A proxy in front of `upstreams` (HOST:PORT), configured as above plus `extra`: more flags for
- * chanlb and undici, more lines for nginx's `location /` or for HAProxy's `backend` section.
+ * chanlb and undici, more lines for nginx's `location /` or for HAProxy's `backend` section; with
+ * `workers` processes (threads for HAProxy), pinned to `setup.cpus` if given.
  */
 export async function startProxy(
-  name: Exclude<TargetName, 'direct' | 'chanlb-metrics'>, setup: Pick<Setup, 'dist' | 'tmp'>, upstreams: readonly string[], extra: readonly string[] = [],
+  name: Exclude<TargetName, 'direct' | 'chanlb-metrics'>, setup: Pick<Setup, 'dist' | 'tmp' | 'cpus'>, upstreams: readonly string[],
+  extra: readonly string[] = [], workers = 1,
 ): Promise<Target> {
   const port = await freePort();
+  const run = (cmd: string, args: readonly string[]): Proc => start(name, ...pinned(setup.cpus, cmd, args));
   let proc: Proc;
   switch (name) {
-    case 'chanlb':
-      proc = start(name, process.execPath, [path.join(setup.dist, 'src/main.js'), '--listen', `127.0.0.1:${port}`, '--backend', upstreams.join(','), ...extra]);
+    case 'chanlb': {
+      const more = workers > 1 ? ['--workers', String(workers)] : [];
+      proc = run(process.execPath, [path.join(setup.dist, 'src/main.js'), '--listen', `127.0.0.1:${port}`, '--backend', upstreams.join(','), ...more, ...extra]);
       break;
+    }
     case 'undici':
-      proc = start(name, process.execPath, [path.join(setup.dist, 'bench/load/peers/undici-proxy.js'), '--listen', `127.0.0.1:${port}`, '--backend', upstreams.join(','), ...extra]);
+      if (workers !== 1) throw new Error('the undici peer is one process');
+      proc = run(process.execPath, [path.join(setup.dist, 'bench/load/peers/undici-proxy.js'), '--listen', `127.0.0.1:${port}`, '--backend', upstreams.join(','), ...extra]);
       break;
     case 'nginx': {
-      const dir = path.join(setup.tmp, 'nginx');
+      const dir = path.join(setup.tmp, `nginx-${port}`); // several may run at once (1 and 2 workers)
       mkdirSync(dir, { recursive: true });
       const conf = path.join(dir, 'nginx.conf');
-      writeFileSync(conf, nginxConfig(dir, port, upstreams, extra));
-      proc = start(name, 'nginx', ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log'), '-g', 'daemon off;']);
+      writeFileSync(conf, nginxConfig(dir, port, upstreams, extra, workers));
+      proc = run('nginx', ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log'), '-g', 'daemon off;']);
       break;
     }
     case 'haproxy': {
-      const conf = path.join(setup.tmp, 'haproxy.cfg');
-      writeFileSync(conf, haproxyConfig(port, upstreams, extra));
-      proc = start(name, 'haproxy', ['-f', conf, '-db']);
+      const conf = path.join(setup.tmp, `haproxy-${port}.cfg`);
+      writeFileSync(conf, haproxyConfig(port, upstreams, extra, workers));
+      proc = run('haproxy', ['-f', conf, '-db']);
       break;
     }
   }
   await waitForPort(proc, port);
-  return { name, port, pids: processTree(proc.pid) };
+  // With --workers the primary's port may open before every worker is ready; this line comes after.
+  if (name === 'chanlb') await waitForOutput(proc, /chanlb listening on/);
+  return { name, port, pids: () => processTree(proc.pid), workers };
 }
 
-export function nginxConfig(dir: string, port: number, upstreams: readonly string[], extra: readonly string[] = []): string {
-  return `# generated by bench/compare: one worker, least connections, keep-alive upstreams
-worker_processes 1;
+export function nginxConfig(dir: string, port: number, upstreams: readonly string[], extra: readonly string[] = [], workers = 1): string {
+  return `# generated by bench/compare: ${workers === 1 ? 'one worker' : `${workers} workers`}, least connections, keep-alive upstreams
+worker_processes ${workers};
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 4096; }
@@ -119,10 +137,10 @@ ${extra.map((line) => `      ${line}\n`).join('')}    }
 `;
 }
 
-export function haproxyConfig(port: number, upstreams: readonly string[], extra: readonly string[] = []): string {
-  return `# generated by bench/compare: one thread, least connections, connection reuse to the backends
+export function haproxyConfig(port: number, upstreams: readonly string[], extra: readonly string[] = [], threads = 1): string {
+  return `# generated by bench/compare: ${threads === 1 ? 'one thread' : `${threads} threads`}, least connections, connection reuse to the backends
 global
-  nbthread 1
+  nbthread ${threads}
   maxconn 4096
 defaults
   mode http

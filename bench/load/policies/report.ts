@@ -11,13 +11,15 @@ export interface BackendInfo {
 }
 
 export interface PolicyRun extends LoadResult {
+  /** The policy, with its worker processes when a run has several counts (`p2c ×2`). */
   policy: string;
+  workers: number;
   round: number;
   /** Requests each backend counted during the run, in backend order. */
   served: number[];
   /** Of those, the ones that got a slow delay. */
   slow: number[];
-  /** User+system time of the proxy process per completed request. */
+  /** User+system time of the proxy's processes (with --workers: the primary and its workers) per completed request. */
   proxyUsPerReq: number;
   /** Share of the whole machine's CPU time that was busy during the run, 0-1. */
   machineBusy: number;
@@ -91,8 +93,8 @@ export function markdown(summaries: readonly PolicySummary[], runs: readonly Pol
     'Every backend restarts its schedule when a run starts, so each policy meets the same fast and slow spells.',
     '',
     'Medians over rounds (errors: total). "to N": share of the requests backend N answered, over all rounds;',
-    '"slow": share of all requests that got a slow delay. proxy µs/req: user+system time of the chanlb process',
-    'per completed request. CPU busy: share of the whole machine\'s CPU time in use during the run (near 100%,',
+    '"slow": share of all requests that got a slow delay. proxy µs/req: user+system time of the chanlb processes',
+    '(×2: the primary and its two workers, each balancing alone) per completed request. CPU busy: share of the whole machine\'s CPU time in use during the run (near 100%,',
     'requests also waited for CPU, not only for the backends).',
     meta.command.startsWith('wrk')
       ? 'Latency percentiles are wrk\'s, which include its coordinated-omission correction: a response slower than the\n' +
@@ -119,7 +121,7 @@ export function markdown(summaries: readonly PolicySummary[], runs: readonly Pol
 // ---- SVG ----
 
 const WIDTH = 760;
-const LABEL = 110;
+const LABEL = 160; // room for labels like `least-pending ×2 A/A`
 const BAR = 16;
 const GAP = 10;
 const BAR_MAX = WIDTH - LABEL - 130;
@@ -127,8 +129,8 @@ const PERCENTILES = [['p50', 0.4], ['p90', 0.7], ['p99', 1]] as const;
 const BACKEND_COLOURS = ['#a5d8ff', '#4dabf7', '#1864ab', '#f08c00', '#c2255c', '#5f3dc4', '#2b8a3e', '#868e96'];
 
 function colour(policy: string): string {
-  if (policy === 'least-pending') return '#d9480f';
-  if (policy === 'round-robin') return '#4c6ef5';
+  if (policy.startsWith('least-pending')) return '#d9480f';
+  if (policy.startsWith('round-robin')) return '#4c6ef5';
   return '#2f9e44';
 }
 

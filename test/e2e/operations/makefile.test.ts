@@ -1,6 +1,7 @@
 /**
  * `make run`'s set-up, run as a user would: the build is skipped when nothing changed, and the demo
  * backends are confirmed listening before the proxy starts (a taken port stops everything, named).
+ * The load benchmarks' targets are checked only up to their arguments (a real run takes minutes).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -127,5 +128,21 @@ test('make start_backend interrupted (Ctrl-C) after its first backend: no backen
   assert.ok(r.code !== 0, r.output);
   for (const port of ports) await stopped(port);
 }));
+
+test('make compare, policies and scale: a bad flag stops them with their usage line before anything starts', async () => {
+  const cases: [string, string, RegExp][] = [
+    ['compare', '--workers 0', /compare: --workers needs positive whole numbers/],
+    ['policies', '--control p2c:3', /policies: --control: no arm 'p2c:3'/],
+    ['scale', '--max 0', /scale: --max needs a positive whole number/],
+    ['scale', '--pin-proxy x', /scale: --pin-proxy needs a CPU list/],
+  ];
+  for (const [target, args, message] of cases) {
+    const r = await make([target, `ARGS=${args}`]);
+    assert.is(r.code, 2, r.output);
+    assert.match(r.output, message);
+    assert.match(r.output, `usage: node dist/bench/load/${target}.js`);
+    assert.not.match(r.output, /listening on|round 1/);
+  }
+});
 
 test.run();

@@ -1,21 +1,27 @@
 /**
  * Issue #14, worker processes through the real CLI (`--workers 2`): both serve, the metrics sum
  * over them exactly, a worker killed with SIGKILL is replaced with no failed request afterwards, the
- * logs carry the worker's id, and SIGTERM drains them all.
+ * logs carry the worker's id, SIGTERM drains them all, and a worker that dies while starting stops
+ * start-up rather than hanging it.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { StatusSnapshot } from '../../../src/admin/status.js';
-import { spawnProxy, type ChildProxy } from '../../kit/child-proxy.js';
+import { runCli, spawnProxy, type ChildProxy } from '../../kit/child-proxy.js';
 import { LoadLoop } from '../../kit/load-loop.js';
 import { GET } from '../../kit/raw-client.js';
 import { closedPort, connect, helloBackends, HOST, waitFor, withCleanup, type Cleanup } from '../../kit/harness.js';
 import { parseExposition, valueOf, type Exposition } from '../../kit/prometheus-text.js';
+
+const MAIN = fileURLToPath(new URL('../../../src/main.js', import.meta.url));
 
 async function workersProxy(c: Cleanup, backends: { port: number }[], extra: string[] = []): Promise<{ proxy: ChildProxy; admin: number }> {
   const admin = await closedPort();
@@ -122,6 +128,39 @@ test('a worker killed with SIGKILL is replaced within 2 s; a load run afterwards
   const result = await load.stop();
   assert.equal(result.failures, []);
   assert.match(proxy.output(), new RegExp(`"event":"worker_died".*worker ${victim.id} \\(pid ${victim.pid}\\) killed by SIGKILL`));
+}));
+
+test('a worker that dies before it is ready stops start-up with a line naming it, instead of hanging', async () => {
+  const child = spawn(process.execPath, [MAIN, '--workers', '2', '--listen', `${HOST}:${await closedPort()}`, '--backend', `${HOST}:${await closedPort()}`], {
+    stdio: ['ignore', 'pipe', 'pipe'], timeout: 15_000,
+  });
+  let output = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (output += s));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  const children = (): number[] => {
+    try {
+      return readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'latin1').trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  };
+  // A forked worker loads the whole proxy before it is ready: a kill on sight lands long before that.
+  await waitFor('a worker process', () => children().length > 0, 10_000);
+  process.kill(children()[0] as number, 'SIGKILL');
+  const code = await exited;
+  assert.ok(code !== 0 && code !== null, `exit status ${code}: ${output}`);
+  assert.match(output, /chanlb: worker \d killed by SIGKILL before it was ready/);
+  assert.not.match(output, /chanlb listening/);
+});
+
+test('an address the workers cannot listen on: one line naming it and exit status 2, as without workers', () => withCleanup(async (c) => {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, HOST, resolve));
+  c.add({ close: () => taken.close() });
+  const port = (taken.address() as AddressInfo).port;
+  const exit = await runCli(['--workers', '2', '--listen', `${HOST}:${port}`, '--backend', `${HOST}:${await closedPort()}`]);
+  assert.is(exit.code, 2, exit.stderr);
+  assert.match(exit.stderr, `chanlb: cannot listen on ${HOST}:${port}: address already in use (EADDRINUSE)`);
 }));
 
 test('health checks run once, in the primary, and their verdict reaches every worker', () => withCleanup(async (c) => {
