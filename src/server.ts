@@ -23,6 +23,8 @@ import { Clock, type Timeouts } from './clock.js';
 import { TrustedProxies } from './frontend/trusted-proxies.js';
 import { ProxyHeaderGate } from './frontend/proxy-header.js';
 import { TcpFront } from './l4/tcp-front.js';
+import { RedisLeaseSource } from './routing/redis-lease-source.js';
+import { bucketLimitsOf } from './routing/rate-limits.js';
 import type { Addresses } from './proxy-protocol/types.js';
 import { AccessLog } from './log/access-log.js';
 import { EventLog } from './log/event-log.js';
@@ -149,6 +151,8 @@ export class Server {
   private registry: Registry | null = null;
   private readonly startedAt = performance.now();
   private readonly leases: LeaseSource | null;
+  /** The Redis store of rate-limit buckets (rate_limit.store), kept as started across reloads. */
+  private readonly store: RedisLeaseSource | null;
 
   constructor(options: ProxyOptions, hooks: ServerHooks = {}) {
     this.currentOptions = options;
@@ -157,7 +161,9 @@ export class Server {
     this.eventLog = new EventLog(options.logLevel, options.logTo, hooks.workerId);
     this.clock = new Clock(this.sweep);
     this.services = { clock: this.clock, log: this.eventLog, checks: hooks.checks ?? new HealthChecks(this.eventLog), recordPicks: options.admin !== null };
-    this.leases = hooks.leases ?? null;
+    this.store = hooks.leases === undefined && options.rateLimitStore !== null
+      ? new RedisLeaseSource(options.rateLimitStore, options.rateLimitStoreFailure, bucketLimitsOf(options), this.eventLog) : null;
+    this.leases = hooks.leases ?? this.store;
     this.context = {
       routing: Routing.build(options, null, this.services, this.leases),
       limits: options,
@@ -192,6 +198,7 @@ export class Server {
         clientConnections: () => [...this.openPerListener].map(([server, n]) => [addressText(boundAddress(server)), n]),
         proxyHeaderRefused: this.gate.refused,
         tcp: this.tcp,
+        store: this.store?.stats ?? null,
         // A worker process's reloads are the primary's to count.
         reloads: this.hooks.adminElsewhere === true ? null : this.reloads,
         version: VERSION,
@@ -295,6 +302,7 @@ export class Server {
 
       // Nothing below fails: swap.
       for (const swap of swaps) swap();
+      this.store?.setLimits(bucketLimitsOf(options));
       this.tcp.reload(options, accessLog);
       for (const pool of routing.pools.values()) pool.start();
       for (const pool of oldRouting.pools.values()) if (!routing.has(pool)) this.retiring.add(pool);
@@ -364,6 +372,7 @@ export class Server {
     const listeners = this.listeners.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())));
     this.gate.closeAll();
     this.tcp.closeAll();
+    await this.store?.close();
     for (const client of this.clients) client.destroy();
     const pools = [...this.context.routing.pools.values(), ...this.retiring].map((pool) => pool.close());
     this.retiring.clear();

@@ -13,6 +13,7 @@ import type { Pool } from '../balancer/pool.js';
 import type { ClientLimiter } from '../routing/client-limiter.js';
 import { HEADER_REFUSALS, type HeaderRefusal } from '../frontend/proxy-header.js';
 import type { TcpFront } from '../l4/tcp-front.js';
+import type { StoreStats } from '../routing/redis-lease-source.js';
 
 /** What a scrape reads: the pools now routed to, and the proxy's own counts. */
 export interface MetricsView {
@@ -27,6 +28,8 @@ export interface MetricsView {
   proxyHeaderRefused: Readonly<Record<HeaderRefusal, number>>;
   /** TCP-mode listeners' pools and the connections they ended. */
   tcp: TcpFront;
+  /** The rate-limit store's state (rate_limit.store); null: none. */
+  store: StoreStats | null;
   /** Reloads applied and refused; null in a worker process (the primary counts them). */
   reloads: { ok: number; failed: number } | null;
   version: string;
@@ -151,6 +154,13 @@ export function metricsRegistry(view: MetricsView): Registry {
     () => [...view.clientConnections()].map(([listener, value]) => ({ labels: { listener }, value })));
   counter(registry, 'chanlb_proxy_header_refused_total', 'Client connections closed without a response for want of a good PROXY header (accept_proxy), by reason: untrusted peer, invalid header, timeout, closed first.',
     () => HEADER_REFUSALS.map((reason) => ({ labels: { reason }, value: view.proxyHeaderRefused[reason] })));
+  const store = view.store;
+  if (store !== null) {
+    gauge(registry, 'chanlb_rate_limit_store_up', '1 while the rate-limit store (Redis) answers; with worker processes, the share of them it answers.',
+      () => [{ labels: {}, value: store.up ? 1 : 0 }], 'average');
+    counter(registry, 'chanlb_rate_limit_store_failures_total', 'Rate-limit leases answered by rate_limit.store_failure because the store was unreachable, failed or slow.',
+      () => [{ labels: {}, value: store.failures }]);
+  }
   const tcpBackends = function* () {
     for (const pool of view.tcp.pools.values()) for (const b of pool.backends) yield { b, labels: { pool: pool.name, backend: b.name } };
   };

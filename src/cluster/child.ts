@@ -61,7 +61,8 @@ export function runChild(): void {
         for (const v of msg.verdicts) checks.apply(v, performance.now());
         try {
           proxy = new Server(msg.options, {
-            workerId: msg.id, checks, leases, adminElsewhere: true, reusePort: msg.reusePort, ticketKeys: Buffer.from(msg.ticketKeys),
+            // With a shared store (Redis) each worker leases from it; else from the primary's buckets.
+            workerId: msg.id, checks, ...(msg.options.rateLimitStore === null ? { leases } : {}), adminElsewhere: true, reusePort: msg.reusePort, ticketKeys: Buffer.from(msg.ticketKeys),
           });
           await proxy.listen();
         } catch (err) {

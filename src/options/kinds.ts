@@ -254,6 +254,29 @@ export const caFile: ScalarKind<{ file: string; pem: string } | null> = {
   show: (value) => value?.file ?? '',
 };
 
+/** A Redis URL, `redis://[user:password@]HOST:PORT[/DB]` (or `rediss://` for TLS), checked when read. */
+export const redisUrl: ScalarKind<string | null> = {
+  byHand: false,
+  limit: false,
+  arg: 'URL',
+  expected: 'a redis://HOST:PORT[/DB] URL',
+  text: (value) => (typeof value === 'string' && value !== '' ? value : undefined),
+  parse: (flag, text) => {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new OptionError(`${flag}: "${text}" is not a URL (redis://HOST:PORT[/DB])`);
+    }
+    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new OptionError(`${flag}: "${text}" is not a redis:// or rediss:// URL`);
+    if (url.hostname === '') throw new OptionError(`${flag}: "${text}" names no host`);
+    if (!/^\/?(\d*)$/.test(url.pathname)) throw new OptionError(`${flag}: "${text}": the path must be a database number`);
+    return text;
+  },
+  // A password in the URL is never shown.
+  show: (value) => (value === null ? '' : value.replace(/\/\/[^@/]*@/, '//***@')),
+};
+
 /** A file path, `stdout` or `stderr`. */
 export const logTarget: ScalarKind<LogTarget> = {
   byHand: false,

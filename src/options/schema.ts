@@ -7,7 +7,7 @@
  * The order matters: --help lists options in it, and a config file's keys are checked in it.
  */
 import {
-  addressOrSubnet, backendAddress, buckets, caFile, choice, choices, count, duration, durationOrOff, hostHeader, list, listenAddress, logTarget, path,
+  addressOrSubnet, backendAddress, buckets, caFile, choice, redisUrl, choices, count, duration, durationOrOff, hostHeader, list, listenAddress, logTarget, path,
   optionalListenAddress, percent, policy, requestPath, secret, size, statusRanges, toggle, workerCount, type Kind,
 } from './kinds.js';
 import { DEFAULT_LISTEN_HOST } from './values.js';
@@ -227,6 +227,14 @@ const TABLE = {
   rateLimitClients: option({
     flag: '--rate-limit-clients', config: 'rate_limit.clients', kind: count(1), default: 100_000,
     description: 'client addresses the rate limit tracks at most',
+  }),
+  rateLimitStore: option({
+    flag: '--rate-limit-store', arg: 'URL', config: 'rate_limit.store', kind: redisUrl, default: null, shownDefault: 'none (limits per instance)',
+    description: 'redis://HOST:PORT[/DB]: every instance and worker draws from one budget per client and limit, kept in Redis',
+  }),
+  rateLimitStoreFailure: option({
+    flag: '--rate-limit-store-failure', arg: 'HOW', config: 'rate_limit.store_failure', kind: choice(['open', 'closed'] as const), default: 'open',
+    description: 'while the store is unreachable: let requests through (open) or answer 429 (closed)',
   }),
   accessLog: option({
     flag: '--access-log', arg: 'FORMAT', config: 'access_log.format', kind: choice(['off', ...ACCESS_LOG_FORMATS] as const), default: 'off',

@@ -34,6 +34,11 @@ export function limitersOf<L>(options: ProxyOptions, make: (buckets: Buckets, na
   return { shared, routes, all };
 }
 
+/** Each limiter's bucket settings by name: what a shared store (Redis) keeps buckets by. */
+export function bucketLimitsOf(options: ProxyOptions): Map<string, Buckets> {
+  return new Map(limitersOf(options, (buckets, name) => [name, buckets] as const).all);
+}
+
 /** The authoritative limiters of `options` by name, for a primary to lease their tokens to its workers. */
 export function rateLimitersOf(options: ProxyOptions): Map<string, RateLimiter> {
   return new Map(limitersOf(options, (buckets, name) => new RateLimiter(buckets, name)).all.map((l) => [l.name, l]));
