@@ -3,9 +3,9 @@
  * a.test, a second one for a.test, *.b.test and default.test with 127.0.0.1), and the real TLS
  * clients the tests drive: curl and openssl s_client.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { run, type Run } from './command.js';
 
 const DIR = fileURLToPath(new URL('../../../fixtures/tls/', import.meta.url));
 
@@ -14,23 +14,6 @@ export const cert = (name: string): { cert: string; key: string } => ({ cert: `$
 
 export const hasOpenssl = existsSync('/usr/bin/openssl');
 export const hasCurl = existsSync('/usr/bin/curl');
-
-export interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to its end (killed after 10 s), with `input` on its standard input. */
-export function run(command: string, args: string[], input = ''): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(command, args, { timeout: 10_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1;
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin?.end(input);
-  });
-}
 
 /** The subject of the certificate `openssl s_client` is shown for `servername` (none: no SNI), or why the handshake failed. */
 export async function servedSubject(port: number, servername: string | null, extra: string[] = []): Promise<Run & { subject: string }> {

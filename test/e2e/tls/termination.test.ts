@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { runCli, spawnProxy } from '../../kit/child-proxy.js';
 import { startRecording } from '../../kit/recording-backend.js';
 import { closedPort, HOST, waitFor, withCleanup, type Cleanup } from '../../kit/harness.js';
-import { CA, cert, hasCurl, hasOpenssl, run, servedSubject } from '../../kit/tls-files.js';
+import { run } from '../../kit/command.js';
+import { CA, cert, hasCurl, hasOpenssl, servedSubject } from '../../kit/tls-files.js';
 
 const skip = (): boolean => {
   if (hasCurl && hasOpenssl) return false;
