@@ -89,6 +89,22 @@ export interface ServerStats {
  */
 const IDLE_GRACE_MS = 100;
 
+/**
+ * The listen backlog: the kernel's cap (net.core.somaxconn, 4096 on current Linux) rather than Node's
+ * 511, so a burst of new connections waits in the kernel's queue instead of being dropped (a client
+ * then retries its SYN after a second or more).
+ */
+const LISTEN_BACKLOG = somaxconn();
+
+function somaxconn(): number {
+  try {
+    const n = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim());
+    return Number.isInteger(n) && n > 0 ? n : 511;
+  } catch {
+    return 511; // not Linux: Node's default
+  }
+}
+
 /** The timeout classes (clock.ts) the options give. */
 function timeouts(options: ProxyOptions): Timeouts {
   return {
@@ -438,7 +454,7 @@ export class Server {
       server.once('error', failed);
       // With SO_REUSEPORT each worker process binds its own socket (exclusive: not through the primary).
       const shared = this.hooks.reusePort === true ? { reusePort: true, exclusive: true } : {};
-      server.listen({ port: address.port, host: address.host, ...shared }, () => {
+      server.listen({ port: address.port, host: address.host, backlog: LISTEN_BACKLOG, ...shared }, () => {
         server.off('error', failed);
         // After listening, errors are per accept (EMFILE and the like): the server goes on.
         server.on('error', (err: Error) => this.eventLog.error('accept_failed', `accept failed: ${err.message}`));
