@@ -40,6 +40,9 @@ const HPE_USER = 24;
 
 const SKIP_BODY = 1; // on_headers_complete: "this message has no body" (a response to HEAD)
 
+/** One empty buffer for every parser's fields until they hold something: a Buffer each costs an idle connection about 0.5 KB. */
+const EMPTY = Buffer.alloc(0);
+
 export interface ParserOptions {
   /**
    * Bytes of head (request/status line and headers), and of a trailer section, allowed before
@@ -53,7 +56,7 @@ export class Http1Parser implements CallbackTarget {
   readonly maxHeadBytes: number;
 
   // The current message's head. Span arrays: [start, length] pairs; header i at 4*i (name, value).
-  head: Buffer = Buffer.alloc(0);
+  head: Buffer = EMPTY;
   headerCount = 0;
   headers = new Int32Array(4 * 32);
   urlStart = 0;
@@ -86,7 +89,7 @@ export class Http1Parser implements CallbackTarget {
    * The trailer section of the last chunked message, copied (it is rare and may span reads):
    * field i is name [trailerSpans[4i], +[4i+1]) and value [trailerSpans[4i+2], +[4i+3]) in `trailers`.
    */
-  trailers: Buffer = Buffer.alloc(0);
+  trailers: Buffer = EMPTY;
   trailerCount = 0;
   trailerSpans = new Int32Array(8);
   private trailerLength = 0;
@@ -117,13 +120,13 @@ export class Http1Parser implements CallbackTarget {
   private headLate = false;
   private bodyStart = -1;
   private pendingChunk: Buffer | null = null;
-  private chunk: Buffer = Buffer.alloc(0);
+  private chunk: Buffer = EMPTY;
   private upgradePending = false;
   private headStart = 0;           // where the message began in the chunk it began in
   private spanBias = 0;            // head offset = WASM pointer + spanBias
   private lastSpanKind = -1;
   private lastSpanEnd = -1;
-  private partial = Buffer.allocUnsafe(0);
+  private partial: Buffer = EMPTY;
   private partialLength = 0;
   /** Where the bytes of the running execute start and end in WASM memory (for trailer pieces). */
   private inputStart = 0;
