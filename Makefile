@@ -96,6 +96,19 @@ failover: build
 profile: build
 	node dist/bench/load/profile.js $(ARGS)
 
+# Bytes allocated per proxied keep-alive GET (chanlb, the Node byte pipe), and RSS per idle keep-alive
+# connection with 10,000 clients (chanlb, a bare Node net.Server, nginx). The open-files limit is
+# raised to the hard limit for the run (the clients and the proxy hold one file per connection).
+# make memory ARGS='--rounds 3 --control chanlb --clients 10000'
+memory: build
+	ulimit -n "$$(ulimit -Hn)" 2>/dev/null; node dist/bench/load/memory.js $(ARGS)
+
+# Connection storms: 500 connections opened at once, each's first request timed, then the same
+# concurrency on the open connections; chanlb --workers 1 and 2 against nginx with 1 and 2 workers.
+# make storm ARGS='--storm 500 --rounds 3 --workers 1,2 --only chanlb,nginx,pipe'
+storm: build
+	ulimit -n "$$(ulimit -Hn)" 2>/dev/null; node dist/bench/load/storm.js $(ARGS)
+
 # ab against a proxy already running on :8080 (make run in another terminal).
 load_test:
 	@command -v ab >/dev/null || { echo "ab not found: install it with 'apt-get install -y apache2-utils'"; exit 2; }
