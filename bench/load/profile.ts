@@ -20,6 +20,8 @@ import { checkPerf, finishRecord, readProfile, startRecord } from './profile/per
 import { categoryTable, controlNote, markdown, type ProfileRun } from './profile/report.js';
 
 const ARMS = ['chanlb', 'pipe', 'nginx'] as const satisfies readonly TargetName[];
+/** Names for JIT and WASM code in /tmp/perf-PID.map; the V8 log that flag also opens goes to the run's temp dir, not the working directory. */
+const V8_FLAGS = (tmp: string): string[] => ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${tmp}/v8-%p.log`];
 
 function options() {
   const { extra, usage, ...common } = parseCommon({
@@ -52,7 +54,7 @@ async function run(opts: Options, tmp: string, started: number[]): Promise<void>
   const perfCommand = `perf record -g -F ${opts.frequency} -p PIDS`;
   process.stdout.write(`load: wrk -t${opts.load.threads} -c${opts.load.connections} -d${opts.load.seconds}s under ${perfCommand} · ${opts.rounds} round(s) · arms: ${arms.map((a) => a.label).join(', ')}\n`);
   const { ports, procs: backends } = await startBackends('backends/fast.js', 3);
-  const setup = { dist: DIST, tmp, backendPorts: ports, backends, nodeFlags: ['--perf-basic-prof'] };
+  const setup = { dist: DIST, tmp, backendPorts: ports, backends, nodeFlags: V8_FLAGS(tmp) };
   const live: { arm: Arm<TargetName>; target: Target }[] = [];
   for (const arm of arms) {
     const target = await startTarget(arm.name, setup);
