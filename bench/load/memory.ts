@@ -178,7 +178,7 @@ async function run(opts: Options, tmp: string, pids: number[]): Promise<void> {
     const runs = await idle(opts, setup);
     sections.push(
       '## RSS per idle keep-alive connection', '',
-      `${opts.clients} client connections, each having made one GET, held open (idle) for 2 s; RSS (VmRSS, all the target's processes) after minus before, ÷ connections. direct = \`backends/fast.ts\`, a bare Node \`net.Server\` answering itself; nginx: one worker. "fds opened" counts the target's new file descriptors (client sockets and any upstream ones).`, '',
+      `${opts.clients} client connections, each having made one GET, held open (idle) for 2 s; RSS (VmRSS, all the target's processes) after minus before, ÷ connections. direct = \`backends/fast.ts\`, a bare Node \`net.Server\` answering itself; nginx: one worker, which allocates its connection array (worker_connections, sized to twice the clients) at start-up, so part of its per-connection memory is already in "before". "fds opened" counts the target's new file descriptors (client sockets and any upstream ones).`, '',
       idleTable(runs), '',
     );
   }
