@@ -14,7 +14,7 @@ STAMP         := node_modules/.package-lock.json
 BUILD_STAMP   := dist/.build-stamp
 SOURCES       := $(shell find src test bench backends native-free -name '*.ts')
 
-.PHONY: run start_backend stop_backend test build bench compare policies scale failover load_test clean install
+.PHONY: run start_backend stop_backend test build bench compare policies scale failover profile memory storm load_test clean install
 
 # npm ci only when the lock file changed since the last install.
 $(STAMP): package.json package-lock.json
@@ -89,6 +89,25 @@ scale: build
 # make failover ARGS='--scenarios killed,silent-fresh,silent-reused,all-503,post --only chanlb,nginx,haproxy'
 failover: build
 	node dist/bench/load/failover.js $(ARGS)
+
+# Where chanlb's CPU per request goes, beside a Node byte pipe and nginx: wrk under perf record -g
+# (apt-get install -y linux-perf), samples split into project JS, llhttp WASM, V8, Node, libuv, kernel, GC.
+# make profile ARGS='--duration 5s --rounds 3 --control chanlb'
+profile: build
+	node dist/bench/load/profile.js $(ARGS)
+
+# Bytes allocated per proxied keep-alive GET (chanlb, the Node byte pipe), and RSS per idle keep-alive
+# connection with 10,000 clients (chanlb, a bare Node net.Server, nginx). The open-files limit is
+# raised to the hard limit for the run (the clients and the proxy hold one file per connection).
+# make memory ARGS='--rounds 3 --control chanlb --clients 10000'
+memory: build
+	ulimit -n "$$(ulimit -Hn)" 2>/dev/null; node dist/bench/load/memory.js $(ARGS)
+
+# Connection storms: 500 connections opened at once, each's first request timed, then the same
+# concurrency on the open connections; chanlb --workers 1 and 2 against nginx with 1 and 2 workers.
+# make storm ARGS='--storm 500 --rounds 3 --workers 1,2 --only chanlb,nginx,pipe'
+storm: build
+	ulimit -n "$$(ulimit -Hn)" 2>/dev/null; node dist/bench/load/storm.js $(ARGS)
 
 # ab against a proxy already running on :8080 (make run in another terminal).
 load_test:

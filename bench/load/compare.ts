@@ -38,7 +38,7 @@ function options(): SessionOptions & { arms: Arm<TargetName>[] } {
 }
 
 async function run(opts: ReturnType<typeof options>, tmp: string): Promise<void> {
-  requireBuilt(['src/main.js', 'backends/fast.js', 'bench/load/peers/undici-proxy.js']);
+  requireBuilt(['src/main.js', 'backends/fast.js', 'bench/load/peers/undici-proxy.js', 'bench/load/peers/pipe.js']);
   const { runs, labels } = await measureArms(opts.arms, opts, tmp);
   const summaries = summarize(runs, labels);
   const meta = runMeta(opts.load, opts.rounds, opts.notes);

@@ -31,6 +31,9 @@ export interface CliSpec<K extends string> {
   warmup: string;
   /** wrk's threads by default (1 unless given). */
   threads?: string;
+  /** Defaults of --duration (10s) and --rounds (3) when not these. */
+  duration?: string;
+  rounds?: string;
   /** The driver's own string flags (no defaults), each with the value its usage line shows. */
   extra: Record<K, string>;
   /** Further usage lines. */
@@ -52,14 +55,14 @@ export function parseCommon<K extends string>(spec: CliSpec<K>): CommonOptions<K
   const extraNames = Object.keys(spec.extra) as K[];
   const usage: Usage = (message) => {
     process.stderr.write(
-      `${spec.name}: ${message}\nusage: node dist/bench/load/${spec.name}.js [--duration 10s] [--rounds 3] [--connections ${spec.connections}] [--threads ${spec.threads ?? '1'}] ` +
+      `${spec.name}: ${message}\nusage: node dist/bench/load/${spec.name}.js [--duration ${spec.duration ?? '10s'}] [--rounds ${spec.rounds ?? '3'}] [--connections ${spec.connections}] [--threads ${spec.threads ?? '1'}] ` +
         `[--warmup ${spec.warmup}] [--tool wrk|ab] ${extraNames.map((k) => `[--${k} ${spec.extra[k]}]`).join(' ')}\n${spec.more ?? ''}`,
     );
     process.exit(2);
   };
   const options: NonNullable<ParseArgsConfig['options']> = {
-    duration: { type: 'string', default: '10s' },
-    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: spec.duration ?? '10s' },
+    rounds: { type: 'string', default: spec.rounds ?? '3' },
     connections: { type: 'string', default: spec.connections },
     threads: { type: 'string', default: spec.threads ?? '1' },
     warmup: { type: 'string', default: spec.warmup },
@@ -200,19 +203,20 @@ export function runMeta(load: LoadSettings, rounds: number, notes: readonly stri
 }
 
 /**
- * Writes bench/results/NAME-<timestamp>.md and .svg, copies them to NAME-latest.md/.svg, and prints
- * the summary table and the notes.
+ * Writes bench/results/NAME-<timestamp>.md and .svg (no .svg when `chart` is null), copies them to
+ * NAME-latest.md/.svg, and prints the summary table and the notes.
  */
-export function writeResults(name: string, markdown: (svgName: string) => string, chart: string, summary: string, notes: readonly string[]): void {
+export function writeResults(name: string, markdown: (svgName: string) => string, chart: string | null, summary: string, notes: readonly string[]): void {
   const stamp = timestamp();
   mkdirSync(RESULTS, { recursive: true });
   for (const base of [`${name}-${stamp}`, `${name}-latest`]) {
     writeFileSync(path.join(RESULTS, `${base}.md`), markdown(`${base}.svg`));
-    writeFileSync(path.join(RESULTS, `${base}.svg`), chart);
+    if (chart !== null) writeFileSync(path.join(RESULTS, `${base}.svg`), chart);
   }
   process.stdout.write(`\n${summary}\n\n`);
   for (const note of notes) process.stdout.write(`- ${note}\n`);
-  process.stdout.write(`wrote bench/results/${name}-${stamp}.md and .svg (copied to ${name}-latest.md and .svg)\n`);
+  const also = chart === null ? '' : ' and .svg';
+  process.stdout.write(`wrote bench/results/${name}-${stamp}.md${also} (copied to ${name}-latest.md${also})\n`);
 }
 
 /**

@@ -185,14 +185,32 @@ export function usPerRequest(ticks: number, requests: number): number {
 
 /** Sum of the processes' peak resident set sizes (VmHWM), in KiB. */
 export function peakRssKiB(pids: readonly number[]): number {
+  return statusKiB(pids, 'VmHWM');
+}
+
+/** Sum of a /proc/PID/status size field (VmRSS: resident now, VmHWM: its peak) over the processes, in KiB. */
+export function statusKiB(pids: readonly number[], field: 'VmRSS' | 'VmHWM'): number {
   let kib = 0;
   for (const pid of pids) {
     try {
-      const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
       if (m !== null) kib += Number(m[1]);
     } catch {
       // gone
     }
   }
   return kib;
+}
+
+/** Open file descriptors of the processes (sockets included). */
+export function openFds(pids: readonly number[]): number {
+  let n = 0;
+  for (const pid of pids) {
+    try {
+      n += readdirSync(`/proc/${pid}/fd`).length;
+    } catch {
+      // gone
+    }
+  }
+  return n;
 }

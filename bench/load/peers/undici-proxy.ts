@@ -4,24 +4,13 @@
 // `node dist/bench/load/peers/undici-proxy.js --listen 127.0.0.1:8081 --backend 127.0.0.1:9001,127.0.0.1:9002`
 import http from 'node:http';
 import type { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import { Pool, type Dispatcher } from 'undici';
+import { peerArgs } from './args.js';
 
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
   'proxy-authorization', 'proxy-authenticate',
 ]);
-
-function fail(message: string): never {
-  process.stderr.write(`undici-proxy: ${message} (usage: undici-proxy --listen HOST:PORT --backend HOST:PORT[,HOST:PORT...])\n`);
-  process.exit(2);
-}
-
-function hostPort(flag: string, text: string): { host: string; port: number } {
-  const m = /^([^:\s]+):(\d{1,5})$/.exec(text.trim());
-  if (m === null) fail(`${flag}: "${text}" is not HOST:PORT`);
-  return { host: m[1] ?? '', port: Number(m[2]) };
-}
 
 function forwardHeaders(req: http.IncomingMessage): Record<string, string | string[]> {
   const named = new Set<string>();
@@ -53,21 +42,8 @@ function done(err: Error | null, { opaque }: Dispatcher.StreamData<http.ServerRe
   else opaque.writeHead(502, { 'content-type': 'text/plain' }).end('bad gateway\n');
 }
 
-const { values } = (() => {
-  try {
-    return parseArgs({ options: { listen: { type: 'string' }, backend: { type: 'string', multiple: true } }, strict: true });
-  } catch (err) {
-    return fail((err as Error).message.split('\n')[0] ?? 'bad arguments');
-  }
-})();
-if (values.listen === undefined) fail('missing --listen');
-const listen = hostPort('--listen', values.listen);
-const backends = (values.backend ?? []).flatMap((v) => v.split(',')).filter((v) => v.trim() !== '');
-if (backends.length === 0) fail('missing --backend');
-const pools = backends.map((b) => {
-  const { host, port } = hostPort('--backend', b);
-  return new Pool(`http://${host}:${port}`);
-});
+const { listen, backends } = peerArgs('undici-proxy');
+const pools = backends.map(({ host, port }) => new Pool(`http://${host}:${port}`));
 
 let next = 0;
 const server = http.createServer((req, res) => {
@@ -88,7 +64,7 @@ const server = http.createServer((req, res) => {
 });
 
 server.listen(listen.port, listen.host, () => {
-  process.stdout.write(`undici-proxy listening on ${listen.host}:${listen.port}, round robin over ${backends.join(', ')}\n`);
+  process.stdout.write(`undici-proxy listening on ${listen.host}:${listen.port}, round robin over ${backends.map((b) => `${b.host}:${b.port}`).join(', ')}\n`);
 });
 const stop = (): void => {
   server.close();
