@@ -2,14 +2,25 @@
 // backends, each configured for the comparison: one worker/thread (or N: chanlb --workers N, nginx
 // worker_processes N, HAProxy nbthread N), least connections where the peer has it, keep-alive to the
 // backends, the same X-Forwarded-* work as chanlb, no access log. startProxy() puts the same
-// configurations, plus extra settings, in front of other upstreams.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// configurations, plus extra settings, in front of other upstreams. A Front other than plain HTTP
+// makes the same proxies terminate TLS (HTTPS to the client, plain HTTP to the backends) or pipe TCP
+// connections (chanlb --mode tcp, HAProxy mode tcp, nginx stream), for make edge.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { INSTALL } from './load.js';
 import { freePort, onPath, pinned, processTree, start, waitForOutput, waitForPort, type Proc } from './procs.js';
 
 export const TARGET_NAMES = ['direct', 'chanlb', 'chanlb-metrics', 'nginx', 'haproxy', 'undici'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
+
+/**
+ * What the proxy listens for: plain HTTP (the default), HTTPS with this certificate and key (PEM
+ * files), or TCP, each connection piped to the backend with the fewest open connections.
+ */
+export type Front = { kind: 'http' } | { kind: 'https'; cert: string; key: string } | { kind: 'tcp' };
+
+/** nginx-light loads its stream module (`apt-get install -y libnginx-mod-stream`) from here. */
+export const NGINX_STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
 
 export interface Target {
   readonly name: TargetName;
@@ -33,11 +44,17 @@ export interface Setup {
   backends: readonly Proc[];
   /** CPUs the proxy is pinned to (taskset -c), if any. */
   cpus?: string;
+  /** Plain HTTP unless given. */
+  front?: Front;
 }
 
 /** Why a target cannot run here (with the install command), or null. */
-export function unavailable(name: TargetName): string | null {
+export function unavailable(name: TargetName, front: Front['kind'] = 'http'): string | null {
   if ((name === 'nginx' || name === 'haproxy') && !onPath(name)) return `${name} not installed: ${INSTALL[name]}`;
+  if (name === 'nginx' && front === 'tcp' && !existsSync(NGINX_STREAM_MODULE)) {
+    return `nginx without its stream module (no ${NGINX_STREAM_MODULE}): apt-get install -y libnginx-mod-stream`;
+  }
+  if ((name === 'undici' || name === 'chanlb-metrics') && front !== 'http') return `${name} is in front of plain HTTP only`;
   return null;
 }
 
@@ -64,33 +81,43 @@ export async function startTarget(name: TargetName, setup: Setup, workers = 1): 
  * `workers` processes (threads for HAProxy), pinned to `setup.cpus` if given.
  */
 export async function startProxy(
-  name: Exclude<TargetName, 'direct' | 'chanlb-metrics'>, setup: Pick<Setup, 'dist' | 'tmp' | 'cpus'>, upstreams: readonly string[],
+  name: Exclude<TargetName, 'direct' | 'chanlb-metrics'>, setup: Pick<Setup, 'dist' | 'tmp' | 'cpus' | 'front'>, upstreams: readonly string[],
   extra: readonly string[] = [], workers = 1,
 ): Promise<Target> {
   const port = await freePort();
+  const front = setup.front ?? { kind: 'http' };
   const run = (cmd: string, args: readonly string[]): Proc => start(name, ...pinned(setup.cpus, cmd, args));
   let proc: Proc;
   switch (name) {
     case 'chanlb': {
       const more = workers > 1 ? ['--workers', String(workers)] : [];
-      proc = run(process.execPath, [path.join(setup.dist, 'src/main.js'), '--listen', `127.0.0.1:${port}`, '--backend', upstreams.join(','), ...more, ...extra]);
+      const mode = front.kind === 'https' ? ['--tls-cert', front.cert, '--tls-key', front.key] : front.kind === 'tcp' ? ['--mode', 'tcp'] : [];
+      proc = run(process.execPath, [path.join(setup.dist, 'src/main.js'), '--listen', `127.0.0.1:${port}`, '--backend', upstreams.join(','), ...mode, ...more, ...extra]);
       break;
     }
     case 'undici':
       if (workers !== 1) throw new Error('the undici peer is one process');
+      if (front.kind !== 'http') throw new Error('the undici peer is in front of plain HTTP only');
       proc = run(process.execPath, [path.join(setup.dist, 'bench/load/peers/undici-proxy.js'), '--listen', `127.0.0.1:${port}`, '--backend', upstreams.join(','), ...extra]);
       break;
     case 'nginx': {
       const dir = path.join(setup.tmp, `nginx-${port}`); // several may run at once (1 and 2 workers)
       mkdirSync(dir, { recursive: true });
       const conf = path.join(dir, 'nginx.conf');
-      writeFileSync(conf, nginxConfig(dir, port, upstreams, extra, workers));
+      writeFileSync(conf, front.kind === 'tcp' ? nginxStreamConfig(dir, port, upstreams, workers) : nginxConfig(dir, port, upstreams, extra, workers, front));
       proc = run('nginx', ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log'), '-g', 'daemon off;']);
       break;
     }
     case 'haproxy': {
       const conf = path.join(setup.tmp, `haproxy-${port}.cfg`);
-      writeFileSync(conf, haproxyConfig(port, upstreams, extra, workers));
+      let bind = '';
+      if (front.kind === 'https') {
+        // HAProxy reads the certificate and its key from one file.
+        const pem = path.join(setup.tmp, `haproxy-${port}.pem`);
+        writeFileSync(pem, readFileSync(front.cert, 'utf8') + readFileSync(front.key, 'utf8'));
+        bind = ` ssl crt ${pem} alpn http/1.1 ssl-min-ver TLSv1.2`;
+      }
+      writeFileSync(conf, front.kind === 'tcp' ? haproxyTcpConfig(port, upstreams, workers) : haproxyConfig(port, upstreams, extra, workers, bind));
       proc = run('haproxy', ['-f', conf, '-db']);
       break;
     }
@@ -101,13 +128,23 @@ export async function startProxy(
   return { name, port, pids: () => processTree(proc.pid), workers };
 }
 
-export function nginxConfig(dir: string, port: number, upstreams: readonly string[], extra: readonly string[] = [], workers = 1): string {
-  return `# generated by bench/compare: ${workers === 1 ? 'one worker' : `${workers} workers`}, least connections, keep-alive upstreams
+/** The lines every nginx config here starts with. */
+function nginxGlobal(dir: string, workers: number, what: string): string {
+  return `# generated by bench/compare: ${workers === 1 ? 'one worker' : `${workers} workers`}, ${what}
 worker_processes ${workers};
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 4096; }
-http {
+`;
+}
+
+export function nginxConfig(dir: string, port: number, upstreams: readonly string[], extra: readonly string[] = [], workers = 1, front: Front = { kind: 'http' }): string {
+  // With a certificate: nginx's defaults otherwise (ciphers HIGH:!aNULL:!MD5, session tickets on, no
+  // session cache), from TLSv1.2 up as chanlb's listeners.
+  const tls = front.kind === 'https'
+    ? ` ssl;\n    ssl_certificate ${front.cert};\n    ssl_certificate_key ${front.key};\n    ssl_protocols TLSv1.2 TLSv1.3;`
+    : ';';
+  return `${nginxGlobal(dir, workers, 'least connections, keep-alive upstreams')}http {
   access_log off;
   client_body_temp_path ${dir}/client_body;
   proxy_temp_path ${dir}/proxy;
@@ -122,7 +159,7 @@ ${upstreams.map((u) => `    server ${u};`).join('\n')}
     keepalive_requests 10000000;
   }
   server {
-    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${port}${tls}
     location / {
       proxy_pass http://backends;
       proxy_http_version 1.1;
@@ -137,26 +174,56 @@ ${extra.map((line) => `      ${line}\n`).join('')}    }
 `;
 }
 
-export function haproxyConfig(port: number, upstreams: readonly string[], extra: readonly string[] = [], threads = 1): string {
-  return `# generated by bench/compare: ${threads === 1 ? 'one thread' : `${threads} threads`}, least connections, connection reuse to the backends
+/** nginx `stream`: each connection to the upstream with the fewest. */
+export function nginxStreamConfig(dir: string, port: number, upstreams: readonly string[], workers = 1): string {
+  return `load_module ${NGINX_STREAM_MODULE};
+${nginxGlobal(dir, workers, 'TCP (stream), least connections')}stream {
+  upstream backends {
+    least_conn;
+${upstreams.map((u) => `    server ${u};`).join('\n')}
+  }
+  server {
+    listen 127.0.0.1:${port};
+    proxy_pass backends;
+    proxy_half_close on;
+  }
+}
+`;
+}
+
+/** HAProxy's global and defaults sections and a frontend on `port`, `bind` added to its bind line. */
+function haproxyFront(port: number, threads: number, mode: 'http' | 'tcp', what: string, bind = ''): string {
+  return `# generated by bench/compare: ${threads === 1 ? 'one thread' : `${threads} threads`}, ${what}
 global
   nbthread ${threads}
   maxconn 4096
 defaults
-  mode http
+  mode ${mode}
   timeout connect 5s
   timeout client 30s
   timeout server 30s
-  timeout http-keep-alive 30s
-frontend fe
-  bind 127.0.0.1:${port}
+${mode === 'http' ? '  timeout http-keep-alive 30s\n' : ''}frontend fe
+  bind 127.0.0.1:${port}${bind}
   default_backend be
-backend be
+`;
+}
+
+/** `bind`: more on the bind line (` ssl crt FILE`: HTTPS to the clients). */
+export function haproxyConfig(port: number, upstreams: readonly string[], extra: readonly string[] = [], threads = 1, bind = ''): string {
+  return `${haproxyFront(port, threads, 'http', 'least connections, connection reuse to the backends', bind)}backend be
   balance leastconn
   http-reuse always
   option forwardfor
-  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Proto ${bind.includes(' ssl ') ? 'https' : 'http'}
   http-request set-header X-Forwarded-Host %[req.hdr(host)]
 ${extra.map((line) => `  ${line}\n`).join('')}${upstreams.map((u, i) => `  server b${i + 1} ${u}`).join('\n')}
+`;
+}
+
+/** HAProxy `mode tcp`: each connection to the server with the fewest. */
+export function haproxyTcpConfig(port: number, upstreams: readonly string[], threads = 1): string {
+  return `${haproxyFront(port, threads, 'tcp', 'TCP, least connections')}backend be
+  balance leastconn
+${upstreams.map((u, i) => `  server b${i + 1} ${u}`).join('\n')}
 `;
 }

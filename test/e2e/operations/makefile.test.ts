@@ -129,12 +129,15 @@ test('make start_backend interrupted (Ctrl-C) after its first backend: no backen
   for (const port of ports) await stopped(port);
 }));
 
-test('make compare, policies and scale: a bad flag stops them with their usage line before anything starts', async () => {
+test('make compare, policies, scale and edge: a bad flag stops them with their usage line before anything starts', async () => {
   const cases: [string, string, RegExp][] = [
     ['compare', '--workers 0', /compare: --workers needs positive whole numbers/],
     ['policies', '--control p2c:3', /policies: --control: no arm 'p2c:3'/],
     ['scale', '--max 0', /scale: --max needs a positive whole number/],
     ['scale', '--pin-proxy x', /scale: --pin-proxy needs a CPU list/],
+    ['edge', '--scenarios tls', /edge: --scenarios: unknown scenario 'tls'/],
+    ['edge', '--control nginx', /edge: --control: only chanlb can be measured twice/],
+    ['edge', '--pipeline 0', /edge: --pipeline needs positive whole numbers/],
   ];
   for (const [target, args, message] of cases) {
     const r = await make([target, `ARGS=${args}`]);
