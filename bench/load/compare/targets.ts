@@ -197,7 +197,7 @@ function haproxyFront(port: number, threads: number, mode: 'http' | 'tcp', what:
 global
   nbthread ${threads}
   maxconn 4096
-defaults
+${bind.includes(' ssl ') ? '  # no session-ID cache, as nginx (ssl_session_cache none) and Node by default: tickets only\n  tune.ssl.cachesize 0\n' : ''}defaults
   mode ${mode}
   timeout connect 5s
   timeout client 30s
