@@ -37,7 +37,7 @@ function httpsWorkload(load: LoadSettings, close: boolean, env: Record<string, s
   const extra = close ? ['-H', 'Connection: close'] : [];
   const ca = readFileSync(CA, 'utf8');
   return {
-    describe: `${Object.entries(env).map(([k, v]) => `${k}=${v} `).join('')}${describe(load)}${close ? " -H 'Connection: close'" : ''} https://…`,
+    describe: `${Object.entries(env).map(([k, v]) => `${k}=${path.basename(v)} `).join('')}${describe(load)}${close ? " -H 'Connection: close'" : ''} https://…`,
     front: CERT,
     backends: fastBackends,
     check: (port) => checkHello(port, ca),
