@@ -14,7 +14,7 @@ STAMP         := node_modules/.package-lock.json
 BUILD_STAMP   := dist/.build-stamp
 SOURCES       := $(shell find src test bench backends native-free -name '*.ts')
 
-.PHONY: run start_backend stop_backend test build bench compare policies scale failover profile memory storm load_test clean install
+.PHONY: run start_backend stop_backend test build bench compare policies scale failover edge profile memory storm load_test clean install
 
 # npm ci only when the lock file changed since the last install.
 $(STAMP): package.json package-lock.json
@@ -89,6 +89,12 @@ scale: build
 # make failover ARGS='--scenarios killed,silent-fresh,silent-reused,all-503,post --only chanlb,nginx,haproxy'
 failover: build
 	node dist/bench/load/failover.js $(ARGS)
+
+# chanlb terminating TLS (HTTPS requests, new handshakes) and as a TCP proxy (redis-benchmark, a
+# 1 GiB upload) against nginx and HAProxy: rate and CPU per request / handshake / MiB.
+# make edge ARGS='--scenarios https,handshake,redis,bulk --control chanlb --duration 5s --rounds 3'
+edge: build
+	node dist/bench/load/edge.js $(ARGS)
 
 # Where chanlb's CPU per request goes, beside a Node byte pipe and nginx: wrk under perf record -g
 # (apt-get install -y linux-perf), samples split into project JS, llhttp WASM, V8, Node, libuv, kernel, GC.

@@ -218,6 +218,13 @@ export class Fleet {
     slot.process = proc;
     slot.ready = false;
     slot.startedAt = Date.now();
+    // A send to a worker that has just died (its 'hello' answered after it was killed, say) fails
+    // with EPIPE as an 'error' event: without a listener that crashed the primary. Its 'exit' follows.
+    proc.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE' && err.code !== 'ERR_IPC_CHANNEL_CLOSED') {
+        this.events.log.error('worker_ipc_failed', `worker ${slot.id}: ${err.message}`, { worker_id: slot.id });
+      }
+    });
     proc.on('message', (msg: unknown) => {
       if (!isToPrimary(msg)) return;
       if (msg.t === 'hello') {

@@ -2,6 +2,7 @@
 // report files, and stopping every process they started however they end.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -136,34 +137,41 @@ export function requireBuilt(files: readonly string[]): void {
  * `n` backends from dist/`script` on free ports, named 1..n, each given `more(i)` as extra arguments,
  * pinned to `cpus` if given.
  */
-export async function startBackends(
+export function startBackends(
   script: string, n: number, more: (i: number) => string[] = () => [], cpus?: string,
 ): Promise<{ ports: number[]; procs: Proc[] }> {
+  return startServers(n, (port, i) => [process.execPath, [path.join(DIST, script), '--port', String(port), '--name', String(i + 1), ...more(i)]], cpus);
+}
+
+/** `n` servers, each `command(port, i)` on a free port of its own (e.g. redis-server), pinned to `cpus` if given; resolves once all listen. */
+export async function startServers(
+  n: number, command: (port: number, i: number) => [string, string[]], cpus?: string,
+): Promise<{ ports: number[]; procs: Proc[] }> {
   const ports = await Promise.all(Array.from({ length: n }, () => freePort()));
-  const procs = ports.map((port, i) =>
-    start(`backend ${i + 1}`, ...pinned(cpus, process.execPath, [path.join(DIST, script), '--port', String(port), '--name', String(i + 1), ...more(i)])),
-  );
+  const procs = ports.map((port, i) => start(`backend ${i + 1}`, ...pinned(cpus, ...command(port, i))));
   await Promise.all(procs.map((b, i) => waitForPort(b, ports[i] as number)));
   return { ports, procs };
 }
 
-/** One GET with a fresh connection: status and body. */
-export function get(port: number, urlPath: string): Promise<{ status: number; body: string }> {
+/** One GET with a fresh connection: status and body. With `ca` (PEM), over HTTPS, verified against it. */
+export function get(port: number, urlPath: string, ca?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: urlPath, agent: false, timeout: 5000 }, (res) => {
+    const options = { host: '127.0.0.1', port, path: urlPath, agent: false, timeout: 5000 };
+    const req = (ca === undefined ? http.get(options, onResponse) : https.get({ ...options, ca }, onResponse));
+    function onResponse(res: http.IncomingMessage): void {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    }
     req.on('timeout', () => req.destroy(new Error(`no answer from ${port}${urlPath} within 5 s`)));
     req.on('error', reject);
   });
 }
 
-/** Throws unless `/` on `port` answers 200 `Hello from ...`: checked before anything is measured. */
-export async function checkHello(port: number): Promise<void> {
-  const { status, body } = await get(port, '/');
+/** Throws unless `/` on `port` (HTTPS with `ca`) answers 200 `Hello from ...`: checked before anything is measured. */
+export async function checkHello(port: number, ca?: string): Promise<void> {
+  const { status, body } = await get(port, '/', ca);
   if (status !== 200 || !body.startsWith('Hello from')) throw new Error(`answered ${status}: ${body.slice(0, 80)}`);
 }
 

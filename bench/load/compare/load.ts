@@ -44,24 +44,30 @@ function args(s: LoadSettings, url: string, extra: readonly string[]): string[] 
   return ['-k', '-r', '-q', '-c', String(s.connections), '-t', String(s.seconds), '-n', String(100_000 * s.seconds), ...extra, url];
 }
 
-export async function runLoad(s: LoadSettings, url: string): Promise<LoadResult> {
-  const out = await runTool(s, url);
+/** `extra`: more arguments before the URL (e.g. `-H`, `Connection: close`); `env`: added to the tool's environment. */
+export async function runLoad(s: LoadSettings, url: string, extra: readonly string[] = [], env: Record<string, string> = {}): Promise<LoadResult> {
+  const out = await runTool(s, url, extra, env);
   return s.tool === 'wrk' ? parseWrk(out) : parseAb(out);
 }
 
 /** Runs the tool, `extra` arguments before the URL (e.g. wrk's `-s SCRIPT`), and returns its report. */
-export async function runTool(s: LoadSettings, url: string, extra: readonly string[] = []): Promise<string> {
-  const proc = start(s.tool, ...pinned(s.cpus, s.tool, args(s, url, extra)), true);
+export function runTool(s: LoadSettings, url: string, extra: readonly string[] = [], env: Record<string, string> = {}): Promise<string> {
+  return runCommand(s.tool, args(s, url, extra), s.seconds + 30, s.cpus, env);
+}
+
+/** Runs `cmd args` (pinned to `cpus` if given) to its end, and returns its output; fails on a status other than 0 or after `limitSeconds`. */
+export async function runCommand(cmd: string, args: readonly string[], limitSeconds: number, cpus?: string, env: Record<string, string> = {}): Promise<string> {
+  const proc = start(cmd, ...pinned(cpus, cmd, args), true, env);
   let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), (s.seconds + 30) * 1000)));
+  const limit = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), limitSeconds * 1000)));
   const status = await Promise.race([proc.exited, limit]);
   clearTimeout(timer);
   if (status === 'timeout') {
     await stop(proc);
-    throw new Error(`${s.tool} did not finish within ${s.seconds + 30} s`);
+    throw new Error(`${cmd} did not finish within ${limitSeconds} s`);
   }
   const out = proc.output();
-  if (status !== 0) throw new Error(`${s.tool} exited with ${status}:\n${out.trim()}`);
+  if (status !== 0) throw new Error(`${cmd} exited with ${status}:\n${out.trim()}`);
   return out;
 }
 

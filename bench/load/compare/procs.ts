@@ -19,8 +19,9 @@ export interface Proc {
 
 const running = new Set<Proc>();
 
-export function start(name: string, cmd: string, args: readonly string[], keepAll = false): Proc {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `env`: added to this process's environment for the child. */
+export function start(name: string, cmd: string, args: readonly string[], keepAll = false, env: Record<string, string> = {}): Proc {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   if (child.pid === undefined) throw new Error(`${name}: cannot start ${cmd}`);
   let text = '';
   const add = (chunk: Buffer): void => {

@@ -68,9 +68,10 @@ export function summarize(runs: readonly Run[], order: readonly string[]): Summa
 
 export const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
 
-export function summaryTable(summaries: readonly Summary[]): string {
+/** `unit`: what a "request" is (`req`; make edge: `handshake`, `MiB`). */
+export function summaryTable(summaries: readonly Summary[], unit = 'req'): string {
   return formatTable(
-    ['target', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU µs/req', 'peak RSS MiB', 'runs'],
+    ['target', `${unit}/s`, 'p50 ms', 'p99 ms', 'errors', `CPU µs/${unit}`, 'peak RSS MiB', 'runs'],
     summaries.map((s) => [s.target, int(s.rps), fixed(s.p50Ms, 2), fixed(s.p99Ms, 2), String(s.errors), fixed(s.cpuUsPerReq, 1), fixed(s.peakRssMiB, 1), String(s.runs)]),
     [false, true, true, true, true, true, true, true],
   );
@@ -80,7 +81,7 @@ export function summaryTable(summaries: readonly Summary[]): string {
  * chanlb against every other target with as many worker processes (an A/A control against the arm it
  * repeats): throughput ratio and CPU-per-request ratio.
  */
-function ratioTable(summaries: readonly Summary[]): string | null {
+export function ratioTable(summaries: readonly Summary[], unit = 'req'): string | null {
   const ours = (workers: number): Summary | undefined => summaries.find((s) => s.proxy === 'chanlb' && s.workers === workers);
   const pairs = summaries.flatMap((s) => {
     const o = ours(s.workers);
@@ -89,7 +90,7 @@ function ratioTable(summaries: readonly Summary[]): string | null {
   if (pairs.length === 0) return null;
   const several = new Set(pairs.map(([o]) => o.target)).size > 1;
   return formatTable(
-    [several ? 'chanlb (or A/A) vs' : 'chanlb vs', 'req/s: chanlb ÷ it', 'CPU µs/req: it ÷ chanlb'],
+    [several ? 'chanlb (or A/A) vs' : 'chanlb vs', `${unit}/s: chanlb ÷ it`, `CPU µs/${unit}: it ÷ chanlb`],
     pairs.map(([o, s]) => [several ? `${o.target} vs ${s.target}` : s.target, `${fixed(o.rps / s.rps, 2)}×`, `${fixed(s.cpuUsPerReq / o.cpuUsPerReq, 2)}×`]),
     [false, true, true],
   );
@@ -115,9 +116,9 @@ export function markdown(summaries: readonly Summary[], runs: readonly Run[], me
 }
 
 /** Every single run, in the order measured. */
-export function runsTable(runs: readonly Run[]): string {
+export function runsTable(runs: readonly Run[], unit = 'req'): string {
   return formatTable(
-    ['round', 'target', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'requests', 'CPU µs/req', 'backends µs/req', 'peak RSS MiB'],
+    ['round', 'target', `${unit}/s`, 'p50 ms', 'p99 ms', 'errors', unit === 'req' ? 'requests' : unit, `CPU µs/${unit}`, `backends µs/${unit}`, 'peak RSS MiB'],
     runs.map((r) => [String(r.round + 1), r.target, int(r.rps), fixed(r.p50Ms, 2), fixed(r.p99Ms, 2), String(r.errors), int(r.requests), fixed(r.cpuUsPerReq, 1), fixed(r.backendsUsPerReq, 1), fixed(r.peakRssMiB, 1)]),
     [true, false, true, true, true, true, true, true, true, true],
   );
@@ -143,9 +144,11 @@ export function notesAndRuns(notes: readonly string[], runsTable: string): strin
   return lines;
 }
 
-const WIDTH = 760;
+export const WIDTH = 760;
 const LABEL = 120; // room for labels like `chanlb ×2 A/A`
-const ROW = 26;
+export const ROW = 26;
+/** A panel's height above its first bar (the title). */
+export const PANEL_TOP = 36;
 const BAR = 18;
 const BAR_MAX = WIDTH - LABEL - 120;
 
@@ -155,7 +158,8 @@ function colour(target: string): string {
   return '#4c6ef5';
 }
 
-function panel(y: number, title: string, summaries: readonly Summary[], value: (s: Summary) => number, label: (n: number) => string): string[] {
+/** A chart panel at height `y`: a titled bar per item, its length `value`, written as `label`; PANEL_TOP + ROW per bar high. */
+export function panel<T extends { target: string }>(y: number, title: string, summaries: readonly T[], value: (s: T) => number, label: (n: number) => string): string[] {
   const max = Math.max(...summaries.map(value).filter(Number.isFinite), 1e-9);
   const out = [`<text x="16" y="${y + 16}" font-size="14" font-weight="bold">${esc(title)}</text>`];
   summaries.forEach((s, i) => {
@@ -172,7 +176,7 @@ function panel(y: number, title: string, summaries: readonly Summary[], value: (
 }
 
 export function svg(summaries: readonly Summary[], meta: Meta, title = 'chanlb load comparison'): string {
-  const panelHeight = 36 + summaries.length * ROW;
+  const panelHeight = PANEL_TOP + summaries.length * ROW;
   const top = 56;
   const height = top + 2 * panelHeight + 16;
   return [

@@ -1,12 +1,37 @@
-// The measuring loop compare.ts and scale.ts share: fast backends, every arm (a target with
-// a number of worker processes) started in front of them, checked and warmed up, then each loaded
-// once per round in rotating order, its CPU read from /proc over all of its processes.
-import { describe, runLoad, type LoadSettings } from './load.js';
+// The measuring loop compare.ts, scale.ts and edge.ts share: backends (fast HTTP ones unless the
+// workload says otherwise), every arm (a target with a number of worker processes) started in front
+// of them, checked and warmed up, then each loaded once per round in rotating order, its CPU read
+// from /proc over all of its processes.
+import { describe, runLoad, type LoadResult, type LoadSettings } from './load.js';
 import { cpuTicks, peakRssKiB, stopAll, usPerRequest, type Proc } from './procs.js';
 import type { Run } from './report.js';
-import { startTarget, unavailable, type Target, type TargetName } from './targets.js';
+import { startTarget, unavailable, type Front, type Target, type TargetName } from './targets.js';
 import { DIST, PAUSE_MS, checkHello, inRounds, startBackends, type Arm } from './driver.js';
 import type { Pinning } from './pinning.js';
+
+/** What the arms are put in front of, and how they are loaded. A "request" may be another unit (a handshake, a MiB). */
+export interface Workload {
+  /** For the progress line, e.g. `wrk -t1 -c64 -d5s --latency`. */
+  describe: string;
+  /** How the proxies listen (plain HTTP unless given). */
+  front?: Front;
+  /** Starts `n` backends, pinned to `cpus` if given. */
+  backends(n: number, cpus: string | undefined): Promise<{ ports: number[]; procs: Proc[] }>;
+  /** Throws unless the target on `port` answers as it should (before anything is measured). */
+  check(port: number): Promise<void>;
+  /** One run of about `seconds` against `port` (`warmup`: the one before the measured runs). */
+  load(port: number, seconds: number, warmup: boolean): Promise<LoadResult>;
+}
+
+/** make compare's: wrk or ab for plain HTTP against backends/fast.ts processes. */
+export function httpWorkload(load: LoadSettings): Workload {
+  return {
+    describe: describe(load),
+    backends: (n, cpus) => startBackends('backends/fast.js', n, undefined, cpus),
+    check: (port) => checkHello(port),
+    load: (port, seconds) => runLoad({ ...load, seconds }, `http://127.0.0.1:${port}/`),
+  };
+}
 
 export interface SessionOptions {
   load: LoadSettings;
@@ -23,12 +48,12 @@ interface Started {
   target: Target;
 }
 
-async function measure({ arm, target }: Started, backends: readonly Proc[], load: LoadSettings, round: number): Promise<Run> {
+async function measure({ arm, target }: Started, backends: readonly Proc[], workload: Workload, seconds: number, round: number): Promise<Run> {
   const backendPids = backends.map((b) => b.pid);
   const pids = target.pids();
   const cpu0 = cpuTicks(pids);
   const backend0 = cpuTicks(backendPids);
-  const result = await runLoad(load, `http://127.0.0.1:${target.port}/`);
+  const result = await workload.load(target.port, seconds, false);
   return {
     ...result,
     target: arm.label,
@@ -48,11 +73,16 @@ function progress(r: Run, rounds: number): void {
   );
 }
 
-/** Measures the arms that can run here (the others skipped and noted); resolves with every run and the labels measured, in arm order. */
-export async function measureArms(arms: readonly Arm<TargetName>[], opts: SessionOptions, tmp: string): Promise<{ runs: Run[]; labels: string[] }> {
+/**
+ * Measures the arms that can run here (the others skipped and noted) under `workload` (make
+ * compare's unless given); resolves with every run and the labels measured, in arm order.
+ */
+export async function measureArms(
+  arms: readonly Arm<TargetName>[], opts: SessionOptions, tmp: string, workload: Workload = httpWorkload(opts.load),
+): Promise<{ runs: Run[]; labels: string[] }> {
   const { load, rounds, notes } = opts;
   const wanted = arms.filter((arm) => {
-    const reason = unavailable(arm.name);
+    const reason = unavailable(arm.name, workload.front?.kind);
     if (reason !== null && arm === arms.find((a) => a.name === arm.name)) {
       process.stdout.write(`skipping ${reason}\n`);
       notes.push(`skipped ${reason}`);
@@ -61,19 +91,21 @@ export async function measureArms(arms: readonly Arm<TargetName>[], opts: Sessio
   });
   const perArm = opts.warmupSeconds + rounds * (load.seconds + PAUSE_MS / 1000);
   process.stdout.write(
-    `load: ${describe(load)} · ${rounds} round(s) · targets: ${wanted.map((a) => a.label).join(', ')} · about ${Math.ceil((wanted.length * perArm) / 60)} min\n`,
+    `load: ${workload.describe} · ${rounds} round(s) · targets: ${wanted.map((a) => a.label).join(', ')} · about ${Math.ceil((wanted.length * perArm) / 60)} min\n`,
   );
 
-  const { ports: backendPorts, procs: backends } = await startBackends('backends/fast.js', opts.backends, undefined, opts.pinning.load);
-  const setup = { dist: DIST, tmp, backendPorts, backends, ...(opts.pinning.proxy === undefined ? {} : { cpus: opts.pinning.proxy }) };
+  const { ports: backendPorts, procs: backends } = await workload.backends(opts.backends, opts.pinning.load);
+  const setup = {
+    dist: DIST, tmp, backendPorts, backends, ...(opts.pinning.proxy === undefined ? {} : { cpus: opts.pinning.proxy }), ...(workload.front === undefined ? {} : { front: workload.front }),
+  };
 
   const started: Started[] = [];
   for (const arm of wanted) {
     try {
       const target = await startTarget(arm.name, setup, arm.workers);
-      await checkHello(target.port);
+      await workload.check(target.port);
       process.stdout.write(`${arm.label}: listening on ${target.port} (pids ${target.pids().join(' ')}), warming up ${opts.warmupSeconds} s\n`);
-      await runLoad({ ...load, seconds: opts.warmupSeconds }, `http://127.0.0.1:${target.port}/`);
+      await workload.load(target.port, opts.warmupSeconds, true);
       started.push({ arm, target });
     } catch (err) {
       const message = `${arm.label} left out: ${(err as Error).message.split('\n')[0] ?? ''}`;
@@ -84,7 +116,7 @@ export async function measureArms(arms: readonly Arm<TargetName>[], opts: Sessio
   if (started.length === 0) throw new Error('no target could be started');
 
   const runs = await inRounds(started, rounds, (s) => s.arm.label, notes, async (s, round) => {
-    const r = await measure(s, backends, load, round);
+    const r = await measure(s, backends, workload, load.seconds, round);
     progress(r, rounds);
     return r;
   });

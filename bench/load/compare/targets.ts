@@ -2,14 +2,25 @@
 // backends, each configured for the comparison: one worker/thread (or N: chanlb --workers N, nginx
 // worker_processes N, HAProxy nbthread N), least connections where the peer has it, keep-alive to the
 // backends, the same X-Forwarded-* work as chanlb, no access log. startProxy() puts the same
-// configurations, plus extra settings, in front of other upstreams.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// configurations, plus extra settings, in front of other upstreams. A Front other than plain HTTP
+// makes the same proxies terminate TLS (HTTPS to the client, plain HTTP to the backends) or pipe TCP
+// connections (chanlb --mode tcp, HAProxy mode tcp, nginx stream), for make edge.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { INSTALL } from './load.js';
 import { freePort, onPath, pinned, processTree, start, waitForOutput, waitForPort, type Proc } from './procs.js';
 
 export const TARGET_NAMES = ['direct', 'chanlb', 'chanlb-metrics', 'pipe', 'nginx', 'haproxy', 'undici'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
+
+/**
+ * What the proxy listens for: plain HTTP (the default), HTTPS with this certificate and key (PEM
+ * files), or TCP, each connection piped to the backend with the fewest open connections.
+ */
+export type Front = { kind: 'http' } | { kind: 'https'; cert: string; key: string } | { kind: 'tcp' };
+
+/** nginx-light loads its stream module (`apt-get install -y libnginx-mod-stream`) from here. */
+export const NGINX_STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
 
 export interface Target {
   readonly name: TargetName;
@@ -33,6 +44,8 @@ export interface Setup {
   backends: readonly Proc[];
   /** CPUs the proxy is pinned to (taskset -c), if any. */
   cpus?: string;
+  /** Plain HTTP unless given. */
+  front?: Front;
   /** Node flags for the Node targets (chanlb, pipe, undici), before the script: --perf-basic-prof, --import. */
   nodeFlags?: readonly string[];
   /** Client connections the proxy must hold at once: nginx worker_connections and HAProxy maxconn (4096 unless more). */
@@ -40,8 +53,12 @@ export interface Setup {
 }
 
 /** Why a target cannot run here (with the install command), or null. */
-export function unavailable(name: TargetName): string | null {
+export function unavailable(name: TargetName, front: Front['kind'] = 'http'): string | null {
   if ((name === 'nginx' || name === 'haproxy') && !onPath(name)) return `${name} not installed: ${INSTALL[name]}`;
+  if (name === 'nginx' && front === 'tcp' && !existsSync(NGINX_STREAM_MODULE)) {
+    return `nginx without its stream module (no ${NGINX_STREAM_MODULE}): apt-get install -y libnginx-mod-stream`;
+  }
+  if ((name === 'undici' || name === 'chanlb-metrics') && front !== 'http') return `${name} is in front of plain HTTP only`;
   return null;
 }
 
@@ -68,35 +85,47 @@ export async function startTarget(name: TargetName, setup: Setup, workers = 1): 
  * `workers` processes (threads for HAProxy), pinned to `setup.cpus` if given.
  */
 export async function startProxy(
-  name: Exclude<TargetName, 'direct' | 'chanlb-metrics'>, setup: Pick<Setup, 'dist' | 'tmp' | 'cpus' | 'nodeFlags' | 'maxConnections'>, upstreams: readonly string[],
+  name: Exclude<TargetName, 'direct' | 'chanlb-metrics'>, setup: Pick<Setup, 'dist' | 'tmp' | 'cpus' | 'front' | 'nodeFlags' | 'maxConnections'>, upstreams: readonly string[],
   extra: readonly string[] = [], workers = 1,
 ): Promise<Target> {
   const port = await freePort();
+  const front = setup.front ?? { kind: 'http' };
   const run = (cmd: string, args: readonly string[]): Proc => start(name, ...pinned(setup.cpus, cmd, args));
   const node = (script: string, more: readonly string[]): Proc =>
     run(process.execPath, [...(setup.nodeFlags ?? []), path.join(setup.dist, script), '--listen', `127.0.0.1:${port}`, '--backend', upstreams.join(','), ...more, ...extra]);
   const maxConnections = Math.max(4096, setup.maxConnections ?? 0);
   let proc: Proc;
   switch (name) {
-    case 'chanlb':
-      proc = node('src/main.js', workers > 1 ? ['--workers', String(workers)] : []);
+    case 'chanlb': {
+      const more = workers > 1 ? ['--workers', String(workers)] : [];
+      const mode = front.kind === 'https' ? ['--tls-cert', front.cert, '--tls-key', front.key] : front.kind === 'tcp' ? ['--mode', 'tcp'] : [];
+      proc = node('src/main.js', [...mode, ...more]);
       break;
+    }
     case 'pipe':
     case 'undici':
       if (workers !== 1) throw new Error(`the ${name} peer is one process`);
+      if (front.kind !== 'http') throw new Error(`the ${name} peer is in front of plain HTTP only`);
       proc = node(name === 'pipe' ? 'bench/load/peers/pipe.js' : 'bench/load/peers/undici-proxy.js', []);
       break;
     case 'nginx': {
       const dir = path.join(setup.tmp, `nginx-${port}`); // several may run at once (1 and 2 workers)
       mkdirSync(dir, { recursive: true });
       const conf = path.join(dir, 'nginx.conf');
-      writeFileSync(conf, nginxConfig(dir, port, upstreams, extra, workers, maxConnections));
+      writeFileSync(conf, front.kind === 'tcp' ? nginxStreamConfig(dir, port, upstreams, workers, maxConnections) : nginxConfig(dir, port, upstreams, extra, workers, front, maxConnections));
       proc = run('nginx', ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log'), '-g', 'daemon off;']);
       break;
     }
     case 'haproxy': {
       const conf = path.join(setup.tmp, `haproxy-${port}.cfg`);
-      writeFileSync(conf, haproxyConfig(port, upstreams, extra, workers, maxConnections));
+      let bind = '';
+      if (front.kind === 'https') {
+        // HAProxy reads the certificate and its key from one file.
+        const pem = path.join(setup.tmp, `haproxy-${port}.pem`);
+        writeFileSync(pem, readFileSync(front.cert, 'utf8') + readFileSync(front.key, 'utf8'));
+        bind = ` ssl crt ${pem} alpn http/1.1 ssl-min-ver TLSv1.2`;
+      }
+      writeFileSync(conf, front.kind === 'tcp' ? haproxyTcpConfig(port, upstreams, workers, maxConnections) : haproxyConfig(port, upstreams, extra, workers, bind, maxConnections));
       proc = run('haproxy', ['-f', conf, '-db']);
       break;
     }
@@ -107,13 +136,25 @@ export async function startProxy(
   return { name, port, pids: () => processTree(proc.pid), workers };
 }
 
-export function nginxConfig(dir: string, port: number, upstreams: readonly string[], extra: readonly string[] = [], workers = 1, maxConnections = 4096): string {
-  return `# generated by bench/compare: ${workers === 1 ? 'one worker' : `${workers} workers`}, least connections, keep-alive upstreams
+/** The lines every nginx config here starts with. */
+function nginxGlobal(dir: string, workers: number, what: string, maxConnections: number): string {
+  // Beyond 4096 clients: two files per connection (client and upstream), and some to spare.
+  const connections = maxConnections > 4096 ? 2 * maxConnections + 100 : 4096;
+  return `# generated by bench/compare: ${workers === 1 ? 'one worker' : `${workers} workers`}, ${what}
 worker_processes ${workers};
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
-${maxConnections > 4096 ? `worker_rlimit_nofile ${2 * maxConnections + 100};\n` : ''}events { worker_connections ${maxConnections > 4096 ? 2 * maxConnections + 100 : 4096}; }
-http {
+${maxConnections > 4096 ? `worker_rlimit_nofile ${connections};\n` : ''}events { worker_connections ${connections}; }
+`;
+}
+
+export function nginxConfig(dir: string, port: number, upstreams: readonly string[], extra: readonly string[] = [], workers = 1, front: Front = { kind: 'http' }, maxConnections = 4096): string {
+  // With a certificate: nginx's defaults otherwise (ciphers HIGH:!aNULL:!MD5, session tickets on, no
+  // session cache), from TLSv1.2 up as chanlb's listeners.
+  const tls = front.kind === 'https'
+    ? ` ssl;\n    ssl_certificate ${front.cert};\n    ssl_certificate_key ${front.key};\n    ssl_protocols TLSv1.2 TLSv1.3;`
+    : ';';
+  return `${nginxGlobal(dir, workers, 'least connections, keep-alive upstreams', maxConnections)}http {
   access_log off;
   client_body_temp_path ${dir}/client_body;
   proxy_temp_path ${dir}/proxy;
@@ -128,7 +169,7 @@ ${upstreams.map((u) => `    server ${u};`).join('\n')}
     keepalive_requests 10000000;
   }
   server {
-    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${port}${tls}
     location / {
       proxy_pass http://backends;
       proxy_http_version 1.1;
@@ -143,26 +184,56 @@ ${extra.map((line) => `      ${line}\n`).join('')}    }
 `;
 }
 
-export function haproxyConfig(port: number, upstreams: readonly string[], extra: readonly string[] = [], threads = 1, maxConnections = 4096): string {
-  return `# generated by bench/compare: ${threads === 1 ? 'one thread' : `${threads} threads`}, least connections, connection reuse to the backends
+/** nginx `stream`: each connection to the upstream with the fewest. */
+export function nginxStreamConfig(dir: string, port: number, upstreams: readonly string[], workers = 1, maxConnections = 4096): string {
+  return `load_module ${NGINX_STREAM_MODULE};
+${nginxGlobal(dir, workers, 'TCP (stream), least connections', maxConnections)}stream {
+  upstream backends {
+    least_conn;
+${upstreams.map((u) => `    server ${u};`).join('\n')}
+  }
+  server {
+    listen 127.0.0.1:${port};
+    proxy_pass backends;
+    proxy_half_close on;
+  }
+}
+`;
+}
+
+/** HAProxy's global and defaults sections and a frontend on `port`, `bind` added to its bind line. */
+function haproxyFront(port: number, threads: number, mode: 'http' | 'tcp', what: string, bind = '', maxConnections = 4096): string {
+  return `# generated by bench/compare: ${threads === 1 ? 'one thread' : `${threads} threads`}, ${what}
 global
   nbthread ${threads}
   maxconn ${maxConnections}
-defaults
-  mode http
+${bind.includes(' ssl ') ? '  # no session-ID cache, as nginx (ssl_session_cache none) and Node by default: tickets only\n  tune.ssl.cachesize 0\n' : ''}defaults
+  mode ${mode}
   timeout connect 5s
   timeout client 30s
   timeout server 30s
-  timeout http-keep-alive 30s
-frontend fe
-  bind 127.0.0.1:${port}
+${mode === 'http' ? '  timeout http-keep-alive 30s\n' : ''}frontend fe
+  bind 127.0.0.1:${port}${bind}
   default_backend be
-backend be
+`;
+}
+
+/** `bind`: more on the bind line (` ssl crt FILE`: HTTPS to the clients). */
+export function haproxyConfig(port: number, upstreams: readonly string[], extra: readonly string[] = [], threads = 1, bind = '', maxConnections = 4096): string {
+  return `${haproxyFront(port, threads, 'http', 'least connections, connection reuse to the backends', bind, maxConnections)}backend be
   balance leastconn
   http-reuse always
   option forwardfor
-  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Proto ${bind.includes(' ssl ') ? 'https' : 'http'}
   http-request set-header X-Forwarded-Host %[req.hdr(host)]
 ${extra.map((line) => `  ${line}\n`).join('')}${upstreams.map((u, i) => `  server b${i + 1} ${u}`).join('\n')}
+`;
+}
+
+/** HAProxy `mode tcp`: each connection to the server with the fewest. */
+export function haproxyTcpConfig(port: number, upstreams: readonly string[], threads = 1, maxConnections = 4096): string {
+  return `${haproxyFront(port, threads, 'tcp', 'TCP, least connections', '', maxConnections)}backend be
+  balance leastconn
+${upstreams.map((u, i) => `  server b${i + 1} ${u}`).join('\n')}
 `;
 }

@@ -129,7 +129,7 @@ test('make start_backend interrupted (Ctrl-C) after its first backend: no backen
   for (const port of ports) await stopped(port);
 }));
 
-test('make compare, policies, scale, profile, memory and storm: a bad flag stops them with their usage line before anything starts', async () => {
+test('make compare, policies, scale, edge, profile, memory and storm: a bad flag stops them with their usage line before anything starts', async () => {
   const cases: [string, string, RegExp][] = [
     ['compare', '--workers 0', /compare: --workers needs positive whole numbers/],
     ['policies', '--control p2c:3', /policies: --control: no arm 'p2c:3'/],
@@ -139,6 +139,9 @@ test('make compare, policies, scale, profile, memory and storm: a bad flag stops
     ['memory', '--clients x', /memory: --clients needs a positive whole number/],
     ['memory', '--idle chanlb,squid', /memory: --idle: unknown target 'squid'/],
     ['storm', '--storm 0', /storm: --storm needs a positive whole number/],
+    ['edge', '--scenarios tls', /edge: --scenarios: unknown scenario 'tls'/],
+    ['edge', '--control nginx', /edge: --control: only chanlb can be measured twice/],
+    ['edge', '--pipeline 0', /edge: --pipeline needs positive whole numbers/],
   ];
   for (const [target, args, message] of cases) {
     const r = await make([target, `ARGS=${args}`]);
