@@ -29,6 +29,9 @@ interface Running {
 }
 
 async function main(): Promise<void> {
+  // A standard stream whose reader went away (`chanlb ... | head`) fails writes with EPIPE as an
+  // 'error' event, which would end the process; the proxy goes on serving with nowhere to write.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   if (cluster.isWorker) {
     runChild();
     return;

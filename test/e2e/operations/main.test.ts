@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, echoBackends, withCleanup } from '../../kit/harness.js';
+import { closedPort, connect, echoBackends, withCleanup } from '../../kit/harness.js';
 import { runCli, spawnProxy, type ChildExit } from '../../kit/child-proxy.js';
 import { GET } from '../../kit/raw-client.js';
 
@@ -87,6 +87,25 @@ test('a log file that cannot be opened (error log, access log): exit 2 with one 
   assertOneLineExit2(await runCli([...backend, '--log-file', dir]), `error log: cannot open '${dir}'`);
   assertOneLineExit2(await runCli([...backend, '--access-log-file', join(notADirectory, 'access.log')]),
     `access log: cannot open '${join(notADirectory, 'access.log')}'`);
+}));
+
+test('standard output and error closed by their reader (`chanlb | head`): the proxy logs nothing more and goes on serving', () => withCleanup(async (c) => {
+  const [backend] = await echoBackends(c, 1);
+  assert.ok(backend !== undefined);
+  const refused = await closedPort();
+  for (const workers of ['1', '2']) {
+    const proxy = c.add(await spawnProxy(['--workers', workers, '--backend', `127.0.0.1:${backend.port},127.0.0.1:${refused}`, '--access-log', 'combined']));
+    proxy.child.stdout?.destroy();
+    proxy.child.stderr?.destroy();
+    // Every other request meets the refused backend: an error-log line, and an access-log line each.
+    for (let i = 0; i < 6; i++) {
+      const client = await connect(c, proxy.port);
+      await client.write(GET(`/after-close/${i}`));
+      assert.is((await client.readResponse()).status, 200);
+      client.close();
+    }
+    assert.is(proxy.child.exitCode, null, `--workers ${workers}: still running`);
+  }
 }));
 
 test('the CLI serves through its backends and exits 0 on SIGTERM', () => withCleanup(async (c) => {

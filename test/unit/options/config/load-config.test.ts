@@ -17,6 +17,21 @@ function configError(name: string): ConfigError {
   throw new Error('unreachable');
 }
 
+test('edge.yaml: workers, an HTTPS listener with two certificates, a TCP listener, an https:// backend, the Redis store', () => {
+  const o = loadConfig(fixture('edge.yaml'));
+  assert.is(o.workers, 2);
+  assert.is(o.listen?.length, 3);
+  const [plain, https, tcp] = o.listen ?? [];
+  assert.equal(plain, { host: '127.0.0.1', port: 8080 });
+  assert.equal(https?.tls?.certificates.map((c) => c.names), [['default.test', 'localhost'], ['a.test']]);
+  assert.is(https?.tls?.minVersion, 'TLSv1.2');
+  assert.equal([tcp?.mode, tcp?.pool], ['tcp', 'redis']);
+  assert.equal(o.backends, [{ host: 'localhost', port: 9443, https: true }]);
+  assert.match(o.backendCa?.pem ?? '', /BEGIN CERTIFICATE/);
+  assert.equal([o.handshakeTimeoutMs, o.tcpIdleTimeoutMs], [5_000, 600_000]);
+  assert.equal([o.rateLimitStore, o.rateLimitStoreFailure], ['redis://127.0.0.1:6379/0', 'open']);
+});
+
 test('example.yaml and example.toml load to the same options, durations in ms, sizes in bytes, weights kept', () => {
   const yaml = loadConfig(fixture('example.yaml'));
   const toml = loadConfig(fixture('example.toml'));
