@@ -31,6 +31,8 @@ export interface Timeouts {
   ejectCooldown: number;
   /** The shortest interval or timeout of an active health check (Infinity: no checks). */
   healthCheck: number;
+  /** The shortest time between two lookups of a `dns:` backend's name (Infinity: none). */
+  dns: number;
 }
 
 const MIN_TICK_MS = 10;

@@ -144,7 +144,7 @@ const say = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
-const addressText = (a: Address): string => `${a.host}:${a.port}`;
+const addressText = (a: Address): string => `${a.dns === true ? 'dns:' : ''}${a.host}:${a.port}`;
 
 /** `127.0.0.1:8080, ..., balancing over default: 127.0.0.1:9001, ...; api: ...; status page at ...` */
 function describe(listening: Address[], pools: [string, string[]][], admin: Address | null): string {

@@ -28,7 +28,8 @@ import { bucketLimitsOf } from './routing/rate-limits.js';
 import type { Addresses } from './proxy-protocol/types.js';
 import { AccessLog } from './log/access-log.js';
 import { EventLog } from './log/event-log.js';
-import { Routing, poolDefinitions } from './routing/routing.js';
+import { Routing, dnsInterval, poolDefinitions } from './routing/routing.js';
+import { Discovery } from './dns/discovery.js';
 import type { LeaseSource } from './routing/client-limiter.js';
 import { HealthChecks } from './balancer/active-health.js';
 import { settingsOf, type Pool, type PoolServices, type RetryStats, type WorkerStats } from './balancer/pool.js';
@@ -62,6 +63,8 @@ export interface ServerHooks {
   ticketKeys?: Buffer;
   /** Rate-limit tokens leased from the primary's buckets (limits exact across workers); none: the buckets are here. */
   leases?: LeaseSource;
+  /** DNS names whose sets come from elsewhere (the primary looks them up); default: looked up here. */
+  discovery?: Discovery;
 }
 
 export interface PoolStats {
@@ -120,6 +123,7 @@ function timeouts(options: ProxyOptions): Timeouts {
       const s = settingsOf(pool, options);
       return s.healthCheck === 'off' ? Infinity : Math.min(s.healthCheckIntervalMs, s.healthCheckTimeoutMs);
     })),
+    dns: dnsInterval(options),
   };
 }
 
@@ -176,7 +180,10 @@ export class Server {
     llhttp(); // fail at start-up, not on the first request, if the parser cannot load
     this.eventLog = new EventLog(options.logLevel, options.logTo, hooks.workerId);
     this.clock = new Clock(this.sweep);
-    this.services = { clock: this.clock, log: this.eventLog, checks: hooks.checks ?? new HealthChecks(this.eventLog), recordPicks: options.admin !== null };
+    this.services = {
+      clock: this.clock, log: this.eventLog, checks: hooks.checks ?? new HealthChecks(this.eventLog),
+      discovery: hooks.discovery ?? new Discovery(this.eventLog, options), recordPicks: options.admin !== null,
+    };
     this.store = hooks.leases === undefined && options.rateLimitStore !== null
       ? new RedisLeaseSource(options.rateLimitStore, options.rateLimitStoreFailure, bucketLimitsOf(options), this.eventLog) : null;
     this.leases = hooks.leases ?? this.store;
@@ -201,6 +208,8 @@ export class Server {
 
   /** Starts the pools and every listener; resolves with the first listener's address. */
   async listen(): Promise<Address> {
+    // dns: backends are there for the first request (or their lookups failed, and said so).
+    await this.services.discovery.settled();
     for (const pool of this.context.routing.pools.values()) pool.start();
     for (const [i, address] of this.currentOptions.listen.entries()) {
       this.listeners.push(await this.openListener(address, addressKey(address, i)));
@@ -319,6 +328,7 @@ export class Server {
       // Nothing below fails: swap.
       for (const swap of swaps) swap();
       this.store?.setLimits(bucketLimitsOf(options));
+      this.services.discovery.reconfigure(options);
       this.tcp.reload(options, accessLog);
       for (const pool of routing.pools.values()) pool.start();
       for (const pool of oldRouting.pools.values()) if (!routing.has(pool)) this.retiring.add(pool);
@@ -381,6 +391,7 @@ export class Server {
     this.closing = true;
     this.clock.stop();
     this.services.checks.stop();
+    this.services.discovery.stop();
     if (this.admin !== null) {
       this.admin.close();
       this.admin.closeAllConnections();
@@ -479,6 +490,7 @@ export class Server {
       }
     }
     this.services.checks.sweep(now);
+    this.services.discovery.sweep(now);
   };
 
   /** `tlsVersion`: of an HTTPS connection (`TLSv1.3`); '' for plain HTTP. `tcp`: a TCP listener's pool. */

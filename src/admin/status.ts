@@ -59,7 +59,7 @@ export function explainPick(p: PickRecord): string {
 }
 
 function stateOf(w: Worker): BackendState {
-  if (w.draining) return 'draining';
+  if (w.draining || w.leaving) return 'draining';
   if (w.down) return 'down';
   if (w.ejected) return 'ejected';
   return w.weight < w.configuredWeight ? 'slow-start' : 'up';

@@ -7,6 +7,10 @@
  *   (its sockets, pending counts and health state go on) and builds a new one otherwise.
  * - A pool no route sends to any more is retired: it keeps running until `idle` (nothing queued,
  *   nothing parked on its work channel, nothing pending on any worker), then it is closed.
+ * - Its workers are its fixed backends and one per address its `dns:` entries resolve to (one per
+ *   `host:port` however many entries give it). An address that appears joins the heap (slow-starting
+ *   if the pool has slow start, but not in the first answer of a pool built at start-up); one that
+ *   disappears leaves it, finishes what it has in flight, and is closed by the sweep.
  */
 import type { Chan } from '../csp/chan.js';
 import { Balancer, balancerChannels, type PickRecord } from './balancer.js';
@@ -21,6 +25,9 @@ import type { Job } from '../exchange/job.js';
 import type { EventLog } from '../log/event-log.js';
 import { POOL_SETTINGS, type PoolOptions, type PoolSettings, type ProxyOptions } from '../options/options.js';
 import type { Clock } from '../clock.js';
+import type { Discovery } from '../dns/discovery.js';
+import type { DnsName, DnsSubscriber } from '../dns/dns-name.js';
+import type { Address } from '../options/options.js';
 
 export interface WorkerStats {
   name: string;
@@ -48,11 +55,12 @@ export interface RetryStats {
   peakInFlight: number;
 }
 
-/** What every pool shares: the clock, the error log, and the active health checks. */
+/** What every pool shares: the clock, the error log, the active health checks and the DNS names. */
 export interface PoolServices {
   clock: Clock;
   log: EventLog | null;
   checks: HealthChecks;
+  discovery: Discovery;
   /** Keep the last picks with their runner-up, for the status page. */
   recordPicks: boolean;
 }
@@ -71,22 +79,44 @@ export function settingsOf(pool: PoolOptions, settings: BackendSettings): Backen
 export function poolKey(pool: PoolOptions, settings: BackendSettings): string {
   const s = settingsOf(pool, settings);
   return JSON.stringify([
-    pool.name, pool.policy, pool.backends.map((b) => [b.host, b.port, b.weight ?? 1, b.https === true]), s.backendCa?.pem ?? null,
+    pool.name, pool.policy, pool.backends.map((b) => [b.host, b.port, b.weight ?? 1, b.https === true, b.dns === true]), s.backendCa?.pem ?? null,
     s.maxConnectionsPerBackend, s.maxBackendQueue, s.metricsBuckets, s.connectTimeoutMs, s.responseTimeoutMs, s.backendIdleTimeoutMs, s.failuresToEject, s.ejectCooldownMs,
     ...POOL_SETTINGS.map((key) => s[key]),
   ]);
 }
 
-export class Pool {
+/** How many backends a `dns:` entry counts as when the channels are sized (more only means a sender waits). */
+const DNS_ENTRY_GUESS = 8;
+
+/** A `dns:` entry of the pool: its name, and whether its first set has come. */
+interface DnsEntry {
+  backend: Address;
+  name: DnsName;
+  seen: boolean;
+}
+
+export class Pool implements DnsSubscriber {
   readonly name: string;
   readonly key: string;
   readonly policy: PolicyName;
   readonly work: Chan<Job>;
-  readonly workers: readonly Worker[];
+  /** Fixed backends first, then those found through DNS as they came (leaving ones until closed). */
+  get workers(): readonly Worker[] {
+    return this.members;
+  }
   readonly retries: Retries;
   /** Requests the pool answered itself: none of its backends in rotation, or every queue full. */
   readonly meter: RequestMeter;
   private readonly balancer: Balancer;
+  private members: Worker[];
+  /** The backends given as addresses (a list may give one twice: each is a worker), and their names. */
+  private readonly fixed: Address[];
+  private readonly fixedNames: Set<string>;
+  private readonly dns: DnsEntry[];
+  /** Makes the worker of one backend; `rampUp`: it begins with a slow start. */
+  private readonly workerOf: (b: Address, rampUp: boolean) => Worker;
+  /** Built at start-up: the first set of each name is the pool's own, not a return to service. */
+  private readonly atStart: boolean;
 
   /**
    * `previous`: the backends of the pool this one replaces (a reload), which do not slow-start;
@@ -98,11 +128,15 @@ export class Pool {
     this.policy = pool.policy;
     this.key = poolKey(pool, proxyWide);
     const settings = settingsOf(pool, proxyWide);
-    const channels = balancerChannels(pool.backends.length, settings.maxBackendQueue);
+    this.fixed = pool.backends.filter((b) => b.dns !== true);
+    this.fixedNames = new Set(this.fixed.map(nameOf));
+    this.dns = pool.backends.filter((b) => b.dns === true).map((backend) => ({ backend, name: services.discovery.nameOf(backend.host, clock.now), seen: false }));
+    this.atStart = previous === null;
+    const channels = balancerChannels(this.fixed.length + DNS_ENTRY_GUESS * this.dns.length, settings.maxBackendQueue);
     this.retries = new Retries(retryPolicyOf(settings), { budgetPercent: settings.retryBudgetPercent, minRetries: settings.retryBudgetMin }, () => this.pending);
     const check = checkOptionsOf(settings);
-    this.workers = pool.backends.map((b) => new Worker({
-      name: `${b.host}:${b.port}`,
+    this.workerOf = (b, rampUp) => new Worker({
+      name: nameOf(b),
       weight: b.weight ?? 1,
       queue: settings.maxBackendQueue,
       sockets: {
@@ -122,45 +156,93 @@ export class Pool {
       hasAlternative: (except) => this.balancer.workers.pickExcept(except) !== undefined,
       check: check === null ? null : checks.checkOf(checkTargetOf(b, settings), check, clock.now),
       slowStartMs: settings.slowStartMs,
-      rampUp: previous !== null && !previous.has(`${b.host}:${b.port}`),
+      rampUp,
       buckets: settings.metricsBuckets,
       log,
-    }));
+    });
+    // The names' sets known now (a reload, or a name another pool uses) are taken at once.
+    const rampUp = (b: Address): boolean => previous !== null && !previous.has(nameOf(b));
+    this.members = [...this.fixed, ...this.discovered().values()].map((b) => this.workerOf(b, rampUp(b)));
+    for (const entry of this.dns) {
+      entry.seen = entry.name.addresses.length > 0;
+      entry.name.subscribe(this);
+    }
     this.meter = new RequestMeter(settings.metricsBuckets);
-    this.balancer = new Balancer(channels, this.workers, pool.policy, log === null ? null : { log, pool: pool.name }, this.meter, services.recordPicks);
+    this.balancer = new Balancer(channels, this.members, pool.policy, log === null ? null : { log, pool: pool.name }, this.meter, services.recordPicks);
     this.work = channels.work;
+  }
+
+  /** The backends the pool's names give now, by name: each address once, and none a fixed backend already is. */
+  private discovered(): Map<string, Address> {
+    const found = new Map<string, Address>();
+    for (const { backend, name } of this.dns) {
+      for (const host of name.addresses) {
+        const b: Address = { host, port: backend.port, ...(backend.weight === undefined ? {} : { weight: backend.weight }) };
+        if (!found.has(nameOf(b)) && !this.fixedNames.has(nameOf(b))) found.set(nameOf(b), b);
+      }
+    }
+    return found;
+  }
+
+  /** DnsSubscriber: a name's set changed; backends join and leave to match. */
+  addressesChanged(name: DnsName): void {
+    let first = false;
+    for (const entry of this.dns) {
+      if (entry.name !== name || entry.seen) continue;
+      entry.seen = true;
+      first = true;
+    }
+    const wanted = this.discovered();
+    for (const w of this.members) {
+      if (this.fixedNames.has(w.name)) continue;
+      const stays = wanted.delete(w.name);
+      if (stays === w.leaving) w.leave(!stays);
+    }
+    const rampUp = !(first && this.atStart);
+    for (const b of wanted.values()) {
+      const worker = this.workerOf(b, rampUp);
+      this.members.push(worker);
+      worker.join();
+    }
   }
 
   start(): void {
     this.balancer.start();
   }
 
-  /** The clock's sweep, for every worker. */
+  /** The clock's sweep, for every worker; a backend that left DNS is closed once it has nothing in flight. */
   sweep(now: number): void {
-    for (const worker of this.workers) worker.sweep(now);
+    for (const worker of this.members) worker.sweep(now);
+    if (!this.members.some((w) => w.leaving && w.pending === 0)) return;
+    this.members = this.members.filter((w) => {
+      if (!w.leaving || w.pending > 0) return true;
+      void w.close();
+      return false;
+    });
   }
 
   /** Requests in flight on the pool's backends. */
   get pending(): number {
     let n = 0;
-    for (const w of this.workers) n += w.pending;
+    for (const w of this.members) n += w.pending;
     return n;
   }
 
   /** Nothing queued or in flight: a retired pool may be closed. */
   get idle(): boolean {
-    return this.work.size === 0 && this.work.waitingSenders === 0 && this.workers.every((w) => w.pending === 0);
+    return this.work.size === 0 && this.work.waitingSenders === 0 && this.members.every((w) => w.pending === 0);
   }
 
   /** Cuts every backend socket; resolves once they have all closed. */
   async close(): Promise<void> {
-    const closed = this.workers.map((worker) => worker.close());
+    for (const { name } of this.dns) name.unsubscribe(this);
+    const closed = this.members.map((worker) => worker.close());
     this.balancer.stop();
     await Promise.all(closed);
   }
 
   stats(): WorkerStats[] {
-    return this.workers.map((w) => ({
+    return this.members.map((w) => ({
       name: w.name,
       pending: w.pending,
       served: w.served,
@@ -196,3 +278,6 @@ export class Pool {
     return { started: r.started, overBudget: r.overBudget, inFlight: r.inFlight, peakInFlight: r.peakInFlight };
   }
 }
+
+/** A backend's name, as its worker, the status page and the metrics give it. */
+const nameOf = (b: Address): string => `${b.host}:${b.port}`;

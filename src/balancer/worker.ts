@@ -227,13 +227,26 @@ export class Worker implements PoolMember, JobOwner, Receiver<Job>, CheckSubscri
     return this.check !== null && !this.check.up;
   }
 
-  /** Neither ejected nor down; the balancer learns of each change on `health`. */
+  /** Neither ejected, down, drained nor leaving; the balancer learns of each change on `health`. */
   get inRotation(): boolean {
-    return !this.passive.ejected && !this.down && !this.draining;
+    return !this.passive.ejected && !this.down && !this.draining && !this.leaving;
   }
 
   /** Drained by an operator: no new requests; those in flight finish. */
   draining = false;
+  /** Its address left the DNS answer: drained, then closed by its pool (an operator cannot return it). */
+  leaving = false;
+
+  /** A backend added to a running pool (found through DNS) asks the balancer for a place in rotation. */
+  join(): void {
+    this.tellHealth();
+  }
+
+  /** Its address left the DNS answer (true) or came back before it was gone (false). */
+  leave(on: boolean): void {
+    this.leaving = on;
+    this.healthChanged(this.pool.clock.now);
+  }
 
   /** An operator drains the backend (true) or returns it (false). */
   drain(on: boolean): void {

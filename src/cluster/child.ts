@@ -1,11 +1,12 @@
 /**
  * A worker process: a whole proxy (Server) with the options the primary validated. It listens on
  * the primary's sockets (node:cluster hands it connections) or, with SO_REUSEPORT, on its own; it
- * runs no health checks of its own (the primary's verdicts come in) and opens no admin listener
+ * runs no health checks and no DNS lookups of its own (the primary's verdicts and sets come in) and opens no admin listener
  * (the primary asks it for its status and metrics). Signals are the primary's to handle: Ctrl-C
  * reaches the whole process group, and the primary then tells each process what to do.
  */
 import { HealthChecks } from '../balancer/active-health.js';
+import { Discovery } from '../dns/discovery.js';
 import { applyAction } from '../admin/admin-server.js';
 import { OpenError } from '../errors.js';
 import { Server } from '../server.js';
@@ -37,6 +38,8 @@ export function runChild(): void {
   // The primary is gone: nobody will hand out connections or ask anything any more.
   process.on('disconnect', () => shutdown(proxy?.options.shutdownTimeoutMs ?? 0));
   const checks = new HealthChecks(null, { remote: true });
+  // DNS sets from the primary (made with the options the start message brings).
+  let discovery: Discovery | null = null;
   // Rate-limit tokens from the primary's buckets: asks by sequence number, answered by `leased`.
   const asks = new Map<number, (granted: number, retryAfter: number) => void>();
   let askSeq = 0;
@@ -59,10 +62,12 @@ export function runChild(): void {
     switch (msg.t) {
       case 'start': {
         for (const v of msg.verdicts) checks.apply(v, performance.now());
+        discovery = new Discovery(null, msg.options, true);
+        for (const set of msg.dns) discovery.apply(set);
         try {
           proxy = new Server(msg.options, {
             // With a shared store (Redis) each worker leases from it; else from the primary's buckets.
-            workerId: msg.id, checks, ...(msg.options.rateLimitStore === null ? { leases } : {}), adminElsewhere: true, reusePort: msg.reusePort, ticketKeys: Buffer.from(msg.ticketKeys),
+            workerId: msg.id, checks, discovery, ...(msg.options.rateLimitStore === null ? { leases } : {}), adminElsewhere: true, reusePort: msg.reusePort, ticketKeys: Buffer.from(msg.ticketKeys),
           });
           await proxy.listen();
         } catch (err) {
@@ -80,6 +85,9 @@ export function runChild(): void {
       }
       case 'checks':
         for (const v of msg.verdicts) checks.apply(v, performance.now());
+        return;
+      case 'dns':
+        discovery?.apply(msg.set);
         return;
       case 'reload': {
         let error: string | null = null;

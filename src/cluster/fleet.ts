@@ -8,6 +8,7 @@ import cluster, { type Worker as ProcessHandle } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { OpenError } from '../errors.js';
 import type { EventLog } from '../log/event-log.js';
+import type { DnsSet } from '../dns/discovery.js';
 import type { CheckVerdict } from '../balancer/active-health.js';
 import type { Address, ProxyOptions } from '../options/options.js';
 import { isToPrimary, type ToPrimary, type ToWorker } from './messages.js';
@@ -53,6 +54,8 @@ const ended = (code: number | null, signal: string | null): string => (signal !=
 export interface FleetEvents {
   /** Verdicts for a process that starts: every health check's state now. */
   verdicts(): CheckVerdict[];
+  /** The DNS names' sets now, for a worker that starts. */
+  dnsSets(): DnsSet[];
   /** Rate-limit tokens a process asks for: what to grant. */
   lease(limiter: string, client: string, want: number): { granted: number; retryAfter: number };
   /** Where deaths and replacements are logged. */
@@ -230,13 +233,16 @@ export class Fleet {
       if (msg.t === 'hello') {
         slot.generation = this.generation;
         proc.send({
-          t: 'start', id: slot.id, options: this.options, reusePort: this.reusePort, verdicts: this.events.verdicts(), ticketKeys: this.ticketKeys,
+          t: 'start', id: slot.id, options: this.options, reusePort: this.reusePort, verdicts: this.events.verdicts(), dns: this.events.dnsSets(), ticketKeys: this.ticketKeys,
         } satisfies ToWorker);
         return;
       }
       if (msg.t === 'ready' || msg.t === 'failed') {
         if (msg.t === 'ready') {
           slot.ready = true;
+          // Broadcasts go to ready processes only: what changed since its start message, it gets now.
+          proc.send({ t: 'checks', verdicts: this.events.verdicts() } satisfies ToWorker);
+          for (const set of this.events.dnsSets()) proc.send({ t: 'dns', set } satisfies ToWorker);
           // Started before a reload finished: bring it to the options now in force.
           if (slot.generation !== this.generation) {
             slot.generation = this.generation;

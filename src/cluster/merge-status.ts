@@ -56,7 +56,9 @@ function mergeBackend(parts: BackendStatus[]): BackendStatus {
 
 function mergePool(parts: { id: number; pool: PoolStatus }[]): PoolStatus {
   const first = (parts[0] as { pool: PoolStatus }).pool;
-  const backends = first.backends.map((b) => mergeBackend(parts.flatMap(({ pool }) => pool.backends.filter((x) => x.name === b.name))));
+  // Every backend any process has: they may differ for a moment (a DNS change, a reload on its way).
+  const names = [...new Set(parts.flatMap(({ pool }) => pool.backends.map((b) => b.name)))];
+  const backends = names.map((name) => mergeBackend(parts.flatMap(({ pool }) => pool.backends.filter((x) => x.name === name))));
   const inRotation = new Set(parts.flatMap(({ pool }) => pool.order));
   // Least summed pending/weight first, ties in the configured order (a stable sort).
   const order = backends.filter((b) => inRotation.has(b.name))

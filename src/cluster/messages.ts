@@ -4,17 +4,20 @@
  */
 import type { BackendAction } from '../admin/admin-server.js';
 import type { CheckVerdict } from '../balancer/active-health.js';
+import type { DnsSet } from '../dns/discovery.js';
 import type { Address, ProxyOptions } from '../options/options.js';
 
 export type ToWorker =
   /** Serve with these options (validated once, by the primary). */
-  | { t: 'start'; id: number; options: ProxyOptions; reusePort: boolean; verdicts: CheckVerdict[]; ticketKeys: Uint8Array }
+  | { t: 'start'; id: number; options: ProxyOptions; reusePort: boolean; verdicts: CheckVerdict[]; dns: DnsSet[]; ticketKeys: Uint8Array }
   | { t: 'reload'; seq: number; options: ProxyOptions }
   /** Finish what is in flight (graceful), or cut everything now, then exit. */
   | { t: 'shutdown'; timeoutMs: number }
   | { t: 'close' }
   /** Health check verdicts: the primary runs every check once. */
   | { t: 'checks'; verdicts: CheckVerdict[] }
+  /** A DNS name's new set of addresses: the primary looks every name up once. */
+  | { t: 'dns'; set: DnsSet }
   | { t: 'ask'; seq: number; what: 'status' | 'metrics' }
   | { t: 'act'; seq: number; pool: string; name: string; action: BackendAction }
   /** Tokens for a `lease` (RateLimiter.lease in the primary). */

@@ -1,8 +1,8 @@
 /**
  * The primary process with `--workers N` (N > 1): it never handles a request. It starts N worker
  * processes (fleet.ts) with the options it validated, hands them connections (node:cluster's round
- * robin) unless the kernel does (SO_REUSEPORT), runs every active health check once and sends the
- * verdicts to all, serves the admin listener over all of them (metrics and status summed, actions
+ * robin) unless the kernel does (SO_REUSEPORT), runs every active health check and DNS lookup once
+ * and sends the verdicts and sets to all, serves the admin listener over all of them (metrics and status summed, actions
  * applied in each), and owns the signals: SIGHUP re-reads the configuration once and applies it to
  * every process or to none; SIGINT/SIGTERM drain them all.
  */
@@ -18,7 +18,9 @@ import { Clock, type Timeouts } from '../clock.js';
 import { listenError } from '../errors.js';
 import { EventLog } from '../log/event-log.js';
 import type { Address, ProxyOptions } from '../options/options.js';
-import { poolDefinitions } from '../routing/routing.js';
+import { dnsInterval, poolDefinitions } from '../routing/routing.js';
+import { Discovery } from '../dns/discovery.js';
+import type { DnsName, DnsSubscriber } from '../dns/dns-name.js';
 import { rateLimitersOf } from '../routing/rate-limits.js';
 import type { RateLimiter } from '../routing/rate-limiter.js';
 import { Fleet } from './fleet.js';
@@ -45,21 +47,25 @@ function checkTimeouts(options: ProxyOptions): Timeouts {
     const s = settingsOf(pool, options);
     return s.healthCheck === 'off' ? Infinity : Math.min(s.healthCheckIntervalMs, s.healthCheckTimeoutMs);
   }));
-  return { connect: Infinity, response: Infinity, backendIdle: Infinity, header: Infinity, keepAlive: Infinity, tcpIdle: Infinity, linger: Infinity, ejectCooldown: Infinity, healthCheck: shortest };
+  return {
+    connect: Infinity, response: Infinity, backendIdle: Infinity, header: Infinity, keepAlive: Infinity, tcpIdle: Infinity, linger: Infinity, ejectCooldown: Infinity,
+    healthCheck: shortest, dns: dnsInterval(options),
+  };
 }
 
 /** Keeps the primary's checks alive: no pool subscribes to them in this process. */
 class CheckKeeper implements CheckSubscriber {
   private held = new Set<ActiveCheck>();
 
-  /** Holds the checks `options` define and lets go of the rest (the sweep then stops them). */
-  hold(checks: HealthChecks, options: ProxyOptions, now: number): void {
+  /** Holds the checks `options` define (a dns: backend's: of each address it has now) and lets go of the rest (the sweep then stops them). */
+  hold(checks: HealthChecks, options: ProxyOptions, discovery: Discovery, now: number): void {
     const next = new Set<ActiveCheck>();
     for (const pool of poolDefinitions(options)) {
       const settings = settingsOf(pool, options);
       const check = checkOptionsOf(settings);
       if (check === null) continue;
-      for (const b of pool.backends) next.add(checks.checkOf(checkTargetOf(b, settings), check, now));
+      const backends = pool.backends.flatMap((b) => (b.dns === true ? discovery.nameOf(b.host, now).addresses.map((host) => ({ host, port: b.port })) : [b]));
+      for (const b of backends) next.add(checks.checkOf(checkTargetOf(b, settings), check, now));
     }
     for (const c of this.held) if (!next.has(c)) c.unsubscribe(this);
     for (const c of next) c.subscribe(this);
@@ -67,6 +73,28 @@ class CheckKeeper implements CheckSubscriber {
   }
 
   checkChanged(): void {}
+}
+
+/** Keeps the primary's DNS names alive (no pool here subscribes) and tells of each change of a set. */
+class DnsKeeper implements DnsSubscriber {
+  private held = new Set<DnsName>();
+  private readonly changed: (name: DnsName) => void;
+
+  constructor(changed: (name: DnsName) => void) {
+    this.changed = changed;
+  }
+
+  /** Holds the names `options` use and lets go of the rest (the sweep then forgets them). */
+  hold(discovery: Discovery, options: ProxyOptions, now: number): void {
+    const next = new Set(poolDefinitions(options).flatMap((pool) => pool.backends.filter((b) => b.dns === true).map((b) => discovery.nameOf(b.host, now))));
+    for (const n of this.held) if (!next.has(n)) n.unsubscribe(this);
+    for (const n of next) n.subscribe(this);
+    this.held = next;
+  }
+
+  addressesChanged(name: DnsName): void {
+    this.changed(name);
+  }
 }
 
 const withWorkerLabel = (metrics: MetricsJSON, worker: string): MetricsJSON =>
@@ -90,21 +118,33 @@ export async function startPrimary(options: ProxyOptions): Promise<PrimaryHandle
     // A name no configuration has (cannot happen but by a bug): let the request through rather than refuse it.
     return limiter === undefined ? { granted: want, retryAfter: 0 } : limiter.lease(client, want, performance.now());
   };
+  // DNS names are looked up here alone, and each new set goes to every worker (and its addresses get health checks).
+  const discovery = new Discovery(log, options);
+  const keeper = new CheckKeeper();
+  const names = new DnsKeeper((name) => {
+    keeper.hold(checks, current, discovery, performance.now());
+    fleet?.broadcast({ t: 'dns', set: { host: name.host, addresses: name.addresses } });
+  });
   const clock = new Clock((now) => {
     checks.sweep(now);
+    discovery.sweep(now);
     for (const limiter of limiters.values()) limiter.sweep(now);
   });
-  const keeper = new CheckKeeper();
-  keeper.hold(checks, options, clock.now);
+  names.hold(discovery, options, clock.now);
+  keeper.hold(checks, options, discovery, clock.now);
   clock.tune(checkTimeouts(options));
-  const running = new Fleet(options.workers, options, reusePort, { log, verdicts: () => checks.states(performance.now()), lease });
+  const running = new Fleet(options.workers, options, reusePort, {
+    log, verdicts: () => checks.states(performance.now()), dnsSets: () => discovery.sets(), lease,
+  });
   fleet = running;
   let addresses: Address[];
   try {
+    await discovery.settled();
     addresses = await running.start();
   } catch (err) {
     clock.stop();
     checks.stop();
+    discovery.stop();
     await running.close();
     throw err;
   }
@@ -157,6 +197,7 @@ export async function startPrimary(options: ProxyOptions): Promise<PrimaryHandle
     } catch (err) {
       clock.stop();
       checks.stop();
+      discovery.stop();
       await running.close();
       throw err;
     }
@@ -169,6 +210,7 @@ export async function startPrimary(options: ProxyOptions): Promise<PrimaryHandle
   const closeOwn = (): void => {
     clock.stop();
     checks.stop();
+    discovery.stop();
     admin?.close();
     admin?.closeAllConnections();
   };
@@ -194,7 +236,9 @@ export async function startPrimary(options: ProxyOptions): Promise<PrimaryHandle
       }
       reloads.ok++;
       current = { ...next, workers: current.workers };
-      keeper.hold(checks, current, clock.now);
+      discovery.reconfigure(current);
+      names.hold(discovery, current, clock.now);
+      keeper.hold(checks, current, discovery, clock.now);
       clock.tune(checkTimeouts(current));
       await log.reconfigure(current.logLevel, current.logTo);
     },

@@ -72,6 +72,10 @@ export class EventLog {
     this.#logger.info({ event, ...fields }, message);
   }
 
+  warn(event: string, message: string, fields: Record<string, unknown> = {}): void {
+    this.#logger.warn({ event, ...fields }, message);
+  }
+
   error(event: string, message: string, fields: Record<string, unknown> = {}): void {
     this.#logger.error({ event, ...fields }, message);
   }

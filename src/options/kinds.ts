@@ -3,6 +3,7 @@
  * file is told it should have written, and how a value is shown in --help and the README.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parseAddressOrSubnet } from './address-or-subnet.js';
 import type { Address } from './options.js';
@@ -294,10 +295,10 @@ function address(use: 'listen' | 'connect'): ScalarKind<Address> {
     byHand: false,
     limit: false,
     arg: 'HOST:PORT',
-    expected: use === 'connect' ? '[https://]HOST:PORT with a port 1-65535' : 'HOST:PORT with a port 1-65535',
+    expected: use === 'connect' ? '[https://]HOST:PORT or dns:NAME:PORT with a port 1-65535' : 'HOST:PORT with a port 1-65535',
     text: string,
     parse: (flag, text) => parseAddress(flag, text, use),
-    show: (a) => `${a.https === true ? 'https://' : ''}${a.host}:${a.port}`,
+    show: (a) => `${a.https === true ? 'https://' : a.dns === true ? 'dns:' : ''}${a.host}:${a.port}`,
   };
 }
 export const listenAddress = address('listen');
@@ -328,6 +329,23 @@ export const buckets: ScalarKind<number[]> = {
     return bounds;
   },
   show: (bounds) => bounds.map((b) => (b < 1 ? `${Math.round(b * 1000)}ms` : `${b}s`)).join(','),
+};
+
+/** DNS servers to ask: IP addresses, each with an optional port (`127.0.0.1:5353`, `[::1]:53`), kept as written. */
+export const dnsServers: ScalarKind<string[]> = {
+  byHand: false,
+  limit: false,
+  arg: 'IP[:PORT],...',
+  expected: 'a list of DNS server IP addresses, each with an optional port ("10.0.0.2", "127.0.0.1:5353", "[::1]:53")',
+  text: listText,
+  parse: (flag, text) => text.split(',').map((t) => t.trim()).filter((t) => t !== '').map((t) => {
+    const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([\d.]+))(?::(\d{1,5}))?$/.exec(t);
+    const ip = m?.[1] ?? m?.[2] ?? (isIP(t) === 6 ? t : '');
+    const port = Number(m?.[3] ?? 53);
+    if (isIP(ip) === 0 || port < 1 || port > 65535) throw new OptionError(`${flag}: "${t}" is not a DNS server's IP address with an optional port`);
+    return t;
+  }),
+  show: (servers) => servers.join(','),
 };
 
 /** A trusted proxy: an IP address or CIDR subnet, kept as written. */

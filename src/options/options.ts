@@ -18,6 +18,8 @@ export interface Address {
   weight?: number;
   /** For backends: spoken to over TLS (`https://HOST:PORT`), verified, with SNI set to the host. */
   https?: boolean;
+  /** For backends: `host` is a name whose A and AAAA records are the backends (`dns:NAME:PORT`), kept up to date. */
+  dns?: boolean;
 }
 
 /** Where to accept clients: plain HTTP, HTTPS with `tls`, or TCP connections piped to the backends of `pool` (`mode: tcp`). */
@@ -97,11 +99,16 @@ export function withDefaults(partial: Partial<ProxyOptions> & { backends: Addres
       throw new OptionError(`send_proxy: not supported with https:// backends yet (pool ${pool.name})`);
     }
   }
+  if (options.dnsMinIntervalMs > options.dnsMaxIntervalMs) {
+    throw new OptionError(`dns.min_interval: ${options.dnsMinIntervalMs} ms is longer than dns.max_interval (${options.dnsMaxIntervalMs} ms)`);
+  }
   const defined = new Set([...options.pools.map((p) => p.name), ...(options.backends.length > 0 ? [DEFAULT_POOL] : [])]);
   for (const l of options.listen) {
     if (l.mode !== 'tcp') continue;
     const pool = l.pool ?? DEFAULT_POOL;
     if (!defined.has(pool)) throw new OptionError(`--listen ${l.host}:${l.port}: a TCP listener's pool "${pool}" is not a defined pool`);
+    const backends = pool === DEFAULT_POOL ? options.backends : options.pools.find((p) => p.name === pool)?.backends ?? [];
+    if (backends.some((b) => b.dns === true)) throw new OptionError(`--listen ${l.host}:${l.port}: dns: backends are not supported in TCP mode yet (pool ${pool})`);
     if (l.tls !== undefined) throw new OptionError(`--listen ${l.host}:${l.port}: a TCP listener cannot have tls (TLS passthrough: leave tls off)`);
   }
   const seen = new Set<string>();

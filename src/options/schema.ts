@@ -7,7 +7,7 @@
  * The order matters: --help lists options in it, and a config file's keys are checked in it.
  */
 import {
-  addressOrSubnet, backendAddress, buckets, caFile, choice, redisUrl, choices, count, duration, durationOrOff, hostHeader, list, listenAddress, logTarget, path,
+  addressOrSubnet, backendAddress, buckets, caFile, choice, choices, count, dnsServers, duration, redisUrl, durationOrOff, hostHeader, list, listenAddress, logTarget, path,
   optionalListenAddress, percent, policy, requestPath, secret, size, statusRanges, toggle, workerCount, type Kind,
 } from './kinds.js';
 import { DEFAULT_LISTEN_HOST } from './values.js';
@@ -211,6 +211,22 @@ const TABLE = {
   retryBudgetMin: option({
     flag: '--retry-budget-min', config: 'retry.min_retries', kind: count(0), default: 3,
     description: 'retries in flight the budget allows however few requests are in flight',
+  }),
+  dnsServers: option({
+    flag: '--dns-server', config: 'dns.servers', kind: dnsServers, default: [], shownDefault: "the system's (/etc/resolv.conf)",
+    description: 'the DNS servers that dns:NAME:PORT backends are looked up on',
+  }),
+  dnsMinIntervalMs: option({
+    flag: '--dns-min-interval', config: 'dns.min_interval', kind: duration, default: 1_000,
+    description: "a dns: backend's name is looked up again after its records' TTL, but not sooner than this (nor after a failure)",
+  }),
+  dnsMaxIntervalMs: option({
+    flag: '--dns-max-interval', config: 'dns.max_interval', kind: duration, default: 60_000,
+    description: "...and not later than this, however long the TTL",
+  }),
+  dnsTimeoutMs: option({
+    flag: '--dns-timeout', config: 'dns.timeout', kind: duration, default: 2_000,
+    description: 'a DNS lookup not answered in this fails (the backends found before stay)',
   }),
   shutdownTimeoutMs: option({
     flag: '--shutdown-timeout', config: 'timeouts.shutdown', kind: duration, default: 10_000,

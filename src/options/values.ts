@@ -24,6 +24,9 @@ const DEFAULT_CONNECT_HOST = '127.0.0.1';
  * port, which tests use) is for listening only.
  */
 export function parseAddress(flag: string, text: string, use: 'listen' | 'connect'): Address {
+  // dns:NAME:PORT: every address NAME resolves to (A and AAAA, re-resolved at their TTL) is a backend.
+  const dns = use === 'connect' ? /^dns:(?!\/\/)/i.exec(text.trim()) : null;
+  if (dns !== null) return dnsBackend(flag, text, text.trim().slice(dns[0].length));
   // A backend may be given as http://HOST:PORT or https://HOST:PORT (spoken to over TLS).
   const scheme = use === 'connect' ? /^(https?):\/\//i.exec(text.trim()) : null;
   const rest = scheme === null ? text.trim() : text.trim().slice(scheme[0].length);
@@ -36,6 +39,19 @@ export function parseAddress(flag: string, text: string, use: 'listen' | 'connec
   const defaultHost = use === 'listen' ? DEFAULT_LISTEN_HOST : DEFAULT_CONNECT_HOST;
   const host = match[1] ?? (match[2] === '' || match[2] === undefined ? defaultHost : match[2]);
   return scheme?.[1]?.toLowerCase() === 'https' ? { host, port, https: true } : { host, port };
+}
+
+/** A DNS name is a host name: labels of letters, digits and hyphens (an address would need no lookup). */
+const DNS_NAME = /^(?=.{1,253}$)(?!.*\.\.)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?$/;
+
+function dnsBackend(flag: string, text: string, rest: string): Address {
+  const match = /^([^:[\]\s]+):(\d{1,5})$/.exec(rest);
+  if (match === null) throw new OptionError(`${flag}: "${text}" is not dns:NAME:PORT`);
+  const [, host = '', digits = ''] = match;
+  if (!DNS_NAME.test(host) || /^[\d.]+$/.test(host)) throw new OptionError(`${flag}: "${host}" in "${text}" is not a host name to resolve (give an address as HOST:PORT)`);
+  const port = Number(digits);
+  if (port < 1 || port > 65535) throw new OptionError(`${flag}: port ${digits} is out of range 1-65535`);
+  return { host: host.toLowerCase(), port, dns: true };
 }
 
 /** `250ms`, `5s`, `2m`, or a bare number of milliseconds. */

@@ -100,3 +100,8 @@ export function poolDefinitions(options: ProxyOptions): PoolOptions[] {
   return defined;
 }
 
+
+/** The shortest time between two lookups of a `dns:` backend's name (clock.ts's tick); Infinity with none. */
+export function dnsInterval(options: ProxyOptions): number {
+  return poolDefinitions(options).some((pool) => pool.backends.some((b) => b.dns === true)) ? options.dnsMinIntervalMs : Infinity;
+}

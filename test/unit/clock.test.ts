@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Clock, tickFor, type Timeouts } from '../../src/clock.js';
 
-const TIMEOUTS: Timeouts = { connect: 5000, response: 60_000, backendIdle: 4000, header: 10_000, keepAlive: 60_000, tcpIdle: 3_600_000, linger: 5000, ejectCooldown: 10_000, healthCheck: Infinity };
+const TIMEOUTS: Timeouts = { connect: 5000, response: 60_000, backendIdle: 4000, header: 10_000, keepAlive: 60_000, tcpIdle: 3_600_000, linger: 5000, ejectCooldown: 10_000, healthCheck: Infinity, dns: Infinity };
 
 test('the tick is a quarter of the shortest timeout, between 10 ms and 1 s', () => {
   assert.is(tickFor(TIMEOUTS), 1000);

@@ -20,7 +20,7 @@ const RANKS: readonly string[][] = [
   ['cli.ts'],
   ['log'],
   ['tunnel'],
-  ['backend'],
+  ['backend', 'dns'],
   ['balancer'],
   ['routing'],
   ['frontend', 'l4'],

@@ -77,15 +77,17 @@ function listenerTls(c: Checker, at: Path, value: unknown, doc: Table): Listener
   return { certificates, minVersion };
 }
 
-/** A non-empty list of "HOST:PORT" or { address, weight }. */
+/** A non-empty list of "HOST:PORT", "dns:NAME:PORT", { address, weight } or { dns: "NAME:PORT", weight }. */
 function backends(c: Checker, path: Path, value: unknown): Address[] {
   if (!Array.isArray(value) || value.length === 0) return c.fail(path, 'a non-empty list of "HOST:PORT" or { address, weight }', describe(value));
   return value.map((entry: unknown, i): Address => {
     const at = [...path, i];
     if (typeof entry === 'string') return address(c, at, entry, backendAddress);
-    const t = c.table(at, entry, ['address', 'weight']);
-    if (t.address === undefined) c.fail(at, 'an "address" key', 'none');
-    const backend = address(c, [...at, 'address'], t.address, backendAddress);
+    const t = c.table(at, entry, ['address', 'dns', 'weight']);
+    if ((t.address === undefined) === (t.dns === undefined)) c.fail(at, 'either an "address" or a "dns" key', t.address === undefined ? 'none' : 'both');
+    const backend = t.dns === undefined ? address(c, [...at, 'address'], t.address, backendAddress)
+      : typeof t.dns === 'string' && !/^[a-z]+:/i.test(t.dns) ? address(c, [...at, 'dns'], `dns:${t.dns}`, backendAddress)
+        : c.fail([...at, 'dns'], 'a "NAME:PORT" string', describe(t.dns));
     if (t.weight !== undefined) {
       if (typeof t.weight !== 'number' || !(t.weight > 0) || !Number.isFinite(t.weight)) {
         return c.fail([...at, 'weight'], 'a number > 0', describe(t.weight));

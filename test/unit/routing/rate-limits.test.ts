@@ -7,6 +7,7 @@ import { RateLimiter } from '../../../src/routing/rate-limiter.js';
 import { Clock } from '../../../src/clock.js';
 import { EventLog } from '../../../src/log/event-log.js';
 import { HealthChecks } from '../../../src/balancer/active-health.js';
+import { Discovery } from '../../../src/dns/discovery.js';
 import { withDefaults } from '../../../src/options/options.js';
 
 const options = withDefaults({
@@ -22,7 +23,7 @@ const options = withDefaults({
 
 function build(leases: boolean): Routing {
   const log = new EventLog('silent', 2);
-  const services = { clock: new Clock(() => {}), log, checks: new HealthChecks(log), recordPicks: false };
+  const services = { clock: new Clock(() => {}), log, checks: new HealthChecks(log), discovery: new Discovery(log, options), recordPicks: false };
   return Routing.build(options, null, services, leases ? { lease: () => {} } : null);
 }
 
