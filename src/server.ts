@@ -75,6 +75,8 @@ export interface PoolStats {
 
 export interface ServerStats {
   clients: number;
+  /** Client connections idle long enough to have set their parser aside. */
+  restingClients: number;
   /** Response bytes held for clients (queued, parked, in socket buffers): in all, and the most one connection holds. */
   bufferedOutput: { total: number; max: number };
   /** Every worker of the current pools. */
@@ -420,6 +422,7 @@ export class Server {
     }
     return {
       clients: this.clients.size,
+      restingClients: [...this.clients].filter((client) => client.resting).length,
       bufferedOutput: { total, max },
       workers: pools.flatMap((p) => p.workers),
       pools,

@@ -18,8 +18,8 @@
  */
 import type * as net from 'node:net';
 import type { Chan, Sender } from '../csp/chan.js';
-import { Http1Parser, EV_NONE, EV_HEAD, EV_END, EV_UPGRADE, EV_ERROR } from '../http1/parser.js';
-import { HeadScan } from '../http1/hop-by-hop.js';
+import { EV_NONE, EV_HEAD, EV_END, EV_UPGRADE, EV_ERROR, type Http1Parser } from '../http1/parser.js';
+import type { HeadScan } from '../http1/hop-by-hop.js';
 import { requestHead, type ForwardedLines } from '../http1/head.js';
 import { requestBody, encodeChunked, BODY_CHUNKED } from '../http1/framing.js';
 import { isIdempotent, METHOD_HEAD } from '../http1/methods.js';
@@ -37,6 +37,7 @@ import type { Routing } from '../routing/routing.js';
 import type { LeaseWaiter } from '../routing/client-limiter.js';
 import { Admission, parseRefusal, type AdmissionLimits } from './admission.js';
 import { ResponseQueue } from './response-queue.js';
+import { giveParser, restingParser, takeParser } from './parser-pool.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 import type { Addresses } from '../proxy-protocol/types.js';
 
@@ -57,6 +58,8 @@ export const OUTPUT_BUDGET = 128 * 1024;
  */
 export const LINGER_MS = 5_000;
 const LINGER_BYTES = 4 * 1024 * 1024;
+/** A keep-alive connection idle this long sets its parser aside (parser-pool.ts); an active one keeps it. */
+const PARSER_REST_MS = 1_000;
 
 /**
  * What every client connection of one proxy shares. A reload replaces `routing`, the limits and the
@@ -103,8 +106,9 @@ export class ClientConn implements LeaseWaiter {
   private readonly origin: Addresses;
   /** Shared with every connection of the proxy; a reload replaces what is in it. */
   private readonly context: ClientContext;
-  private readonly parser: Http1Parser;
-  private readonly scan = new HeadScan();
+  /** restingParser() while idle a while (parser-pool.ts); a pooled one from the first byte read. */
+  private parser: Http1Parser;
+  private scan: HeadScan;
   private readonly admission: Admission;
   private readonly responses: ResponseQueue;
   private phase = READING;
@@ -151,8 +155,7 @@ export class ClientConn implements LeaseWaiter {
     this.origin = client.origin;
     this.admission = new Admission(client, this);
     this.responses = new ResponseQueue(socket, new OutputBudget(OUTPUT_BUDGET, MAX_READ), this.frontDone);
-    this.parser = new Http1Parser('request', { maxHeadBytes: context.limits.maxHeadBytes });
-    this.parser.decodeBody = true; // the body limit counts payload, not chunk framing
+    ({ parser: this.parser, scan: this.scan } = takeParser(context.limits.maxHeadBytes));
     this.workSend = new ParkedSend<Job>(this);
     this.bodySend = new ParkedSend<Buffer>(this);
     socket.setNoDelay(true);
@@ -160,6 +163,11 @@ export class ClientConn implements LeaseWaiter {
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
+  }
+
+  /** Idle a while: its parser set aside (parser-pool.ts). */
+  get resting(): boolean {
+    return this.parser === restingParser();
   }
 
   get inFlight(): number {
@@ -215,6 +223,10 @@ export class ClientConn implements LeaseWaiter {
       this.refuse(new ProxyError('PRX_ERR_HEAD_TIMEOUT', 'the request head was not complete in time'));
     } else if (this.responses.length === 0 && !this.parser.inMessage && now - this.lastActive >= this.context.limits.keepAliveTimeoutMs) {
       this.socket.destroy();
+    } else if (this.parser !== restingParser() && now - this.lastActive >= PARSER_REST_MS && this.responses.length === 0
+      && this.reading === null && !this.blocked && !this.leaseWait && this.headSince < 0 && this.parser.atRest) {
+      giveParser(this.parser, this.scan);
+      this.parser = restingParser();
     }
   }
 
@@ -228,6 +240,7 @@ export class ClientConn implements LeaseWaiter {
       return;
     }
     this.lastActive = this.clock.now;
+    if (this.parser === restingParser()) ({ parser: this.parser, scan: this.scan } = takeParser(this.limits.maxHeadBytes));
     this.parse(chunk, 0);
     if (!this.parser.readingHead) this.headSince = -1;
     else if (this.headSince < 0) this.headSince = this.clock.now;
@@ -487,7 +500,7 @@ export class ClientConn implements LeaseWaiter {
       this.blocked = false;
       this.stash = null;
     }
-    this.parser.destroy();
+    if (this.parser !== restingParser()) this.parser.destroy();
   };
 }
 

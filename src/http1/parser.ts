@@ -312,6 +312,32 @@ export class Http1Parser implements CallbackTarget {
     };
   }
 
+  /** Between two messages, with nothing pending: the parser may be set aside (see forget). */
+  get atRest(): boolean {
+    return !this.inMessage && this.pending === -1 && !this.upgradePending;
+  }
+
+  /**
+   * At rest, lets go of the last input (the head's and the partial head's buffers), so a parser set
+   * aside for another connection holds none of this one's bytes. llhttp's own state is already that
+   * of a message about to begin.
+   */
+  forget(): void {
+    if (this.ll.inputOwner === this) {
+      this.ll.inputOwner = null;
+      this.ll.inputChunk = null;
+    }
+    this.head = EMPTY;
+    this.trailers = EMPTY;
+    this.chunk = EMPTY;
+    this.pendingChunk = null;
+    this.partial = EMPTY;
+    this.partialLength = 0;
+    this.headerCount = 0;
+    this.trailerCount = 0;
+    this.bodySpanCount = 0;
+  }
+
   /** Frees the WASM-side parser. The object must not be used afterwards. */
   destroy(): void {
     if (this.ll.inputOwner === this) {

@@ -1,0 +1,47 @@
+/**
+ * Request parsers and their head scanners, set aside by keep-alive connections that have been idle
+ * a while and taken up again by whichever connection reads next: 10,000 idle clients then hold no
+ * parser state (its typed arrays and WASM-side struct) between their requests.
+ *
+ * An idle connection points at RESTING, a parser that is never run: it answers the questions asked
+ * of an idle connection (`inMessage` false, `readingHead` false) without a null check at each of them.
+ */
+import { Http1Parser } from '../http1/parser.js';
+import { HeadScan } from '../http1/hop-by-hop.js';
+
+/** Kept at most; beyond, a parser set aside is freed. */
+const SPARE_MAX = 1024;
+
+let resting: Http1Parser | null = null;
+
+/** The never-run parser of idle connections. */
+export function restingParser(): Http1Parser {
+  resting ??= new Http1Parser('request');
+  return resting;
+}
+
+const spareParsers: Http1Parser[] = [];
+const spareScans: HeadScan[] = [];
+
+/** A parser at rest, set up for a client connection, and a scanner. */
+export function takeParser(maxHeadBytes: number): { parser: Http1Parser; scan: HeadScan } {
+  let parser = spareParsers.pop();
+  // A reload may change the head limit: a spare made for another is freed, not reused.
+  while (parser !== undefined && parser.maxHeadBytes !== maxHeadBytes) {
+    parser.destroy();
+    parser = spareParsers.pop();
+  }
+  if (parser === undefined) {
+    parser = new Http1Parser('request', { maxHeadBytes });
+    parser.decodeBody = true; // the body limit counts payload, not chunk framing
+  }
+  return { parser, scan: spareScans.pop() ?? new HeadScan() };
+}
+
+/** Sets aside a parser at rest (see Http1Parser.atRest) and its scanner. */
+export function giveParser(parser: Http1Parser, scan: HeadScan): void {
+  parser.forget();
+  if (spareParsers.length < SPARE_MAX) spareParsers.push(parser);
+  else parser.destroy();
+  if (spareScans.length < SPARE_MAX) spareScans.push(scan);
+}
