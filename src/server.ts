@@ -38,7 +38,7 @@ import { llhttp } from './http1/llhttp.js';
 import { listenError } from './errors.js';
 import { DEFAULT_POOL, type Address, type Listener, type ProxyOptions } from './options/options.js';
 import { RequestMeter } from './metrics/request-meter.js';
-import { adminServer, applyAction } from './admin/admin-server.js';
+import { adminServer, applyAction, listenAdmin } from './admin/admin-server.js';
 import { metricsRegistry, type MetricsView } from './admin/metrics.js';
 import { statusSnapshot, type StatusSnapshot } from './admin/status.js';
 import type { Worker } from './balancer/worker.js';
@@ -59,7 +59,7 @@ export interface ServerHooks {
   adminElsewhere?: boolean;
   /** Each worker binds its own listening socket with SO_REUSEPORT, and the kernel spreads connections. */
   reusePort?: boolean;
-  /** TLS session ticket keys (48 bytes) shared by worker processes, so sessions resume on any of them. */
+  /** TLS session ticket keys (48 bytes) shared by worker processes (README: resumption across them not yet verified). */
   ticketKeys?: Buffer;
   /** Rate-limit tokens leased from the primary's buckets (limits exact across workers); none: the buckets are here. */
   leases?: LeaseSource;
@@ -245,10 +245,7 @@ export class Server {
         onError: (err) => this.eventLog.error('metrics_failed', `metrics failed: ${err.message}`),
       });
       this.admin = server;
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', (err) => reject(listenError(admin.host, admin.port, err)));
-        server.listen(admin.port, admin.host, () => resolve());
-      });
+      await listenAdmin(server, admin);
     }
     return this.addresses()[0] as Address;
   }

@@ -15,6 +15,8 @@
 import * as http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { Worker } from '../balancer/worker.js';
+import { listenError } from '../errors.js';
+import type { Address } from '../options/options.js';
 import type { StatusSnapshot } from './status.js';
 import { STATUS_PAGE } from './status-page.js';
 
@@ -73,8 +75,16 @@ function act(h: AdminHandlers, req: http.IncomingMessage, res: http.ServerRespon
   } else {
     action = { kind: kind === 'drain' ? 'drain' : 'return' };
   }
-  const pool = decodeURIComponent(poolText);
-  const name = decodeURIComponent(nameText);
+  let pool: string;
+  let name: string;
+  try {
+    pool = decodeURIComponent(poolText);
+    name = decodeURIComponent(nameText);
+  } catch {
+    // A malformed %-escape: decodeURIComponent throws, and thrown in a request handler it would end the process.
+    send(res, 400, 'bad request: a malformed %-escape in the pool or backend');
+    return;
+  }
   h.act(pool, name, action).then(
     (done) => (done === null ? send(res, 404, `no backend ${name} in pool ${pool}`) : send(res, 200, done)),
     (err: Error) => {
@@ -104,9 +114,24 @@ function streamStatus(h: AdminHandlers, res: http.ServerResponse, head: boolean)
   res.once('close', () => clearInterval(timer));
 }
 
+/** Opens the admin listener at `at`; a failure (an address in use) names the address. */
+export function listenAdmin(server: http.Server, at: Address): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err) => reject(listenError(at.host, at.port, err)));
+    server.listen(at.port, at.host, () => resolve());
+  });
+}
+
 export function adminServer(h: AdminHandlers): http.Server {
   return http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://admin');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://admin');
+    } catch {
+      // `//[x` reads as an authority that does not parse: a throw here would end the process.
+      send(res, 400, 'bad request: the request target is not a URL path');
+      return;
+    }
     const action = ACTION.exec(url.pathname);
     if (action !== null) {
       act(h, req, res, url, action);

@@ -73,7 +73,7 @@ export class Fleet {
   private readonly questions = new Map<number, Question>();
   private readonly reloads = new Map<number, { pending: Set<number>; errors: string[]; done: () => void }>();
   private exited: (() => void) | null = null;
-  /** One TLS session ticket key for every process: a session resumes whichever process takes it. */
+  /** One TLS session ticket key for every process, meant to let a session resume on whichever takes it (README). */
   private readonly ticketKeys = randomBytes(48);
 
   constructor(count: number, options: ProxyOptions, reusePort: boolean, events: FleetEvents) {

@@ -9,13 +9,12 @@
 import cluster from 'node:cluster';
 import type * as http from 'node:http';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import { adminServer } from '../admin/admin-server.js';
+import { adminServer, listenAdmin } from '../admin/admin-server.js';
 import { processRegistry, reloadsCounter, workerProcessMetrics } from '../admin/metrics.js';
 import type { StatusSnapshot } from '../admin/status.js';
 import { checkOptionsOf, checkTargetOf, HealthChecks, type ActiveCheck, type CheckSubscriber } from '../balancer/active-health.js';
 import { settingsOf } from '../balancer/pool.js';
 import { Clock, type Timeouts } from '../clock.js';
-import { listenError } from '../errors.js';
 import { EventLog } from '../log/event-log.js';
 import type { Address, ProxyOptions } from '../options/options.js';
 import { dnsInterval, poolDefinitions } from '../routing/routing.js';
@@ -137,16 +136,26 @@ export async function startPrimary(options: ProxyOptions): Promise<PrimaryHandle
     log, verdicts: () => checks.states(performance.now()), dnsSets: () => discovery.sets(), lease,
   });
   fleet = running;
-  let addresses: Address[];
+  let admin: http.Server | null = null;
+  const closeOwn = (): void => {
+    clock.stop();
+    checks.stop();
+    discovery.stop();
+    admin?.close();
+    admin?.closeAllConnections();
+  };
+  /** Start-up failed: undo what started, and say why. */
+  const failed = async (err: unknown): Promise<never> => {
+    closeOwn();
+    await running.close();
+    throw err;
+  };
+  let addresses: Address[] = [];
   try {
     await discovery.settled();
     addresses = await running.start();
   } catch (err) {
-    clock.stop();
-    checks.stop();
-    discovery.stop();
-    await running.close();
-    throw err;
+    await failed(err);
   }
 
   const reloads = { ok: 0, failed: 0 };
@@ -160,7 +169,6 @@ export async function startPrimary(options: ProxyOptions): Promise<PrimaryHandle
     return mergeStatus(parts, (performance.now() - startedAt) / 1000);
   };
 
-  let admin: http.Server | null = null;
   const adminAt = options.admin;
   if (adminAt !== null) {
     // Only with the admin listener: prom-client's process metrics keep a timer running.
@@ -189,31 +197,13 @@ export async function startPrimary(options: ProxyOptions): Promise<PrimaryHandle
       onError: (err) => log.error('admin_failed', `admin request failed: ${err.message}`),
     });
     admin = server;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', (err) => reject(listenError(adminAt.host, adminAt.port, err)));
-        server.listen(adminAt.port, adminAt.host, () => resolve());
-      });
-    } catch (err) {
-      clock.stop();
-      checks.stop();
-      discovery.stop();
-      await running.close();
-      throw err;
-    }
+    await listenAdmin(server, adminAt).catch(failed);
   }
   const adminAddress = (): Address | null => {
     const a = admin?.address();
     return a === null || a === undefined || typeof a === 'string' ? null : { host: a.address, port: a.port };
   };
 
-  const closeOwn = (): void => {
-    clock.stop();
-    checks.stop();
-    discovery.stop();
-    admin?.close();
-    admin?.closeAllConnections();
-  };
   return {
     addresses,
     admin: adminAddress(),

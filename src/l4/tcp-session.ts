@@ -40,7 +40,10 @@ export class TcpSession {
   private socket: net.Socket | null = null;
   private readonly tried: TcpBackend[] = [];
   private state = CONNECTING;
+  /** Clock ms when the connect began, or (open) when the sweep last saw bytes move. */
   private since: number;
+  /** Bytes read on both sides as of the sweep that last saw them move: no listener per chunk. */
+  private moved = 0;
   private readonly context: TcpSessionContext;
   /** Bytes the client sent before the pipe began (after a PROXY header, in the same read). */
   private early: Buffer | null;
@@ -77,7 +80,14 @@ export class TcpSession {
   sweep(now: number): void {
     if (this.state === CONNECTING && this.socket !== null && now - this.since >= this.pool.connectTimeoutMs) {
       this.connectFailed(`no connection within ${this.pool.connectTimeoutMs} ms`);
-    } else if (this.state === OPEN && now - this.since >= this.context.idleTimeoutMs) {
+    } else if (this.state === OPEN) {
+      const moved = this.client.bytesRead + (this.socket?.bytesRead ?? 0);
+      if (moved !== this.moved) {
+        this.moved = moved;
+        this.since = now;
+        return;
+      }
+      if (now - this.since < this.context.idleTimeoutMs) return;
       this.result = 'idle_timeout';
       this.cut();
     }
@@ -128,11 +138,6 @@ export class TcpSession {
     this.connectMs = performance.now() - this.startedAt;
     this.pool.connected(this.backend as TcpBackend);
     this.since = this.context.now();
-    const active = (): void => {
-      this.since = this.context.now();
-    };
-    socket.on('data', active);
-    this.client.on('data', active);
     socket.once('close', this.onClose);
     if (this.early !== null) socket.write(this.early);
     this.early = null;

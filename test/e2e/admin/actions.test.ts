@@ -8,7 +8,7 @@ import type { Server } from '../../../src/server.js';
 import type { StatusSnapshot } from '../../../src/admin/status.js';
 import { GET } from '../../kit/raw-client.js';
 import { LoadLoop } from '../../kit/load-loop.js';
-import { helloBackends, HOST, startProxy, waitFor, withCleanup } from '../../kit/harness.js';
+import { connect, helloBackends, HOST, startProxy, waitFor, withCleanup } from '../../kit/harness.js';
 
 function adminUrl(proxy: Server, path: string): string {
   const admin = proxy.adminAddress();
@@ -59,6 +59,14 @@ test('weight: set at run time, shown in status.json; bad values, unknown backend
   for (const bad of ['0', '-1', 'abc', '']) assert.is((await post(proxy, `/backends/default/${target}/weight?value=${bad}`)).status, 400, bad);
   assert.is((await post(proxy, `/backends/default/${HOST}:1/drain`)).status, 404);
   assert.is((await post(proxy, `/backends/nopool/${target}/drain`)).status, 404);
+  // A malformed %-escape is a 400, not an exception in the handler (which would end the process).
+  assert.is((await post(proxy, '/backends/default/%E0%A4%A/drain')).status, 400);
+  const admin = proxy.adminAddress();
+  assert.ok(admin !== null);
+  const raw = await connect(c, admin.port);
+  await raw.write('GET //[bad/x HTTP/1.1\r\nHost: admin\r\n\r\n');
+  assert.is((await raw.readResponse()).status, 400, 'a target that is no URL path');
+  assert.is((await post(proxy, `/backends/default/${target}/drain`)).status, 200, 'still serving');
   assert.is((await fetch(adminUrl(proxy, `/backends/default/${target}/drain`))).status, 405);
 }));
 

@@ -9,7 +9,7 @@ import type { Server } from '../../../src/server.js';
 import type { StatusSnapshot } from '../../../src/admin/status.js';
 import { startHello } from '../../../backends/hello.js';
 import { GET } from '../../kit/raw-client.js';
-import { closedPort, connect, helloBackends, HOST, startProxy, waitFor, withCleanup } from '../../kit/harness.js';
+import { closedPort, connect, helloBackends, HOST, startProxy, waitFor, withCleanup, type Cleanup } from '../../kit/harness.js';
 
 async function status(proxy: Server): Promise<StatusSnapshot> {
   const admin = proxy.adminAddress();
@@ -18,6 +18,27 @@ async function status(proxy: Server): Promise<StatusSnapshot> {
   assert.is(res.status, 200);
   assert.is(res.headers.get('content-type'), 'application/json');
   return (await res.json()) as StatusSnapshot;
+}
+
+/** GET /status/events: the snapshots as they come, the `retry:` hint, the Content-Type. */
+async function events(c: Cleanup, port: number): Promise<{ snapshots: StatusSnapshot[]; retry: () => string; contentType: string }> {
+  const snapshots: StatusSnapshot[] = [];
+  let retry = '';
+  const req = http.get(`http://${HOST}:${port}/status/events`);
+  c.add({ close: async () => { req.destroy(); } });
+  const res = await new Promise<http.IncomingMessage>((resolve) => req.once('response', resolve));
+  let buffered = '';
+  res.setEncoding('utf8');
+  res.on('data', (chunk: string) => {
+    buffered += chunk;
+    for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
+      const event = buffered.slice(0, end);
+      buffered = buffered.slice(end + 2);
+      if (event.startsWith('retry: ')) retry = event.slice(7);
+      if (event.startsWith('data: ')) snapshots.push(JSON.parse(event.slice(6)) as StatusSnapshot);
+    }
+  });
+  return { snapshots, retry: () => retry, contentType: res.headers['content-type'] ?? '' };
 }
 
 test('the heap order: a backend holding requests goes behind an idle one, which is next; counts match the traffic', () => withCleanup(async (c) => {
@@ -96,25 +117,11 @@ test('/status/events: Server-Sent Events with a snapshot at once and then every 
   const admin = proxy.adminAddress();
   assert.ok(admin !== null);
   const target = `${HOST}:${backends[0]?.port}`;
-  const snapshots: StatusSnapshot[] = [];
-  let retry = '';
-  const req = http.get(`http://${HOST}:${admin.port}/status/events`);
-  c.add({ close: async () => { req.destroy(); } });
-  const res = await new Promise<http.IncomingMessage>((resolve) => req.once('response', resolve));
-  assert.is(res.headers['content-type'], 'text/event-stream');
-  let buffered = '';
-  res.setEncoding('utf8');
-  res.on('data', (chunk: string) => {
-    buffered += chunk;
-    for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
-      const event = buffered.slice(0, end);
-      buffered = buffered.slice(end + 2);
-      if (event.startsWith('retry: ')) retry = event.slice(7);
-      if (event.startsWith('data: ')) snapshots.push(JSON.parse(event.slice(6)) as StatusSnapshot);
-    }
-  });
+  const stream = await events(c, admin.port);
+  const snapshots = stream.snapshots;
+  assert.is(stream.contentType, 'text/event-stream');
   await waitFor('the first snapshot', () => snapshots.length >= 1, 2_000);
-  assert.is(retry, '2000', 'browsers reconnect after 2 s');
+  assert.is(stream.retry(), '2000', 'browsers reconnect after 2 s');
   assert.is(snapshots[0]?.pools[0]?.backends.find((b) => b.name === target)?.state, 'up');
   const drained = await fetch(`http://${HOST}:${admin.port}/backends/default/${target}/drain`, { method: 'POST' });
   assert.is(drained.status, 200);
@@ -142,29 +149,17 @@ test('/status.json and /status/events follow a backend its health check takes do
   const admin = proxy.adminAddress();
   assert.ok(admin !== null);
   const target = `${HOST}:${flaky.port}`;
-  const states: string[] = [];
-  const req = http.get(`http://${HOST}:${admin.port}/status/events`);
-  c.add({ close: async () => { req.destroy(); } });
-  const res = await new Promise<http.IncomingMessage>((resolve) => req.once('response', resolve));
-  let buffered = '';
-  res.setEncoding('utf8');
-  res.on('data', (chunk: string) => {
-    buffered += chunk;
-    for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
-      const event = buffered.slice(0, end);
-      buffered = buffered.slice(end + 2);
-      if (!event.startsWith('data: ')) continue;
-      const state = (JSON.parse(event.slice(6)) as StatusSnapshot).pools[0]?.backends.find((b) => b.name === target)?.state;
-      if (state !== undefined && states[states.length - 1] !== state) states.push(state);
-    }
-  });
-  await waitFor('up in the stream', () => states.includes('up'), 3_000);
+  const { snapshots } = await events(c, admin.port);
+  /** The target's states in the stream so far, each change once. */
+  const states = (): string[] => snapshots.map((s) => s.pools[0]?.backends.find((b) => b.name === target)?.state ?? '')
+    .filter((state, i, all) => state !== '' && state !== all[i - 1]);
+  await waitFor('up in the stream', () => states().includes('up'), 3_000);
   await flaky.close();
   await untilState(proxy, target, 'down', 5_000);
-  await waitFor('down in the stream', () => states.includes('down'), 5_000);
+  await waitFor('down in the stream', () => states().includes('down'), 5_000);
   c.add(await startHello({ name: 'back', port: flaky.port }));
   await untilState(proxy, target, 'up', 5_000);
-  await waitFor('up again in the stream', () => states.lastIndexOf('up') > states.indexOf('down'), 5_000);
+  await waitFor('up again in the stream', () => states().lastIndexOf('up') > states().indexOf('down'), 5_000);
   assert.equal((await status(proxy)).pools[0]?.order.length, 2);
 }));
 

@@ -12,7 +12,6 @@ import type { EchoReport } from '../../../backends/echo.js';
 import { startHello } from '../../../backends/hello.js';
 import { startRaw, type RawBehaviour, type RawHandle } from '../../../backends/raw.js';
 import type { Server } from '../../../src/server.js';
-import type { ProxyOptions } from '../../../src/options/options.js';
 import { GET, headerValue, type RawResponse } from '../../kit/raw-client.js';
 import { dechunk } from '../../kit/chunked.js';
 import { assertErrorResponse } from '../../kit/error-response.js';
