@@ -106,7 +106,13 @@ function streamStatus(h: AdminHandlers, res: http.ServerResponse, head: boolean)
     return;
   }
   const push = (): void => {
-    h.status().then((s) => res.write(`data: ${JSON.stringify(s)}\n\n`), (err: Error) => h.onError(err));
+    // The primary asks its workers first: the client may have gone meanwhile.
+    h.status().then(
+      (s) => {
+        if (!res.destroyed) res.write(`data: ${JSON.stringify(s)}\n\n`);
+      },
+      (err: Error) => h.onError(err),
+    );
   };
   res.write(`retry: ${RECONNECT_MS}\n\n`);
   push();
