@@ -62,11 +62,13 @@ function naiveRequestHead(head: Buffer, clientAddress: string): Buffer {
   const dropped = new Set(ALWAYS_DROPPED);
   const forwardedFor: string[] = [];
   let host: string | undefined;
+  let teTrailers = false;
   for (const f of fields) {
     if (f.name === 'connection' || f.name === 'proxy-connection') {
       for (const token of f.value.split(',')) dropped.add(token.trim().toLowerCase());
     } else if (f.name === 'x-forwarded-for') forwardedFor.push(f.value);
     else if (f.name === 'host') host ??= f.value;
+    else if (f.name === 'te' && f.value.split(',').some((t) => t.split(';')[0]?.trim().toLowerCase() === 'trailers')) teTrailers = true;
   }
   dropped.delete('close');
   forwardedFor.push(clientAddress);
@@ -74,6 +76,8 @@ function naiveRequestHead(head: Buffer, clientAddress: string): Buffer {
   for (const f of fields) if (!dropped.has(f.name)) out.push(f.line);
   out.push(`X-Forwarded-For: ${forwardedFor.join(', ')}`, 'X-Forwarded-Proto: http');
   if (host !== undefined) out.push(`X-Forwarded-Host: ${host}`);
+  // The client reads trailers: the proxy says so upstream, as a connection option (RFC 9110 §10.1.4).
+  if (teTrailers) out.push('TE: trailers', 'Connection: TE');
   out.push('', '');
   return Buffer.from(out.join('\r\n'), 'latin1');
 }
