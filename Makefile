@@ -14,7 +14,7 @@ STAMP         := node_modules/.package-lock.json
 BUILD_STAMP   := dist/.build-stamp
 SOURCES       := $(shell find src test bench backends native-free -name '*.ts')
 
-.PHONY: run start_backend stop_backend test build bench compare policies scale failover edge profile memory storm load_test clean install
+.PHONY: run start_backend stop_backend test build bench cpu compare policies scale failover edge profile memory storm load_test clean install
 
 # npm ci only when the lock file changed since the last install.
 $(STAMP): package.json package-lock.json
@@ -66,6 +66,12 @@ test: build
 # make bench ARGS='head parser --compare bench/results/micro-....json'
 bench: build
 	node dist/bench/micro/run.js $(ARGS)
+
+# The proxy's own CPU and allocation per request in process (no kernel), this build against another
+# build's dist/ and an A/A copy, interleaved: make cpu ARGS='--baseline ../base/dist --control'
+# (a baseline: git worktree add ../base HEAD~1 && make -C ../base build).
+cpu: build
+	node dist/bench/micro/cpu.js $(ARGS)
 
 # The same load straight to a backend, through chanlb, nginx, HAProxy and a node:http+undici proxy.
 # make compare ARGS='--duration 5s --rounds 2 --tool ab --only chanlb,nginx'
