@@ -44,6 +44,11 @@ export interface Profile {
   kernelVia: Map<string, number>;
   /** ns of self time per leaf symbol (short name). */
   symbols: Map<string, number>;
+  /**
+   * ns per own JS function (short name) of the samples it owns: its self time and that of the V8
+   * builtins, runtime calls and WASM it runs without another JS frame between (ownerOf).
+   */
+  owners: Map<string, number>;
   samples: number;
   totalNs: number;
 }
@@ -91,6 +96,22 @@ export function syscallOf(stack: readonly Frame[]): string {
   return user.sym.replace(/@@.*$/, '').replace(/^(__GI_)?_*(libc_)?/, '').replace(/(64|_nocancel)$/, '') || 'other';
 }
 
+/**
+ * The own JS function a sample's CPU is spent for: the nearest own JS frame above the leaf, unless a
+ * Node JS frame or a system call comes first (that cost is Node's or the kernel's, not the
+ * function's); WASM frames are passed through, so llhttp's time goes to the JS function that ran it
+ * (its callbacks into JS are functions of their own). null: none.
+ */
+export function ownerOf(stack: readonly Frame[]): string | null {
+  for (const f of stack) {
+    if (isKernel(f) && /entry_SYSCALL|do_syscall/.test(f.sym)) return null;
+    if (!f.sym.startsWith('JS:') || WASM.test(f.sym)) continue;
+    if (!OWN_JS.test(f.sym)) return null;
+    return shortName(f).replace(/^[*~^]/, '').replace(/:\d+$/, '');
+  }
+  return null;
+}
+
 /** The nearest JS frame above the leaf: own code, Node JS or none. */
 function jsCaller(stack: readonly Frame[]): 'own' | 'node' | 'none' {
   for (const f of stack) {
@@ -101,7 +122,7 @@ function jsCaller(stack: readonly Frame[]): 'own' | 'node' | 'none' {
 }
 
 function emptyProfile(): Profile {
-  return { ns: Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>, builtinsUnderOwnNs: 0, kernelVia: new Map(), symbols: new Map(), samples: 0, totalNs: 0 };
+  return { ns: Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>, builtinsUnderOwnNs: 0, kernelVia: new Map(), symbols: new Map(), owners: new Map(), samples: 0, totalNs: 0 };
 }
 
 /**
@@ -168,6 +189,8 @@ export async function readProfile(file: string, ownBinary: string): Promise<Prof
     const leaf = stack[0];
     const name = leaf === undefined ? '[no stack]' : leaf.sym === '[unknown]' ? `[unknown] (${leaf.dso})` : shortName(leaf);
     profile.symbols.set(name, (profile.symbols.get(name) ?? 0) + period);
+    const owner = main && category !== 'GC' ? ownerOf(stack) : null;
+    if (owner !== null) profile.owners.set(owner, (profile.owners.get(owner) ?? 0) + period);
     period = 0;
     stack = [];
   };

@@ -64,6 +64,23 @@ export function symbolTable(runs: readonly ProfileRun[], top: number): string {
   );
 }
 
+/** The `top` own JS functions of one arm by the CPU they own (see ownerOf), in µs/request, with the sum over all of them. */
+export function ownerTable(runs: readonly ProfileRun[], top: number): string {
+  const requests = runs.reduce((n, r) => n + r.requests, 0);
+  const owners = new Map<string, number>();
+  for (const r of runs) for (const [name, ns] of r.profile.owners) owners.set(name, (owners.get(name) ?? 0) + ns);
+  const all = [...owners].sort((a, b) => b[1] - a[1]);
+  const sum = all.reduce((n, [, ns]) => n + ns, 0);
+  return formatTable(
+    ['#', 'own function (with the builtins and WASM under it)', 'µs/req'],
+    [
+      ...all.slice(0, top).map(([name, ns], i) => [String(i + 1), `\`${name.replace(/\|/g, '\\|')}\``, fixed(us(ns, requests), 2)]),
+      ['', `all ${all.length} functions`, fixed(us(sum, requests), 2)],
+    ],
+    [true, false, true],
+  );
+}
+
 export function runsTable(runs: readonly ProfileRun[]): string {
   return formatTable(
     ['round', 'arm', 'req/s', 'requests', 'CPU µs/req (/proc)', 'sampled µs/req', 'samples'],
@@ -100,6 +117,13 @@ export function markdown(runs: readonly ProfileRun[], labels: readonly string[],
   for (const [label, rs] of byLabel(runs, labels)) {
     if (label.endsWith(' A/A')) continue;
     lines.push(`## Top ${top} self-time symbols: ${label}`, '', symbolTable(rs, top), '');
+    if (rs.some((r) => r.profile.owners.size > 0)) {
+      lines.push(
+        `## Own code by function: ${label}`, '',
+        'Each main-thread sample goes to the nearest own JS function above its leaf, unless Node JS or a system call comes between: the function\'s self time with the V8 builtins, runtime calls and llhttp WASM it runs (llhttp\'s time is under the function that called it; its callbacks are functions of their own). Inlined functions count as the function they were inlined into.',
+        '', ownerTable(rs, top), '',
+      );
+    }
   }
   lines.push(...notesAndRuns(meta.notes, runsTable(runs)));
   return lines.join('\n');
