@@ -82,7 +82,8 @@ export class HeadScan {
     this.hostIndex = this.upgradeIndex = -1;
     this.dropped = 0;
     this.hostCount = 0;
-    this.forwardedFor.length = 0;
+    // Setting an array's length is a runtime call even when it is 0 already.
+    if (this.forwardedFor.length !== 0) this.forwardedFor.length = 0;
     this.namedCount = 0;
 
     let sawNamed = false;

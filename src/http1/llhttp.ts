@@ -50,7 +50,6 @@ export interface LlhttpExports {
   llhttp_free(parser: number): void;
   llhttp_execute(parser: number, data: number, length: number): number;
   llhttp_finish(parser: number): number;
-  llhttp_resume(parser: number): void;
   llhttp_reset(parser: number): void;
   llhttp_get_error_pos(parser: number): number;
   llhttp_get_error_reason(parser: number): number;
@@ -65,7 +64,7 @@ export interface LlhttpExports {
 
 const REQUIRED_EXPORTS: readonly (keyof LlhttpExports)[] = [
   'memory', '_initialize', 'malloc', 'free', 'llhttp_alloc', 'llhttp_free', 'llhttp_execute',
-  'llhttp_finish', 'llhttp_resume', 'llhttp_reset', 'llhttp_get_error_pos', 'llhttp_get_error_reason',
+  'llhttp_finish', 'llhttp_reset', 'llhttp_get_error_pos', 'llhttp_get_error_reason',
   'llhttp_errno_name', 'llhttp_get_method', 'llhttp_get_http_major', 'llhttp_get_http_minor',
   'llhttp_message_needs_eof', 'llhttp_should_keep_alive', 'llhttp_set_lenient_version',
 ];
@@ -82,11 +81,16 @@ export class LlhttpLoadError extends Error {
 let executing: CallbackTarget | null = null;
 
 /**
- * Byte offsets of llhttp_t fields (llhttp 9.x `llhttp.h`, wasm32) that the parser reads straight from
- * memory at headers-complete instead of calling a getter per field (and `content_length` and `flags`,
- * which have no getter). Checked against the getters and known requests at load time.
+ * Byte offsets of llhttp_t fields (llhttp 9.x `llhttp.h`, wasm32) that the parser reads and writes
+ * straight in memory instead of calling into WASM per field (`content_length` and `flags` have no
+ * getter; a call across the JS/WASM boundary costs more than the read). Checked against the getters
+ * and known requests at load time.
  */
 export interface StructLayout {
+  /** int32 `error`: what llhttp_execute returns while it is set; clearing HPE_PAUSED is llhttp_resume. */
+  error: number;
+  /** `error_pos`: where the last run stopped (a pointer into the input). */
+  errorPos: number;
   contentLength: number;
   method: number;
   httpMajor: number;
@@ -94,7 +98,7 @@ export interface StructLayout {
   flags: number;
 }
 
-const LLHTTP_9_LAYOUT: StructLayout = { contentLength: 32, method: 41, httpMajor: 42, httpMinor: 43, flags: 50 };
+const LLHTTP_9_LAYOUT: StructLayout = { error: 12, errorPos: 20, contentLength: 32, method: 41, httpMajor: 42, httpMinor: 43, flags: 50 };
 /** llhttp_flags (llhttp.h). */
 export const F_CHUNKED = 1 << 3;
 export const F_CONTENT_LENGTH = 1 << 5;
@@ -182,6 +186,25 @@ export function readFlags(heap: Uint8Array, parser: number, layout: StructLayout
   return (heap[parser + layout.flags] as number) | ((heap[parser + layout.flags + 1] as number) << 8);
 }
 
+function readUint32(heap: Uint8Array, at: number): number {
+  return ((heap[at] as number) | ((heap[at + 1] as number) << 8) | ((heap[at + 2] as number) << 16) | ((heap[at + 3] as number) << 24)) >>> 0;
+}
+
+/** llhttp_get_error_pos, read from memory. */
+export function readErrorPos(heap: Uint8Array, parser: number, layout: StructLayout): number {
+  return readUint32(heap, parser + layout.errorPos);
+}
+
+/** llhttp_resume, in memory: a paused parser's error cleared (llhttp.c does exactly this, only when paused). */
+export function resume(heap: Uint8Array, parser: number, layout: StructLayout): void {
+  const at = parser + layout.error;
+  if (readUint32(heap, at) !== HPE_PAUSED) return;
+  heap[at] = 0;
+  heap[at + 1] = 0;
+  heap[at + 2] = 0;
+  heap[at + 3] = 0;
+}
+
 export function readContentLength(heap: Uint8Array, parser: number, layout: StructLayout): number {
   const at = parser + layout.contentLength;
   let value = 0;
@@ -194,6 +217,8 @@ function layoutHolds(ex: LlhttpExports, layout: StructLayout): boolean {
   const chunked = headFields(ex, 'PUT /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n', layout);
   const sized = headFields(ex, 'POST /x HTTP/1.1\r\nContent-Length: 4294967301\r\n\r\n', layout);
   return chunked !== null && sized !== null
+    && chunked.paused && sized.paused && chunked.errorPos === chunked.getters.errorPos && sized.errorPos === sized.getters.errorPos
+    && chunked.resumed && sized.resumed
     && chunked.method === 4 && chunked.getters.method === 4
     && chunked.major === 1 && chunked.getters.major === 1 && chunked.minor === 0 && chunked.getters.minor === 0
     && (chunked.flags & (F_CHUNKED | F_TRANSFER_ENCODING)) === (F_CHUNKED | F_TRANSFER_ENCODING)
@@ -209,7 +234,11 @@ interface HeadFields {
   minor: number;
   flags: number;
   contentLength: number;
-  getters: { method: number; major: number; minor: number };
+  /** `error` read HPE_PAUSED at the pause, and the in-memory resume let llhttp run on. */
+  paused: boolean;
+  resumed: boolean;
+  errorPos: number;
+  getters: { method: number; major: number; minor: number; errorPos: number };
 }
 
 /** Runs `request` to headers-complete and reads the fields there, by `layout` and by the getters. */
@@ -232,14 +261,23 @@ function headFields(ex: LlhttpExports, request: string, layout: StructLayout): H
     };
     if (ex.llhttp_execute(parser, data, bytes.length) !== HPE_PAUSED || !atHeadersComplete) return null;
     const heap = new Uint8Array(ex.memory.buffer);
-    return {
+    const fields = {
       method: heap[parser + layout.method] as number,
       major: heap[parser + layout.httpMajor] as number,
       minor: heap[parser + layout.httpMinor] as number,
       flags: readFlags(heap, parser, layout),
       contentLength: readContentLength(heap, parser, layout),
-      getters: { method: ex.llhttp_get_method(parser), major: ex.llhttp_get_http_major(parser), minor: ex.llhttp_get_http_minor(parser) },
+      paused: readUint32(heap, parser + layout.error) === HPE_PAUSED,
+      errorPos: readErrorPos(heap, parser, layout),
+      getters: {
+        method: ex.llhttp_get_method(parser), major: ex.llhttp_get_http_major(parser), minor: ex.llhttp_get_http_minor(parser),
+        errorPos: ex.llhttp_get_error_pos(parser),
+      },
     };
+    // Resumed in memory, the parser runs to the end of the message (no body in either request).
+    resume(heap, parser, layout);
+    const resumed = ex.llhttp_execute(parser, fields.errorPos, data + bytes.length - fields.errorPos) === HPE_OK;
+    return { ...fields, resumed };
   } finally {
     executing = null;
     ex.free(data);
@@ -264,7 +302,9 @@ export function reserveInput(ll: Llhttp, size: number): void {
     ll.inputOwner = null;
     ll.inputChunk = null;
   }
-  if (ll.heap.buffer !== ll.exports.memory.buffer) ll.heap = new Uint8Array(ll.exports.memory.buffer);
+  // Growing WASM memory detaches the old buffer, and a view of a detached buffer has length 0: a
+  // cheaper test than comparing with `memory.buffer`, a getter that calls into the runtime.
+  if (ll.heap.length === 0) ll.heap = new Uint8Array(ll.exports.memory.buffer);
 }
 
 /** Runs llhttp_execute with `target` receiving the callbacks. */

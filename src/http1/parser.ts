@@ -23,7 +23,7 @@
 import {
   type CallbackTarget, execute as llExecute, finish as llFinish, llhttp, reserveInput, cString, type Llhttp,
   HPE_OK, HPE_PAUSED, HPE_PAUSED_UPGRADE, TYPE_REQUEST, TYPE_RESPONSE, F_CHUNKED, F_CONTENT_LENGTH,
-  F_TRANSFER_ENCODING, SPAN_URL, SPAN_STATUS, SPAN_FIELD, SPAN_VALUE, readFlags, readContentLength,
+  F_TRANSFER_ENCODING, SPAN_URL, SPAN_STATUS, SPAN_FIELD, SPAN_VALUE, readFlags, readContentLength, readErrorPos, resume,
 } from './llhttp.js';
 
 export const EV_NONE = 0;
@@ -196,10 +196,10 @@ export class Http1Parser implements CallbackTarget {
       }
       return EV_NONE;
     }
-    const pos = ll.exports.llhttp_get_error_pos(this.ptr) - ll.input;
+    const pos = readErrorPos(ll.heap, this.ptr, ll.layout) - ll.input;
     this.at = pos;
     if (ret === HPE_PAUSED) {
-      ll.exports.llhttp_resume(this.ptr);
+      resume(ll.heap, this.ptr, ll.layout);
       if (!this.headReported) {
         this.headReported = true;
         if (this.headLate) {
@@ -235,7 +235,7 @@ export class Http1Parser implements CallbackTarget {
     // A pause leaves llhttp between states; let it take the steps that consume no input first.
     const settled = llExecute(this.ll, this, this.ptr, this.ll.input, 0);
     if (settled === HPE_PAUSED) {
-      this.ll.exports.llhttp_resume(this.ptr);
+      resume(this.ll.heap, this.ptr, this.ll.layout);
       this.inMessage = false;
       return EV_END;
     }
