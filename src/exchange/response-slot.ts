@@ -82,7 +82,11 @@ export class ResponseSlot {
   bytes = 0;
   /** Holds a read credit. */
   reading = false;
-  readonly #queue = new Ring<Buffer>(2);
+  /**
+   * Chunks waiting for the consumer; made at the first that has to wait. Most responses never queue:
+   * the consumer is parked on the slot and each chunk goes straight to it.
+   */
+  #queue: Ring<Buffer> | null = null;
   #closed = false;
   #receiver: Receiver<Buffer> | null = null;
   #waiter: CreditWaiter | null = null;
@@ -135,13 +139,13 @@ export class ResponseSlot {
       receiver.receive(chunk);
       return;
     }
-    this.#queue.push(chunk);
+    (this.#queue ??= new Ring<Buffer>(2)).push(chunk);
     this.bytes += chunk.length;
     if (this.budget !== null) this.budget.queued += chunk.length;
   }
 
   tryRecv(): Buffer | typeof EMPTY | typeof CLOSED {
-    const chunk = this.#queue.shift();
+    const chunk = this.#queue === null ? undefined : this.#queue.shift();
     if (chunk === undefined) return this.#closed ? CLOSED : EMPTY;
     this.bytes -= chunk.length;
     if (this.budget !== null) this.budget.queued -= chunk.length;
@@ -150,7 +154,7 @@ export class ResponseSlot {
 
   /** Parks the consumer (tryRecv() was EMPTY). */
   addReceiver(r: Receiver<Buffer>): void {
-    if (this.#closed || this.bytes > 0 || this.#queue.length > 0) throw new Error('ResponseSlot.addReceiver: a chunk or close is ready; tryRecv first');
+    if (this.#closed || this.bytes > 0 || (this.#queue !== null && this.#queue.length > 0)) throw new Error('ResponseSlot.addReceiver: a chunk or close is ready; tryRecv first');
     this.#receiver = r;
   }
 

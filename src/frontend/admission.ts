@@ -19,6 +19,12 @@ import type { Route, Routing } from '../routing/routing.js';
 import { LEASE_PENDING, type LeaseWaiter } from '../routing/client-limiter.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 
+/**
+ * Token buckets refill continuously: a rate limit reads the time, not the coarse clock (read only
+ * when a route has a limit: a reading allocates).
+ */
+const exactTime = (): number => performance.now();
+
 export interface AdmissionLimits {
   maxHeadBytes: number;
   maxBodyBytes: number;
@@ -120,7 +126,7 @@ export class Admission {
    * Null: forward the request to `route` for `client`, or when `waiting`, once `leased` says so.
    * Else the refusal (the proxy answers it).
    */
-  admit(p: Http1Parser, scan: HeadScan, context: AdmissionContext, nowMs: number): ProxyError | null {
+  admit(p: Http1Parser, scan: HeadScan, context: AdmissionContext, readTime: () => number = exactTime): ProxyError | null {
     this.route = null;
     this.waiting = false;
     this.client = this.peer.address;
@@ -130,7 +136,7 @@ export class Admission {
     if (route === null) return new ProxyError('PRX_ERR_NO_ROUTE', 'no route matches the request');
     this.client = this.clientOf(p, scan, context.trustedProxies);
     if (route.rateLimiter !== null) {
-      const wait = route.rateLimiter.take(this.client, nowMs, this.waiter);
+      const wait = route.rateLimiter.take(this.client, readTime(), this.waiter);
       if (wait === LEASE_PENDING) {
         this.waiting = true;
         this.waitingRoute = route;

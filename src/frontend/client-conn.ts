@@ -23,7 +23,7 @@ import type { HeadScan } from '../http1/hop-by-hop.js';
 import { requestHead, type ForwardedLines } from '../http1/head.js';
 import { requestBody, encodeChunked, BODY_CHUNKED } from '../http1/framing.js';
 import { isIdempotent, METHOD_HEAD } from '../http1/methods.js';
-import { Job } from '../exchange/job.js';
+import { Job, type JobInit } from '../exchange/job.js';
 import { OutputBudget } from '../exchange/response-slot.js';
 import { ProxyError } from '../errors.js';
 import type { Clock } from '../clock.js';
@@ -89,6 +89,8 @@ export interface ClientAddress {
   origin: Addresses;
 }
 
+const NO_HEAD = Buffer.alloc(0);
+
 /** What resumes after the blocked send is taken. */
 const AFTER_NOTHING = 0;
 const AFTER_BODY_END = 1;
@@ -138,6 +140,10 @@ export class ClientConn implements LeaseWaiter {
   private bodyEnded: Job | null = null;
   /** Blocked on the rate limiter's answer for the request whose head was read last (see leased). */
   private leaseWait = false;
+  /** Filled in for each request and read by the Job constructor: one object per connection, not per request. */
+  private readonly jobInit: JobInit = {
+    head: NO_HEAD, hasBody: false, isHead: false, idempotent: false, closeAfter: false, http10: false, upgrade: false, upgradeTo: '', chunkedBody: false,
+  };
   private readonly workSend: ParkedSend<Job>;
   private readonly bodySend: ParkedSend<Buffer>;
 
@@ -306,8 +312,7 @@ export class ClientConn implements LeaseWaiter {
   /** A request head is complete: admit it, and forward it or refuse it (or wait for the rate limiter). */
   private onHead(chunk: Buffer, bodyStart: number): boolean {
     this.scan.scan(this.parser);
-    // Token buckets refill continuously: the rate limit reads the time, not the coarse clock.
-    const refusal = this.admission.admit(this.parser, this.scan, this.context, performance.now());
+    const refusal = this.admission.admit(this.parser, this.scan, this.context);
     if (this.admission.waiting) {
       // Nothing more is read (its body, the next request) until the limiter tells leased().
       this.leaseWait = true;
@@ -340,18 +345,19 @@ export class ClientConn implements LeaseWaiter {
     // A tunnel is offered only by a request without a body (a WebSocket handshake has none); one
     // with a body (h2c from curl --http2) goes as an ordinary request, the connection closing after.
     const upgrade = p.upgrade && !hasBody;
-    const job = new Job({
-      head: requestHead(p, scan, admission.target, this.fwd, upgrade, bodyMode, p.contentLength),
-      hasBody,
-      isHead: p.method === METHOD_HEAD,
-      idempotent: isIdempotent(p.method),
-      // After an upgrade request only a tunnel can follow: if the backend declines, close.
-      closeAfter: !p.keepAlive || p.upgrade,
-      http10: p.versionMajor === 1 && p.versionMinor === 0,
-      upgrade,
-      upgradeTo: upgrade ? p.head.toString('latin1', p.valueStart(scan.upgradeIndex), p.valueStart(scan.upgradeIndex) + p.valueLength(scan.upgradeIndex)) : '',
-      chunkedBody: bodyMode === BODY_CHUNKED,
-    });
+    const init = this.jobInit;
+    init.head = requestHead(p, scan, admission.target, this.fwd, upgrade, bodyMode, p.contentLength);
+    init.hasBody = hasBody;
+    init.isHead = p.method === METHOD_HEAD;
+    init.idempotent = isIdempotent(p.method);
+    // After an upgrade request only a tunnel can follow: if the backend declines, close.
+    init.closeAfter = !p.keepAlive || p.upgrade;
+    init.http10 = p.versionMajor === 1 && p.versionMinor === 0;
+    init.upgrade = upgrade;
+    init.upgradeTo = upgrade ? p.head.toString('latin1', p.valueStart(scan.upgradeIndex), p.valueStart(scan.upgradeIndex) + p.valueLength(scan.upgradeIndex)) : '';
+    init.chunkedBody = bodyMode === BODY_CHUNKED;
+    const job = new Job(init);
+    init.head = NO_HEAD; // the job has it; the connection keeps no request's bytes
     if (this.context.accessLog !== null) job.record = requestRecord(p, admission.client, this.tls);
     if (this.context.refusals !== null) job.startedAt = performance.now();
     job.origin = this.origin;

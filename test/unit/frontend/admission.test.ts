@@ -24,7 +24,7 @@ function admit(head: string, ctx = context(), peer = { address: '10.0.0.9', port
   const scan = new HeadScan();
   scan.scan(p);
   const a = new Admission(peer, { leased: () => assert.unreachable('no limiter here asks for tokens') });
-  const refusal = a.admit(p, scan, ctx, 0);
+  const refusal = a.admit(p, scan, ctx, () => 0);
   p.destroy();
   return { status: refusal?.status ?? 0, code: refusal?.code ?? '', a };
 }
