@@ -147,7 +147,8 @@ export class Server {
   private currentOptions: ProxyOptions;
   /** In the configured order. */
   private listeners: OpenListener[] = [];
-  private readonly clients = new Set<ClientConn>();
+  /** Open client connections, each with the listener it arrived on. */
+  private readonly clients = new Map<ClientConn, net.Server>();
   private readonly retiring = new Set<Pool>();
   /** Waiting for the last client connection to close (see clientsClosed). */
   private clientWaiters: (() => void)[] = [];
@@ -197,6 +198,7 @@ export class Server {
       eventLog: this.eventLog,
       trustedProxies: options.trustedProxies.length > 0 ? TrustedProxies.parse(options.trustedProxies) : null,
       refusals: options.admin === null ? null : new RequestMeter(options.metricsBuckets),
+      closed: (client) => this.clientClosed(client),
     };
     this.gate = new ProxyHeaderGate(this.context);
     this.tcp = new TcpFront(options, { checks: this.services.checks, log: this.eventLog, now: () => this.clock.now });
@@ -363,12 +365,12 @@ export class Server {
     this.closing = true;
     for (const { server } of this.listeners) server.close();
     const drained = this.clientsClosed();
-    for (const client of this.clients) client.drain();
+    for (const client of this.clients.keys()) client.drain();
     const grace = setTimeout(() => {
-      for (const client of this.clients) client.closeIfIdle();
+      for (const client of this.clients.keys()) client.closeIfIdle();
     }, Math.min(IDLE_GRACE_MS, deadlineMs / 2));
     const deadline = setTimeout(() => {
-      for (const client of this.clients) client.destroy();
+      for (const client of this.clients.keys()) client.destroy();
       this.tcp.closeAll();
     }, deadlineMs);
     await Promise.all([drained, this.tcp.idle()]);
@@ -399,7 +401,7 @@ export class Server {
     this.gate.closeAll();
     this.tcp.closeAll();
     await this.store?.close();
-    for (const client of this.clients) client.destroy();
+    for (const client of this.clients.keys()) client.destroy();
     const pools = [...this.context.routing.pools.values(), ...this.retiring].map((pool) => pool.close());
     this.retiring.clear();
     // An exchange cut here settles, and may log, when its sockets' 'close' arrives: only then the logs close.
@@ -412,14 +414,14 @@ export class Server {
     const pools = [...this.context.routing.pools.values()].map((pool) => ({ name: pool.name, workers: pool.stats(), retries: pool.retryStats() }));
     let total = 0;
     let max = 0;
-    for (const client of this.clients) {
+    for (const client of this.clients.keys()) {
       const held = client.bufferedOutput;
       total += held;
       if (held > max) max = held;
     }
     return {
       clients: this.clients.size,
-      restingClients: [...this.clients].filter((client) => client.resting).length,
+      restingClients: [...this.clients.keys()].filter((client) => client.resting).length,
       bufferedOutput: { total, max },
       workers: pools.flatMap((p) => p.workers),
       pools,
@@ -479,7 +481,7 @@ export class Server {
     const routing = this.context.routing;
     for (const limiter of routing.rateLimiters) limiter.sweep(now);
     this.tcp.sweep(now);
-    for (const client of this.clients) client.sweep(now);
+    for (const client of this.clients.keys()) client.sweep(now);
     this.gate.sweep(now);
     for (const pool of routing.pools.values()) pool.sweep(now);
     for (const pool of this.retiring) {
@@ -528,18 +530,22 @@ export class Server {
       tls: tlsVersion,
       origin,
     });
-    this.clients.add(client);
+    this.clients.set(client, server);
     this.openPerListener.set(server, (this.openPerListener.get(server) ?? 0) + 1);
-    socket.once('close', () => {
-      this.clients.delete(client);
-      const open = (this.openPerListener.get(server) ?? 1) - 1;
-      if (open > 0 || server.listening) this.openPerListener.set(server, open);
-      else this.openPerListener.delete(server);
-      if (this.clients.size > 0) return;
-      for (const resolve of this.clientWaiters) resolve();
-      this.clientWaiters = [];
-    });
     if (early !== null) client.feed(early);
+  }
+
+  /** A client connection's socket closed (ClientContext.closed). */
+  private clientClosed(client: ClientConn): void {
+    const server = this.clients.get(client);
+    if (server === undefined) return;
+    this.clients.delete(client);
+    const open = (this.openPerListener.get(server) ?? 1) - 1;
+    if (open > 0 || server.listening) this.openPerListener.set(server, open);
+    else this.openPerListener.delete(server);
+    if (this.clients.size > 0) return;
+    for (const resolve of this.clientWaiters) resolve();
+    this.clientWaiters = [];
   }
 
   /**

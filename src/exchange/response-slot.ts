@@ -37,8 +37,8 @@ export class OutputBudget {
   readers = 0;
   /** The slot being written to the client. */
   front: ResponseSlot | null = null;
-  /** Slots waiting for credit, in the order they asked. */
-  private readonly waiting = new Ring<ResponseSlot>(2);
+  /** Slots waiting for credit, in the order they asked; made when the first has to wait. */
+  private waiting: Ring<ResponseSlot> | null = null;
 
   constructor(limit: number, readSize: number) {
     this.limit = limit;
@@ -55,21 +55,22 @@ export class OutputBudget {
   }
 
   wait(slot: ResponseSlot): void {
-    this.waiting.push(slot);
+    (this.waiting ??= new Ring<ResponseSlot>(2)).push(slot);
   }
 
   forget(slot: ResponseSlot): void {
-    this.waiting.remove(slot);
+    this.waiting?.remove(slot);
   }
 
   /** Room was made, a credit returned, or the front changed: grant credit, the front first, then in order. */
   grant(): void {
-    if (this.waiting.length === 0) return;
+    const waiting = this.waiting;
+    if (waiting === null || waiting.length === 0) return;
     const front = this.front;
-    if (front !== null && this.allows(front) && this.waiting.remove(front)) front.granted();
+    if (front !== null && this.allows(front) && waiting.remove(front)) front.granted();
     // Taken off the ring before it is granted: the producer runs, and may ask again.
-    for (let slot = this.waiting.peek(); slot !== undefined && this.allows(slot); slot = this.waiting.peek()) {
-      this.waiting.shift();
+    for (let slot = waiting.peek(); slot !== undefined && this.allows(slot); slot = waiting.peek()) {
+      waiting.shift();
       slot.granted();
     }
   }

@@ -36,8 +36,8 @@ import type { RequestMeter } from '../metrics/request-meter.js';
 import type { Routing } from '../routing/routing.js';
 import type { LeaseWaiter } from '../routing/client-limiter.js';
 import { Admission, parseRefusal, type AdmissionLimits } from './admission.js';
-import { ResponseQueue } from './response-queue.js';
-import { giveParser, restingParser, takeParser } from './parser-pool.js';
+import { ResponseQueue, type FrontOwner } from './response-queue.js';
+import { giveParser, restingParser, restingScan, takeParser } from './parser-pool.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 import type { Addresses } from '../proxy-protocol/types.js';
 
@@ -75,6 +75,8 @@ export interface ClientContext {
   trustedProxies: TrustedProxies | null;
   /** Requests the proxy refused itself, for the metrics; null: metrics off (and requests are not timed). */
   refusals: RequestMeter | null;
+  /** Told once a connection's socket has closed (after the connection let go of everything). */
+  closed?: (client: ClientConn) => void;
 }
 
 /** Who the client is and where it connected: its address, and the X-Forwarded-* lines made once per connection. */
@@ -90,6 +92,38 @@ export interface ClientAddress {
 }
 
 const NO_HEAD = Buffer.alloc(0);
+/**
+ * What the next Job is made from, filled in by forward() and copied by the Job constructor at once:
+ * one object for the process rather than one per request (or per connection).
+ */
+const jobInit: JobInit = {
+  head: NO_HEAD, hasBody: false, isHead: false, idempotent: false, closeAfter: false, http10: false, upgrade: false, upgradeTo: '', chunkedBody: false,
+};
+
+/**
+ * Every client socket's listeners are these few functions, shared, finding their connection through
+ * the socket: a closure per listener and connection would cost an idle connection about 400 bytes.
+ */
+const CONN = Symbol('chanlb.clientConn');
+interface ClientSocket extends net.Socket {
+  [CONN]: ClientConn;
+}
+const connOf = (socket: net.Socket): ClientConn => (socket as ClientSocket)[CONN];
+function onSocketData(this: net.Socket, chunk: Buffer): void {
+  connOf(this).onData(chunk);
+}
+function onSocketEnd(this: net.Socket): void {
+  connOf(this).onEnd();
+}
+function onSocketError(): void {
+  // 'close' follows; ECONNRESET and friends need no answer.
+}
+function onSocketClose(this: net.Socket): void {
+  connOf(this).onClose();
+}
+function onSocketDrain(this: net.Socket): void {
+  connOf(this).responses.drained();
+}
 
 /** What resumes after the blocked send is taken. */
 const AFTER_NOTHING = 0;
@@ -101,7 +135,7 @@ const CLOSING = 2;
 const TUNNEL = 3;
 const CLOSED = 4;
 
-export class ClientConn implements LeaseWaiter {
+export class ClientConn implements LeaseWaiter, FrontOwner {
   private readonly socket: net.Socket;
   private readonly limits: ClientLimits;
   private readonly fwd: ForwardedLines;
@@ -112,7 +146,8 @@ export class ClientConn implements LeaseWaiter {
   private parser: Http1Parser;
   private scan: HeadScan;
   private readonly admission: Admission;
-  private readonly responses: ResponseQueue;
+  /** Its socket's 'drain' goes here (onSocketDrain). */
+  readonly responses: ResponseQueue;
   private phase = READING;
   /** Shutdown: the request being read now is the last. */
   private draining = false;
@@ -140,12 +175,9 @@ export class ClientConn implements LeaseWaiter {
   private bodyEnded: Job | null = null;
   /** Blocked on the rate limiter's answer for the request whose head was read last (see leased). */
   private leaseWait = false;
-  /** Filled in for each request and read by the Job constructor: one object per connection, not per request. */
-  private readonly jobInit: JobInit = {
-    head: NO_HEAD, hasBody: false, isHead: false, idempotent: false, closeAfter: false, http10: false, upgrade: false, upgradeTo: '', chunkedBody: false,
-  };
-  private readonly workSend: ParkedSend<Job>;
-  private readonly bodySend: ParkedSend<Buffer>;
+  /** Made at the first send that has to wait: most connections never block. */
+  private workSend: ParkedSend<Job> | null = null;
+  private bodySend: ParkedSend<Buffer> | null = null;
 
   /** See ClientAddress.tls. */
   private readonly tls: string;
@@ -160,15 +192,15 @@ export class ClientConn implements LeaseWaiter {
     this.tls = client.tls;
     this.origin = client.origin;
     this.admission = new Admission(client, this);
-    this.responses = new ResponseQueue(socket, new OutputBudget(OUTPUT_BUDGET, MAX_READ), this.frontDone);
+    this.responses = new ResponseQueue(socket, new OutputBudget(OUTPUT_BUDGET, MAX_READ), this);
     ({ parser: this.parser, scan: this.scan } = takeParser(context.limits.maxHeadBytes));
-    this.workSend = new ParkedSend<Job>(this);
-    this.bodySend = new ParkedSend<Buffer>(this);
     socket.setNoDelay(true);
-    socket.on('data', this.onData);
-    socket.on('end', this.onEnd);
-    socket.on('error', this.onError);
-    socket.on('close', this.onClose);
+    (socket as ClientSocket)[CONN] = this;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    socket.on('drain', onSocketDrain);
   }
 
   /** Idle a while: its parser set aside (parser-pool.ts). */
@@ -233,12 +265,14 @@ export class ClientConn implements LeaseWaiter {
       && this.reading === null && !this.blocked && !this.leaseWait && this.headSince < 0 && this.parser.atRest) {
       giveParser(this.parser, this.scan);
       this.parser = restingParser();
+      this.scan = restingScan();
     }
   }
 
   // ---- reading requests ----
 
-  private readonly onData = (chunk: Buffer): void => {
+  /** The socket's 'data' (onSocketData). */
+  onData(chunk: Buffer): void {
     if (this.phase !== READING) {
       // Closing: discard, within bounds (see lingerSince).
       this.discarded += chunk.length;
@@ -250,7 +284,7 @@ export class ClientConn implements LeaseWaiter {
     this.parse(chunk, 0);
     if (!this.parser.readingHead) this.headSince = -1;
     else if (this.headSince < 0) this.headSince = this.clock.now;
-  };
+  }
 
   /** No further request is read (responses already owed are still written). */
   private stopReading(): void {
@@ -327,7 +361,7 @@ export class ClientConn implements LeaseWaiter {
     this.leaseWait = false;
     if (this.phase !== READING) return; // closed, or closing after an earlier response, meanwhile
     this.forward(this.admission.leased(retryAfter), this.stash as Buffer, this.stashAt);
-    if (this.workSend.chan === null) this.unblock(); // else when the work channel takes the job
+    if (this.workSend === null || this.workSend.chan === null) this.unblock(); // else when the work channel takes the job
   }
 
   /** Makes the admitted request's job and sends it to its pool (true: read on), or answers the refusal. */
@@ -345,7 +379,7 @@ export class ClientConn implements LeaseWaiter {
     // A tunnel is offered only by a request without a body (a WebSocket handshake has none); one
     // with a body (h2c from curl --http2) goes as an ordinary request, the connection closing after.
     const upgrade = p.upgrade && !hasBody;
-    const init = this.jobInit;
+    const init = jobInit;
     init.head = requestHead(p, scan, admission.target, this.fwd, upgrade, bodyMode, p.contentLength);
     init.hasBody = hasBody;
     init.isHead = p.method === METHOD_HEAD;
@@ -357,7 +391,7 @@ export class ClientConn implements LeaseWaiter {
     init.upgradeTo = upgrade ? p.head.toString('latin1', p.valueStart(scan.upgradeIndex), p.valueStart(scan.upgradeIndex) + p.valueLength(scan.upgradeIndex)) : '';
     init.chunkedBody = bodyMode === BODY_CHUNKED;
     const job = new Job(init);
-    init.head = NO_HEAD; // the job has it; the connection keeps no request's bytes
+    init.head = NO_HEAD; // the job has it; nothing else keeps a request's bytes
     if (this.context.accessLog !== null) job.record = requestRecord(p, admission.client, this.tls);
     if (this.context.refusals !== null) job.startedAt = performance.now();
     job.origin = this.origin;
@@ -367,7 +401,7 @@ export class ClientConn implements LeaseWaiter {
     const work = route.pool.work;
     if (work.trySend(job)) return true;
     this.block(chunk, bodyStart, AFTER_NOTHING);
-    this.workSend.park(work, job);
+    (this.workSend ??= new ParkedSend<Job>(this)).park(work, job);
     return false;
   }
 
@@ -387,7 +421,7 @@ export class ClientConn implements LeaseWaiter {
     const piece = job.chunkedBody ? encodeChunked(this.parser, chunk, end) : chunk.subarray(from, to);
     if (piece === null || body.trySend(piece)) return true;
     this.block(chunk, to, after);
-    this.bodySend.park(body, piece);
+    (this.bodySend ??= new ParkedSend<Buffer>(this)).park(body, piece);
     return false;
   }
 
@@ -442,8 +476,10 @@ export class ClientConn implements LeaseWaiter {
 
   // ---- responses written ----
 
-  /** The front response is written (or cut): false stops the queue (the connection closes or switches). */
-  private readonly frontDone = (job: Job): boolean => {
+  /** FrontOwner: the front response is written (or cut); false stops the queue (the connection closes or switches). */
+  frontDone(job: Job): boolean {
+    // An idle connection keeps no finished job (its head, its slot): only a job in flight can still be told to close after.
+    if (job === this.newest) this.newest = null;
     const log = this.context.accessLog;
     // A request cancelled before any response (refused mid-body) is logged by its refusal, once.
     if (log !== null && job.record !== null && !(job.cancelled && !job.finalStarted)) log.write(accessEntry(job));
@@ -451,9 +487,10 @@ export class ClientConn implements LeaseWaiter {
     if (job.tunnel !== null) {
       // The backend agreed to switch protocols: from here on the two sockets are one byte pipe.
       this.phase = TUNNEL;
-      this.socket.off('data', this.onData);
-      this.socket.off('end', this.onEnd);
-      this.socket.off('error', this.onError);
+      this.socket.off('data', onSocketData);
+      this.socket.off('end', onSocketEnd);
+      this.socket.off('error', onSocketError);
+      this.socket.off('drain', onSocketDrain);
       joinTunnel(this.socket, this.upgradeRest ?? Buffer.alloc(0), job.tunnel);
       this.upgradeRest = null;
       return false;
@@ -472,15 +509,16 @@ export class ClientConn implements LeaseWaiter {
       this.socket.end();
       return false;
     }
-    if (this.blocked && this.afterBlocked === AFTER_NOTHING && this.workSend.chan === null && this.bodySend.chan === null && !this.leaseWait) {
+    if (this.blocked && this.afterBlocked === AFTER_NOTHING && this.workSend?.chan == null && this.bodySend?.chan == null && !this.leaseWait) {
       this.unblock();
     }
     return true;
-  };
+  }
 
   // ---- socket end ----
 
-  private readonly onEnd = (): void => {
+  /** The socket's 'end' (onSocketEnd). */
+  onEnd(): void {
     // The client half-closed: answer what it sent, then close. A request cut short by the FIN can
     // never complete: its exchange is cancelled and it is answered 400.
     if (this.phase === UPGRADING) return; // the tunnel (or the close after a declined upgrade) decides
@@ -491,23 +529,21 @@ export class ClientConn implements LeaseWaiter {
     this.stopReading();
     if (this.responses.length === 0) this.socket.end();
     else if (this.newest !== null) this.newest.closeAfter = true;
-  };
+  }
 
-  private readonly onError = (): void => {
-    // 'close' follows; ECONNRESET and friends need no answer.
-  };
-
-  private readonly onClose = (): void => {
+  /** The socket's 'close' (onSocketClose). */
+  onClose(): void {
     this.phase = CLOSED;
     this.responses.cancelAll();
     if (this.blocked) {
-      this.workSend.cancel();
-      this.bodySend.cancel();
+      this.workSend?.cancel();
+      this.bodySend?.cancel();
       this.blocked = false;
       this.stash = null;
     }
     if (this.parser !== restingParser()) this.parser.destroy();
-  };
+    this.context.closed?.(this);
+  }
 }
 
 /** A send a blocked connection waits on (one on the work channel, one on a body channel). */

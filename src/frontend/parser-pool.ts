@@ -13,11 +13,18 @@ import { HeadScan } from '../http1/hop-by-hop.js';
 const SPARE_MAX = 1024;
 
 let resting: Http1Parser | null = null;
+let restingScanner: HeadScan | null = null;
 
 /** The never-run parser of idle connections. */
 export function restingParser(): Http1Parser {
   resting ??= new Http1Parser('request');
   return resting;
+}
+
+/** The never-run scanner of idle connections (so that one holds none that went back to the spares). */
+export function restingScan(): HeadScan {
+  restingScanner ??= new HeadScan();
+  return restingScanner;
 }
 
 const spareParsers: Http1Parser[] = [];

@@ -6,7 +6,8 @@
  * Invariants:
  * - Only the front job is written. Writing stops while the socket needs to drain, so a client that
  *   reads slowly fills the slots, and the budget then stops the backends' reads (response-slot.ts).
- * - When a front job's slot closes, `done(job)` is told and decides whether writing goes on.
+ * - When a front job's slot closes, its owner's `frontDone(job)` is told and decides whether writing goes on.
+ * - The owner passes on the socket's 'drain' (`drained()`): the queue adds no listener of its own.
  */
 import type * as net from 'node:net';
 import { CLOSED, EMPTY, type Receiver } from '../csp/chan.js';
@@ -14,23 +15,27 @@ import { Ring } from '../csp/ring.js';
 import { OutputBudget } from '../exchange/response-slot.js';
 import type { Job } from '../exchange/job.js';
 
+/** Who is told when the front job is done. */
+export interface FrontOwner {
+  /** Return false to stop writing (the connection is closing or switching). */
+  frontDone(job: Job): boolean;
+}
+
 export class ResponseQueue implements Receiver<Buffer> {
   private readonly socket: net.Socket;
   private readonly jobs = new Ring<Job>(4);
   private readonly budget: OutputBudget;
-  /** The front job is done: return false to stop writing (the connection is closing or switching). */
-  private readonly done: (job: Job) => boolean;
+  private readonly owner: FrontOwner;
   /** Parked on the front job's empty slot. */
   private parked = false;
   /** The socket asked us to wait for 'drain'. */
   private blocked = false;
   private stopped = false;
 
-  constructor(socket: net.Socket, budget: OutputBudget, done: (job: Job) => boolean) {
+  constructor(socket: net.Socket, budget: OutputBudget, owner: FrontOwner) {
     this.socket = socket;
     this.budget = budget;
-    this.done = done;
-    socket.on('drain', this.onDrain);
+    this.owner = owner;
   }
 
   get length(): number {
@@ -52,7 +57,6 @@ export class ResponseQueue implements Receiver<Buffer> {
   /** The connection is gone: no more writing; every job not yet settled is cancelled. */
   cancelAll(): void {
     this.stopped = true;
-    this.socket.off('drain', this.onDrain);
     for (let job = this.jobs.shift(); job !== undefined; job = this.jobs.shift()) job.cancel();
   }
 
@@ -92,18 +96,17 @@ export class ResponseQueue implements Receiver<Buffer> {
 
   private frontDone(job: Job): void {
     this.jobs.shift();
-    if (!this.done(job)) {
-      this.stopped = true;
-      this.socket.off('drain', this.onDrain);
-    }
+    if (this.jobs.length === 0) this.budget.front = null; // an idle connection holds no finished slot
+    if (!this.owner.frontDone(job)) this.stopped = true;
   }
 
   private write(chunk: Buffer): void {
     if (!this.socket.write(chunk)) this.blocked = true;
   }
 
-  private readonly onDrain = (): void => {
+  /** The socket's 'drain': it can take more. */
+  drained(): void {
     this.blocked = false;
     this.writeFront();
-  };
+  }
 }

@@ -41,13 +41,17 @@ export interface ForwardedLines {
   localAuthority: Buffer;
 }
 
+const PROTO_LINE = { http: Buffer.from('X-Forwarded-Proto: http\r\n'), https: Buffer.from('X-Forwarded-Proto: https\r\n') };
+
+/** The last local authority made, for the next connection to the same listener: idle connections share it. */
+let lastAuthority = { address: '', port: -1, bytes: Buffer.alloc(0) };
+
 export function forwardedLines(clientAddress: string, proto: 'http' | 'https', localAddress: string, localPort: number): ForwardedLines {
-  const host = localAddress.includes(':') ? `[${localAddress}]` : localAddress;
-  return {
-    clientAddress: Buffer.from(clientAddress, 'latin1'),
-    proto: Buffer.from(`X-Forwarded-Proto: ${proto}\r\n`, 'latin1'),
-    localAuthority: Buffer.from(`${host}:${localPort}`, 'latin1'),
-  };
+  if (lastAuthority.address !== localAddress || lastAuthority.port !== localPort) {
+    const host = localAddress.includes(':') ? `[${localAddress}]` : localAddress;
+    lastAuthority = { address: localAddress, port: localPort, bytes: Buffer.from(`${host}:${localPort}`, 'latin1') };
+  }
+  return { clientAddress: Buffer.from(clientAddress, 'latin1'), proto: PROTO_LINE[proto], localAuthority: lastAuthority.bytes };
 }
 
 function lineEnd(p: Http1Parser, i: number): number {
