@@ -97,7 +97,7 @@ export class Balancer {
   private drain(): void {
     const select = this.select;
     for (let i = select.poll(); i >= 0; i = select.poll()) this.handle(i, select.value);
-    select.once(this.onReady);
+    select.park(this.onReady); // nothing is ready: the last poll() just said so
   }
 
   private handle(index: number, value: unknown): void {

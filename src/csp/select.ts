@@ -105,6 +105,15 @@ export class Select {
       onReady(index, this.value);
       return;
     }
+    this.park(onReady);
+  }
+
+  /**
+   * once() for a caller whose poll() has just returned -1 (nothing can have become ready since, in
+   * one synchronous turn): parks without polling every case again.
+   */
+  park(onReady: (index: number, value: unknown) => void): void {
+    if (this.#onReady !== null) throw new Error('Select.park: already parked');
     this.#onReady = onReady;
     const cases = this.#cases;
     try {

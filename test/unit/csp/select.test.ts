@@ -78,6 +78,23 @@ test('once while parked throws; poll and next too', async () => {
   );
 });
 
+test('park after a poll that found nothing: parks on every case without polling, and throws when parked', () => {
+  const a = new Chan<string>(1);
+  const b = new Chan<string>(1);
+  const sel = new Select().recv(a).recv(b);
+  assert.is(sel.poll(), -1);
+  const { fired, onReady } = collector();
+  sel.park(onReady);
+  assert.ok(sel.parked);
+  assert.is(a.waitingReceivers, 1);
+  assert.is(b.waitingReceivers, 1);
+  assert.throws(() => sel.park(onReady), /already parked/);
+  assert.ok(b.trySend('b1'));
+  assert.equal(fired, [[1, 'b1']]);
+  assert.is(a.waitingReceivers, 0);
+  assert.not.ok(sel.parked);
+});
+
 test('onReady may call once again (the dispatch loop pattern)', () => {
   const work = new Chan<number>(8);
   const done = new Chan<string>(8);
