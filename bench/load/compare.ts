@@ -1,6 +1,6 @@
 // `make compare` = `node dist/bench/load/compare.js [--duration 10s] [--rounds 3] [--connections 64]
 // [--threads 1] [--warmup 2s] [--tool wrk|ab] [--only direct,chanlb,chanlb-metrics,nginx,haproxy,undici]
-// [--workers 1] [--control NAME[:N]] [--pin-proxy CPUS] [--pin-load CPUS]`
+// [--workers 1] [--control NAME[:N]] [--baseline DIST] [--pin-proxy CPUS] [--pin-load CPUS]`
 // Starts three fast backends and every target in front of them (with --workers 1,2: each proxy with
 // one and with two worker processes: chanlb --workers, nginx worker_processes, HAProxy nbthread),
 // warms each up, then runs the same load against each target once per round, rotating the order
@@ -15,14 +15,14 @@ import { markdown, summarize, summaryTable, svg } from './compare/report.js';
 import { measureArms, type SessionOptions } from './compare/session.js';
 import { TARGET_NAMES, type TargetName } from './compare/targets.js';
 import { describePinning, parsePinning, PIN_FLAGS } from './compare/pinning.js';
-import { armLabel, list, parseCommon, requireBuilt, runMeta, runToEnd, withControl, workerCounts, writeResults, type Arm } from './compare/driver.js';
+import { armLabel, list, parseCommon, requireBuilt, runMeta, runToEnd, withBaseline, withControl, workerCounts, writeResults, type Arm } from './compare/driver.js';
 
 /** Targets that run with more than one process under --workers; the others are measured once, with one. */
-const MULTI: readonly TargetName[] = ['chanlb', 'chanlb-metrics', 'nginx', 'haproxy'];
+const MULTI: readonly TargetName[] = ['chanlb', 'chanlb-baseline', 'chanlb-metrics', 'nginx', 'haproxy'];
 
 function options(): SessionOptions & { arms: Arm<TargetName>[] } {
   const { extra, usage, ...common } = parseCommon({
-    name: 'compare', connections: '64', warmup: '2s', extra: { only: TARGET_NAMES.join(','), workers: '1', control: 'NAME[:N]', ...PIN_FLAGS },
+    name: 'compare', connections: '64', warmup: '2s', extra: { only: TARGET_NAMES.join(','), workers: '1', control: 'NAME[:N]', baseline: 'DIST', ...PIN_FLAGS },
   });
   const only = list(extra.only ?? TARGET_NAMES.join(','));
   for (const n of only) if (!(TARGET_NAMES as readonly string[]).includes(n)) usage(`--only: unknown target '${n}' (have ${TARGET_NAMES.join(', ')})`);
@@ -34,7 +34,9 @@ function options(): SessionOptions & { arms: Arm<TargetName>[] } {
   const pinning = parsePinning(extra, usage);
   const pinned = describePinning(pinning);
   if (pinned !== null) common.notes.push(pinned);
-  return { ...common, load: { ...common.load, cpus: pinning.load }, pinning, backends: 3, arms: withControl(arms, extra.control, usage) };
+  const baseline = extra.baseline === undefined ? undefined : path.resolve(extra.baseline);
+  const compared = withBaseline(arms, baseline, usage);
+  return { ...common, load: { ...common.load, cpus: pinning.load }, pinning, backends: 3, ...(baseline === undefined ? {} : { baseline }), arms: withControl(compared, extra.control, usage) };
 }
 
 async function run(opts: ReturnType<typeof options>, tmp: string): Promise<void> {

@@ -1,5 +1,5 @@
 // `make profile` = `node dist/bench/load/profile.js [--duration 5s] [--rounds 2] [--connections 64]
-// [--threads 1] [--warmup 2s] [--only chanlb,pipe,nginx] [--control NAME] [--top 20] [--frequency 2000]`
+// [--threads 1] [--warmup 2s] [--only chanlb,pipe,nginx] [--control NAME] [--baseline DIST] [--top 20] [--frequency 2000]`
 // Where a request's CPU goes in the real process: three fast backends, chanlb (and the Node byte pipe,
 // bench/load/peers/pipe.ts, and nginx beside it) started in front of them, the Node ones with
 // --perf-basic-prof; each arm loaded with wrk once per round, order rotated, while `perf record -g`
@@ -14,7 +14,7 @@ import { runLoad } from './compare/load.js';
 import { cpuTicks, stopAll, usPerRequest } from './compare/procs.js';
 import { startTarget, unavailable, type Target, type TargetName } from './compare/targets.js';
 import {
-  DIST, checkHello, inRounds, list, parseCommon, requireBuilt, runMeta, runToEnd, startBackends, withControl, writeResults, type Arm,
+  DIST, checkHello, inRounds, list, parseCommon, requireBuilt, runMeta, runToEnd, startBackends, withBaseline, withControl, writeResults, type Arm,
 } from './compare/driver.js';
 import { checkPerf, finishRecord, readProfile, startRecord } from './profile/perf.js';
 import { categoryTable, controlNote, markdown, type ProfileRun } from './profile/report.js';
@@ -26,7 +26,7 @@ const V8_FLAGS = (tmp: string): string[] => ['--perf-basic-prof', '--no-logfile-
 function options() {
   const { extra, usage, ...common } = parseCommon({
     name: 'profile', connections: '64', warmup: '2s', duration: '5s', rounds: '2',
-    extra: { only: ARMS.join(','), control: 'NAME', top: '20', frequency: '2000' },
+    extra: { only: ARMS.join(','), control: 'NAME', baseline: 'DIST', top: '20', frequency: '2000' },
   });
   if (common.load.tool !== 'wrk') usage('profile needs wrk (apt-get install -y wrk)');
   const only = list(extra.only ?? ARMS.join(','));
@@ -37,7 +37,11 @@ function options() {
     return Number(text);
   };
   const arms: Arm<TargetName>[] = ARMS.filter((n) => only.includes(n)).map((name) => ({ name, workers: 1, label: name }));
-  return { ...common, arms: withControl(arms, extra.control, usage), top: whole('top', '20'), frequency: whole('frequency', '2000') };
+  const baseline = extra.baseline === undefined ? undefined : path.resolve(extra.baseline);
+  return {
+    ...common, ...(baseline === undefined ? {} : { baseline }), arms: withControl(withBaseline(arms, baseline, usage), extra.control, usage),
+    top: whole('top', '20'), frequency: whole('frequency', '2000'),
+  };
 }
 
 type Options = ReturnType<typeof options>;
@@ -54,7 +58,7 @@ async function run(opts: Options, tmp: string, started: number[]): Promise<void>
   const perfCommand = `perf record -g -F ${opts.frequency} -p PIDS`;
   process.stdout.write(`load: wrk -t${opts.load.threads} -c${opts.load.connections} -d${opts.load.seconds}s under ${perfCommand} · ${opts.rounds} round(s) · arms: ${arms.map((a) => a.label).join(', ')}\n`);
   const { ports, procs: backends } = await startBackends('backends/fast.js', 3);
-  const setup = { dist: DIST, tmp, backendPorts: ports, backends, nodeFlags: V8_FLAGS(tmp) };
+  const setup = { dist: DIST, tmp, backendPorts: ports, backends, nodeFlags: V8_FLAGS(tmp), ...(opts.baseline === undefined ? {} : { baseline: opts.baseline }) };
   const live: { arm: Arm<TargetName>; target: Target }[] = [];
   for (const arm of arms) {
     const target = await startTarget(arm.name, setup);

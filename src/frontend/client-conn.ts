@@ -58,8 +58,6 @@ export const OUTPUT_BUDGET = 128 * 1024;
  */
 export const LINGER_MS = 5_000;
 const LINGER_BYTES = 4 * 1024 * 1024;
-/** A keep-alive connection idle this long sets its parser aside (parser-pool.ts); an active one keeps it. */
-const PARSER_REST_MS = 1_000;
 
 /**
  * What every client connection of one proxy shares. A reload replaces `routing`, the limits and the
@@ -142,7 +140,7 @@ export class ClientConn implements LeaseWaiter, FrontOwner {
   private readonly origin: Addresses;
   /** Shared with every connection of the proxy; a reload replaces what is in it. */
   private readonly context: ClientContext;
-  /** restingParser() while idle a while (parser-pool.ts); a pooled one from the first byte read. */
+  /** restingParser() while nothing is in flight (parser-pool.ts); a pooled one from the first byte read. */
   private parser: Http1Parser;
   private scan: HeadScan;
   private readonly admission: Admission;
@@ -165,6 +163,9 @@ export class ClientConn implements LeaseWaiter, FrontOwner {
   /** CLOSING: since when our FIN is out and what the client sends is discarded. */
   private lingerSince = -1;
   private discarded = 0;
+
+  /** parse() is running (restIfIdle waits). */
+  private parsing = false;
 
   // Input backpressure (READING).
   private blocked = false;
@@ -203,7 +204,7 @@ export class ClientConn implements LeaseWaiter, FrontOwner {
     socket.on('drain', onSocketDrain);
   }
 
-  /** Idle a while: its parser set aside (parser-pool.ts). */
+  /** Nothing in flight: its parser set aside (parser-pool.ts). */
   get resting(): boolean {
     return this.parser === restingParser();
   }
@@ -261,12 +262,22 @@ export class ClientConn implements LeaseWaiter, FrontOwner {
       this.refuse(new ProxyError('PRX_ERR_HEAD_TIMEOUT', 'the request head was not complete in time'));
     } else if (this.responses.length === 0 && !this.parser.inMessage && now - this.lastActive >= this.context.limits.keepAliveTimeoutMs) {
       this.socket.destroy();
-    } else if (this.parser !== restingParser() && now - this.lastActive >= PARSER_REST_MS && this.responses.length === 0
-      && this.reading === null && !this.blocked && !this.leaseWait && this.headSince < 0 && this.parser.atRest) {
-      giveParser(this.parser, this.scan);
-      this.parser = restingParser();
-      this.scan = restingScan();
+    } else {
+      this.restIfIdle();
     }
+  }
+
+  /**
+   * Nothing in flight, nothing begun, nothing held back: the parser and scanner go back to the spares
+   * (parser-pool.ts) until the next byte, so a connection holds them only while it has a request. Not
+   * while parse() runs (a response written at once, inside it, must not take its parser away).
+   */
+  private restIfIdle(): void {
+    if (this.parsing || this.parser === restingParser() || this.responses.length !== 0 || this.reading !== null || this.blocked
+      || this.leaseWait || this.headSince >= 0 || !this.parser.atRest) return;
+    giveParser(this.parser, this.scan);
+    this.parser = restingParser();
+    this.scan = restingScan();
   }
 
   // ---- reading requests ----
@@ -284,6 +295,7 @@ export class ClientConn implements LeaseWaiter, FrontOwner {
     this.parse(chunk, 0);
     if (!this.parser.readingHead) this.headSince = -1;
     else if (this.headSince < 0) this.headSince = this.clock.now;
+    this.restIfIdle();
   }
 
   /** No further request is read (responses already owed are still written). */
@@ -292,6 +304,15 @@ export class ClientConn implements LeaseWaiter, FrontOwner {
   }
 
   private parse(chunk: Buffer, from: number): void {
+    this.parsing = true;
+    try {
+      this.parseFrom(chunk, from);
+    } finally {
+      this.parsing = false;
+    }
+  }
+
+  private parseFrom(chunk: Buffer, from: number): void {
     const parser = this.parser;
     let off = from;
     while (this.phase === READING) {
@@ -447,6 +468,7 @@ export class ClientConn implements LeaseWaiter, FrontOwner {
     }
     this.parse(chunk, this.stashAt);
     if (!this.blocked && this.phase !== CLOSED) this.socket.resume();
+    this.restIfIdle();
   }
 
   /**
@@ -512,6 +534,7 @@ export class ClientConn implements LeaseWaiter, FrontOwner {
     if (this.blocked && this.afterBlocked === AFTER_NOTHING && this.workSend?.chan == null && this.bodySend?.chan == null && !this.leaseWait) {
       this.unblock();
     }
+    this.restIfIdle();
     return true;
   }
 

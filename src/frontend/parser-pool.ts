@@ -1,7 +1,8 @@
 /**
- * Request parsers and their head scanners, set aside by keep-alive connections that have been idle
- * a while and taken up again by whichever connection reads next: 10,000 idle clients then hold no
- * parser state (its typed arrays and WASM-side struct) between their requests.
+ * Request parsers and their head scanners, set aside by keep-alive connections as soon as they have
+ * nothing in flight, and taken up again by whichever connection reads next: idle clients hold no
+ * parser state (its typed arrays and WASM-side struct) between their requests, and busy ones share a
+ * few warm parsers (the spares are reused last in, first out).
  *
  * An idle connection points at RESTING, a parser that is never run: it answers the questions asked
  * of an idle connection (`inMessage` false, `readingHead` false) without a null check at each of them.

@@ -134,6 +134,16 @@ export function requireBuilt(files: readonly string[]): void {
 }
 
 /**
+ * `--baseline DIST`: another build's dist/ (e.g. `git worktree add ../base HEAD~3 && make -C ../base
+ * build`), whose chanlb runs beside this one as the `chanlb-baseline` arm, right after `chanlb`.
+ */
+export function withBaseline<N extends string>(arms: readonly Arm<N>[], baseline: string | undefined, usage: Usage): Arm<N | 'chanlb-baseline'>[] {
+  if (baseline === undefined) return [...arms];
+  if (!existsSync(path.join(baseline, 'src/main.js'))) usage(`--baseline ${baseline}: no src/main.js there (give a build's dist/ directory)`);
+  return arms.flatMap((arm) => (arm.name === 'chanlb' ? [arm, { ...arm, name: 'chanlb-baseline' as const, label: arm.label.replace('chanlb', 'chanlb-baseline') }] : [arm]));
+}
+
+/**
  * `n` backends from dist/`script` on free ports, named 1..n, each given `more(i)` as extra arguments,
  * pinned to `cpus` if given.
  */

@@ -41,6 +41,8 @@ export interface SessionOptions {
   /** How many backends/fast.ts processes the load is spread over. */
   backends: number;
   notes: string[];
+  /** Another build's dist/, for the chanlb-baseline arm. */
+  baseline?: string;
 }
 
 interface Started {
@@ -97,6 +99,7 @@ export async function measureArms(
   const { ports: backendPorts, procs: backends } = await workload.backends(opts.backends, opts.pinning.load);
   const setup = {
     dist: DIST, tmp, backendPorts, backends, ...(opts.pinning.proxy === undefined ? {} : { cpus: opts.pinning.proxy }), ...(workload.front === undefined ? {} : { front: workload.front }),
+    ...(opts.baseline === undefined ? {} : { baseline: opts.baseline }),
   };
 
   const started: Started[] = [];

@@ -11,7 +11,8 @@ import { INSTALL } from './load.js';
 import { freePort, onPath, pinned, processTree, start, waitForOutput, waitForPort, type Proc } from './procs.js';
 
 export const TARGET_NAMES = ['direct', 'chanlb', 'chanlb-metrics', 'pipe', 'nginx', 'haproxy', 'undici'] as const;
-export type TargetName = (typeof TARGET_NAMES)[number];
+/** `chanlb-baseline`: chanlb from another build's dist/ (Setup.baseline), beside this one: `--baseline DIST`. */
+export type TargetName = (typeof TARGET_NAMES)[number] | 'chanlb-baseline';
 
 /**
  * What the proxy listens for: plain HTTP (the default), HTTPS with this certificate and key (PEM
@@ -50,6 +51,8 @@ export interface Setup {
   nodeFlags?: readonly string[];
   /** Client connections the proxy must hold at once: nginx worker_connections and HAProxy maxconn (4096 unless more). */
   maxConnections?: number;
+  /** Another build's dist/, for the chanlb-baseline target. */
+  baseline?: string;
 }
 
 /** Why a target cannot run here (with the install command), or null. */
@@ -72,6 +75,10 @@ export async function startTarget(name: TargetName, setup: Setup, workers = 1): 
     return { name, port, pids: () => [backend.pid], workers };
   }
   const upstreams = setup.backendPorts.map((p) => `127.0.0.1:${p}`);
+  if (name === 'chanlb-baseline') {
+    if (setup.baseline === undefined) throw new Error('chanlb-baseline needs another build\'s dist/ (--baseline DIST)');
+    return { ...(await startProxy('chanlb', { ...setup, dist: setup.baseline }, upstreams, [], workers)), name };
+  }
   if (name === 'chanlb-metrics') {
     // chanlb with its admin listener on: every request counted and timed (nothing scrapes during the run).
     return { ...(await startProxy('chanlb', setup, upstreams, ['--admin', `127.0.0.1:${await freePort()}`], workers)), name };
@@ -85,7 +92,7 @@ export async function startTarget(name: TargetName, setup: Setup, workers = 1): 
  * `workers` processes (threads for HAProxy), pinned to `setup.cpus` if given.
  */
 export async function startProxy(
-  name: Exclude<TargetName, 'direct' | 'chanlb-metrics'>, setup: Pick<Setup, 'dist' | 'tmp' | 'cpus' | 'front' | 'nodeFlags' | 'maxConnections'>, upstreams: readonly string[],
+  name: Exclude<TargetName, 'direct' | 'chanlb-metrics' | 'chanlb-baseline'>, setup: Pick<Setup, 'dist' | 'tmp' | 'cpus' | 'front' | 'nodeFlags' | 'maxConnections'>, upstreams: readonly string[],
   extra: readonly string[] = [], workers = 1,
 ): Promise<Target> {
   const port = await freePort();

@@ -108,7 +108,7 @@ test('HTTP/1.0 with Connection: keep-alive gets keep-alive and the connection ca
   await waitForIdle(proxy);
 }));
 
-test('idle keep-alive connections set their parsers aside and take one up again: pipelined requests, bodies and split heads after the rest', () => withCleanup(async (c) => {
+test('keep-alive connections set their parsers aside once nothing is in flight and take one up at their next byte: pipelined requests, bodies and split heads after the rest', () => withCleanup(async (c) => {
   const [echo] = await echoBackends(c, 1);
   assert.ok(echo !== undefined);
   const { proxy, port } = await startProxy(c, [echo]);
@@ -117,20 +117,21 @@ test('idle keep-alive connections set their parsers aside and take one up again:
     await client.write(`GET /first/${i} HTTP/1.1\r\nHost: lb.test\r\n\r\n`);
     assert.is(url(await client.readResponse()), `/first/${i}`);
   }
-  // A connection idle a second or so rests its parser; the test waits for all three to.
   await waitFor('three resting connections', () => proxy.stats().restingClients === 3, 10_000);
   const [a, b, d] = clients as [RawClient, RawClient, RawClient];
-  // Each takes up a parser (perhaps another's): two pipelined requests; a body; a head split over writes.
+  // A head begun holds a parser until it is complete and answered.
+  await d.write('GET /spl');
+  await waitFor('the connection mid-head holding a parser', () => proxy.stats().restingClients === 2, 10_000);
+  // Each takes up a parser (perhaps another's): two pipelined requests; a body; the rest of the split head.
   await a.write('GET /p1 HTTP/1.1\r\nHost: lb.test\r\n\r\nGET /p2 HTTP/1.1\r\nHost: lb.test\r\n\r\n');
   await b.write('POST /body HTTP/1.1\r\nHost: lb.test\r\nContent-Length: 5\r\n\r\nhello');
-  await d.write('GET /spl');
   await d.write('it HTTP/1.1\r\nHo');
   await d.write('st: lb.test\r\n\r\n');
   assert.equal([url(await a.readResponse()), url(await a.readResponse())], ['/p1', '/p2']);
   const posted = await b.readResponse();
   assert.equal([url(posted), (JSON.parse(posted.body.toString()) as EchoReport).bodyLength], ['/body', 5]);
   assert.is(url(await d.readResponse()), '/split');
-  assert.ok(proxy.stats().restingClients < 3, 'the connections that read took a parser up');
+  await waitFor('all three resting again once answered', () => proxy.stats().restingClients === 3, 10_000);
   await waitForIdle(proxy);
 }));
 
