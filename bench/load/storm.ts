@@ -118,7 +118,7 @@ function backlogNote(): string {
     }
   };
   return `listen backlog: net.core.somaxconn = ${read('/proc/sys/net/core/somaxconn')}, net.ipv4.tcp_max_syn_backlog = ${read('/proc/sys/net/ipv4/tcp_max_syn_backlog')}; ` +
-    'Node listens with a backlog of 511 unless given one (chanlb gives none), nginx with 511 on Linux (listen ... backlog=N), both capped at somaxconn';
+    'chanlb listens with a backlog of somaxconn (Node\'s default is 511), nginx with 511 on Linux (listen ... backlog=N), both capped at somaxconn';
 }
 
 async function run(opts: Options, tmp: string): Promise<void> {
