@@ -17,10 +17,10 @@ import { BODY_CHUNKED, decimalLength, writeDecimal } from './framing.js';
 import type { RequestTarget } from './request-target.js';
 
 const CRLF = Buffer.from('\r\n');
-// RFC 9110 §6.2: an intermediary sends its own HTTP version on every message it forwards.
-const SP_HTTP11_CRLF = Buffer.from(' HTTP/1.1\r\n');
+// RFC 9110 §6.2: an intermediary sends its own HTTP version on every message it forwards. Host
+// comes next, first of the header lines.
+const SP_HTTP11_CRLF_HOST = Buffer.from(' HTTP/1.1\r\nHost: ');
 const HTTP11_SP = Buffer.from('HTTP/1.1 ');
-const HOST = Buffer.from('Host: ');
 const XFF = Buffer.from('X-Forwarded-For: ');
 const XFF_JOIN = Buffer.from(', ');
 const XF_HOST = Buffer.from('X-Forwarded-Host: ');
@@ -33,8 +33,11 @@ const TRANSFER_ENCODING_CHUNKED = Buffer.from('Transfer-Encoding: chunked\r\n');
 
 /** Per-connection constant lines, built once when the client connects. */
 export interface ForwardedLines {
-  /** The client's address, as it goes after `X-Forwarded-For: ` (no CRLF). */
-  clientAddress: Buffer;
+  /**
+   * `X-Forwarded-For: ADDRESS\r\n` with the client's address: the whole line when the request
+   * brought none; after the values it brought, from ADDRESS on (`XFF.length`).
+   */
+  forwardedFor: Buffer;
   /** `X-Forwarded-Proto: http\r\n` (or https behind TLS termination). */
   proto: Buffer;
   /** The address the client connected to: the Host of an HTTP/1.0 request that sent none (RFC 9112 §3.3). */
@@ -51,7 +54,7 @@ export function forwardedLines(clientAddress: string, proto: 'http' | 'https', l
     const host = localAddress.includes(':') ? `[${localAddress}]` : localAddress;
     lastAuthority = { address: localAddress, port: localPort, bytes: Buffer.from(`${host}:${localPort}`, 'latin1') };
   }
-  return { clientAddress: Buffer.from(clientAddress, 'latin1'), proto: PROTO_LINE[proto], localAuthority: lastAuthority.bytes };
+  return { forwardedFor: Buffer.from(`X-Forwarded-For: ${clientAddress}\r\n`, 'latin1'), proto: PROTO_LINE[proto], localAuthority: lastAuthority.bytes };
 }
 
 function lineEnd(p: Http1Parser, i: number): number {
@@ -138,11 +141,11 @@ export function requestHead(
   }
   const hostLength = hostEnd - hostStart;
 
-  let size = target.methodLength + 1 + (target.slash ? 1 : 0) + (target.end - target.start) + SP_HTTP11_CRLF.length;
-  size += HOST.length + hostLength + CRLF.length;
+  let size = target.methodLength + 1 + (target.slash ? 1 : 0) + (target.end - target.start) + SP_HTTP11_CRLF_HOST.length;
+  size += hostLength + CRLF.length;
   size += copyKept(p, scan, upgrade, true, null, 0);
   size += framingSize(bodyMode, length);
-  size += XFF.length + fwd.clientAddress.length + CRLF.length;
+  size += fwd.forwardedFor.length;
   for (const i of scan.forwardedFor) size += p.valueLength(i) + XFF_JOIN.length;
   size += fwd.proto.length;
   if (clientGaveHost) size += XF_HOST.length + hostLength + CRLF.length;
@@ -155,19 +158,21 @@ export function requestHead(
   out[at++] = 0x20;
   if (target.slash) out[at++] = 0x2f;
   at += copyBytes(head, target.start, target.end, out, at);
-  at += copyAll(SP_HTTP11_CRLF, out, at);
-  at += copyAll(HOST, out, at);
+  at += copyAll(SP_HTTP11_CRLF_HOST, out, at);
   at += copyBytes(hostBytes, hostStart, hostEnd, out, at);
   at += copyAll(CRLF, out, at);
   at += copyKept(p, scan, upgrade, true, out, at);
   at += writeFraming(bodyMode, length, out, at);
-  at += copyAll(XFF, out, at);
-  for (const i of scan.forwardedFor) {
-    at += copyBytes(head, p.valueStart(i), p.valueStart(i) + p.valueLength(i), out, at);
-    at += copyAll(XFF_JOIN, out, at);
+  if (scan.forwardedFor.length === 0) {
+    at += copyAll(fwd.forwardedFor, out, at);
+  } else {
+    at += copyAll(XFF, out, at);
+    for (const i of scan.forwardedFor) {
+      at += copyBytes(head, p.valueStart(i), p.valueStart(i) + p.valueLength(i), out, at);
+      at += copyAll(XFF_JOIN, out, at);
+    }
+    at += copyBytes(fwd.forwardedFor, XFF.length, fwd.forwardedFor.length, out, at);
   }
-  at += copyAll(fwd.clientAddress, out, at);
-  at += copyAll(CRLF, out, at);
   at += copyAll(fwd.proto, out, at);
   if (clientGaveHost) {
     at += copyAll(XF_HOST, out, at);
