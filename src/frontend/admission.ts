@@ -107,7 +107,9 @@ export class Admission {
   retryAfter = 0;
   /** After admit(): the rate limiter is asking for tokens; `leased` gives the outcome. */
   waiting = false;
-  readonly peer: Peer;
+  /** The TCP peer (kept as two fields: the object it came in is not held by every idle connection). */
+  readonly peerAddress: string;
+  private readonly peerPort: number;
   /** Told when a waiting request's tokens come (the connection). */
   private readonly waiter: LeaseWaiter;
   /** Where a waiting request goes once admitted. */
@@ -117,7 +119,8 @@ export class Admission {
   private behindProxy = false;
 
   constructor(peer: Peer, waiter: LeaseWaiter) {
-    this.peer = peer;
+    this.peerAddress = peer.address;
+    this.peerPort = peer.port;
     this.waiter = waiter;
     this.client = peer.address;
   }
@@ -129,7 +132,7 @@ export class Admission {
   admit(p: Http1Parser, scan: HeadScan, context: AdmissionContext, readTime: () => number = exactTime): ProxyError | null {
     this.route = null;
     this.waiting = false;
-    this.client = this.peer.address;
+    this.client = this.peerAddress;
     const refused = checkHead(p, scan, this.target, context.limits);
     if (refused !== null) return refused;
     const route = this.routeOf(p, scan, context.routing);
@@ -175,17 +178,17 @@ export class Admission {
       else if (scan.hostIndex >= 0) host = p.head.toString('latin1', p.valueStart(scan.hostIndex), p.valueStart(scan.hostIndex) + p.valueLength(scan.hostIndex));
     }
     const path = table.needsPath ? (target.slash ? '/' : '') + p.head.toString('latin1', target.start, target.end) : '';
-    return routing.route(host, path, this.peer.port);
+    return routing.route(host, path, this.peerPort);
   }
 
   /** The peer, or when it is a trusted proxy the client X-Forwarded-For names, as far as trusted hops vouch for it. */
   private clientOf(p: Http1Parser, scan: HeadScan, trusted: TrustedProxies | null): string {
     if (trusted !== this.trustedSeen) {
       this.trustedSeen = trusted;
-      this.behindProxy = trusted?.isTrusted(this.peer.address) ?? false;
+      this.behindProxy = trusted?.isTrusted(this.peerAddress) ?? false;
     }
-    if (!this.behindProxy || trusted === null) return this.peer.address;
+    if (!this.behindProxy || trusted === null) return this.peerAddress;
     const values = scan.forwardedFor.map((i) => p.head.toString('latin1', p.valueStart(i), p.valueStart(i) + p.valueLength(i)));
-    return trusted.clientAddress(this.peer.address, values.join(', '));
+    return trusted.clientAddress(this.peerAddress, values.join(', '));
   }
 }

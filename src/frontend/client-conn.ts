@@ -486,7 +486,7 @@ export class ClientConn implements LeaseWaiter, FrontOwner {
   }
 
   /** Answers a bad request with the refusal's status after the responses before it, and reads no more. */
-  private refuse(refusal: ProxyError, retryAfter = 0, client = this.admission.peer.address): void {
+  private refuse(refusal: ProxyError, retryAfter = 0, client = this.admission.peerAddress): void {
     this.stopReading();
     this.context.eventLog?.refused(client, refusal);
     // A refused HEAD request (its head parsed far enough to know) gets the error without a body.
