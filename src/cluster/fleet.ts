@@ -73,7 +73,11 @@ export class Fleet {
   private readonly questions = new Map<number, Question>();
   private readonly reloads = new Map<number, { pending: Set<number>; errors: string[]; done: () => void }>();
   private exited: (() => void) | null = null;
-  /** One TLS session ticket key for every process, meant to let a session resume on whichever takes it (README). */
+  /**
+   * One TLS session ticket key for every process, so a session resumes on whichever takes it. Node's
+   * cluster shares the first worker's keys at listen, but a reload's new secure context would make
+   * new ones per worker; and a reusePort listener is not shared through the primary at all.
+   */
   private readonly ticketKeys = randomBytes(48);
 
   constructor(count: number, options: ProxyOptions, reusePort: boolean, events: FleetEvents) {

@@ -15,7 +15,7 @@ export function tlsServerOptions(t: ListenerTls, handshakeTimeoutMs: number, tic
     minVersion: t.minVersion,
     ALPNProtocols: ['http/1.1'],
     handshakeTimeout: handshakeTimeoutMs,
-    // Worker processes are given one ticket key, meant to let a session resume on whichever takes the connection.
+    // Worker processes are given one ticket key: a session resumes on whichever takes the connection.
     ...(ticketKeys === undefined ? {} : { ticketKeys }),
   };
 }
