@@ -133,12 +133,26 @@ function timeouts(options: ProxyOptions): Timeouts {
 /** Listeners are kept across reloads by address; each port-0 (any free port) entry is its own. */
 const addressKey = (a: Address, index: number): string => `${a.host}:${a.port}${a.port === 0 ? `#${index}` : ''}`;
 
+/**
+ * A TLS listener's TLS side. Its listening socket is a plain one: a connection's PROXY header
+ * (accept_proxy) precedes the handshake, so it is read there first, and then the connection is given
+ * to `server`, a tls.Server that never listens itself (its documented 'connection' injection).
+ */
+interface HeldTls {
+  /** Its SNI callback reads them here, so a reload swaps them. */
+  certificates: Certificates;
+  server: tls.Server;
+  /** The PROXY header's addresses of connections still in their handshake, by TCP peer (`host|port`). */
+  origins: Map<string, Addresses>;
+}
+
 interface OpenListener {
   /** The address as configured (see addressKey). */
   key: string;
+  /** The listening socket (for a TLS listener, the plain one in front of its tls.Server). */
   server: net.Server;
-  /** A TLS listener's certificates (its SNI callback reads them here, so a reload swaps them); null: plain HTTP. */
-  tls: { certificates: Certificates } | null;
+  /** A TLS listener's TLS side; null: plain HTTP or TCP. */
+  tls: HeldTls | null;
   /** A TCP listener's pool (a reload may change it); null: an HTTP listener. */
   tcp: { pool: string } | null;
 }
@@ -313,7 +327,7 @@ export class Server {
         if (t !== undefined && held !== null) {
           // Made now (nothing is swapped if a later step fails), put in place with the rest.
           const certificates = new Certificates(t);
-          const server = kept.server as tls.Server;
+          const server = held.server;
           swaps.push(() => {
             held.certificates = certificates;
             // The keys the listener has (shared by the workers, else its own): sessions begun before resume after.
@@ -434,22 +448,23 @@ export class Server {
     if (address.mode === 'tcp') {
       const tcp = { pool: address.pool ?? DEFAULT_POOL };
       // Paused from the accept: nothing is read before a backend is connected to take it.
-      const server = net.createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.onConnection(server, socket, '', tcp));
+      const server = net.createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.onConnection(server, socket, tcp));
       return { key, server: await this.listenOn(server, address), tls: null, tcp };
     }
     const t = address.tls;
     if (t === undefined) {
       // Half-open: a client that half-closes after its request still gets the response (then we close).
-      const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.onConnection(server, socket, ''));
+      const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.onConnection(server, socket));
       return { key, server: await this.listenOn(server, address), tls: null, tcp: null };
     }
-    const held = { certificates: new Certificates(t) };
+    const listening = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.onTlsConnection(listening, socket, held));
     const server = tls.createServer({
       ...tlsServerOptions(t, this.currentOptions.handshakeTimeoutMs, this.hooks.ticketKeys),
       allowHalfOpen: true,
       noDelay: true,
       SNICallback: (servername, done) => done(null, held.certificates.choose(servername)),
-    }, (socket) => this.onConnection(server, socket, socket.getProtocol() ?? ''));
+    }, (socket) => this.onHandshake(listening, socket, held));
+    const held: HeldTls = { certificates: new Certificates(t), server, origins: new Map() };
     server.on('tlsClientError', (err: Error & { code?: string; reason?: string }, socket: tls.TLSSocket) => {
       // OpenSSL's `reason` ("unsupported protocol") or Node's code (ERR_TLS_HANDSHAKE_TIMEOUT), not its multi-line message.
       const why = err.reason ?? err.code ?? err.message;
@@ -458,7 +473,7 @@ export class Server {
       // With a listener here Node leaves the socket open (a handshake timeout would hold its slot forever).
       socket.destroy();
     });
-    return { key, server: await this.listenOn(server, address), tls: held, tcp: null };
+    return { key, server: await this.listenOn(listening, address), tls: held, tcp: null };
   }
 
   private listenOn(server: net.Server, address: Address): Promise<net.Server> {
@@ -496,19 +511,16 @@ export class Server {
     this.services.discovery.sweep(now);
   };
 
-  /** `tlsVersion`: of an HTTPS connection (`TLSv1.3`); '' for plain HTTP. `tcp`: a TCP listener's pool. */
-  private onConnection(server: net.Server, socket: net.Socket, tlsVersion: string, tcp: { pool: string } | null = null): void {
+  /** A plain HTTP or TCP listener's connection (`tcp`: a TCP listener's pool). */
+  private onConnection(server: net.Server, socket: net.Socket, tcp: { pool: string } | null = null): void {
     if (this.closing || !server.listening) {
       socket.destroy(); // accepted in the same turn as shutdown began
       return;
     }
-    const own: Addresses = {
-      source: { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 },
-      destination: { address: socket.localAddress ?? '127.0.0.1', port: socket.localPort ?? 0 },
-    };
+    const own = ownAddresses(socket);
     const start = (s: net.Socket, origin: Addresses, early: Buffer | null): void => {
       if (tcp !== null) this.tcp.accept(s, tcp.pool, origin, early);
-      else this.startClient(server, s, origin, early, tlsVersion);
+      else this.startClient(server, s, origin, early, '');
     };
     if (!this.currentOptions.acceptProxy) {
       start(socket, own, null);
@@ -519,6 +531,48 @@ export class Server {
       if (this.closing) s.destroy(); // the header completed after shutdown began
       else start(s, origin, rest);
     });
+  }
+
+  /**
+   * A TLS listener's TCP connection: its PROXY header first when accept_proxy is on (the header
+   * precedes the handshake; what came after it is put back for the TLS layer to read), then the
+   * handshake, by the listener's tls.Server.
+   */
+  private onTlsConnection(server: net.Server, socket: net.Socket, held: HeldTls): void {
+    if (this.closing || !server.listening) {
+      socket.destroy();
+      return;
+    }
+    if (!this.currentOptions.acceptProxy) {
+      held.server.emit('connection', socket);
+      return;
+    }
+    this.gate.accept(socket, ownAddresses(socket), (s, origin, rest) => {
+      if (this.closing) {
+        s.destroy(); // the header completed after shutdown began
+        return;
+      }
+      const peer = peerKey(s);
+      held.origins.set(peer, origin);
+      s.once('close', () => held.origins.delete(peer));
+      // Paused first: a flowing socket would emit what is put back as 'data', to nobody. The TLS
+      // socket made from it reads what it holds before it reads on.
+      s.pause();
+      if (rest.length > 0) s.unshift(rest);
+      held.server.emit('connection', s);
+    });
+  }
+
+  /** A TLS listener's handshake is done: an HTTPS client connection, from its PROXY header's addresses if it sent one. */
+  private onHandshake(server: net.Server, socket: tls.TLSSocket, held: HeldTls): void {
+    if (this.closing || !server.listening) {
+      socket.destroy();
+      return;
+    }
+    const peer = peerKey(socket);
+    const origin = held.origins.get(peer) ?? ownAddresses(socket);
+    held.origins.delete(peer);
+    this.startClient(server, socket, origin, null, socket.getProtocol() ?? '');
   }
 
   /** A client connection from `origin` (the socket's own addresses, or a PROXY header's); `early`: bytes already read. */
@@ -557,6 +611,19 @@ export class Server {
     if (this.clients.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.clientWaiters.push(resolve));
   }
+}
+
+/** A connection's own TCP addresses: the peer (source) and where it connected (destination). */
+function ownAddresses(socket: net.Socket): Addresses {
+  return {
+    source: { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 },
+    destination: { address: socket.localAddress ?? '127.0.0.1', port: socket.localPort ?? 0 },
+  };
+}
+
+/** A TCP connection's peer as a key: one live connection to a listener has it. */
+function peerKey(socket: net.Socket): string {
+  return `${socket.remoteAddress ?? ''}|${socket.remotePort ?? 0}`;
 }
 
 /** At most `max` client connections at once on `server` (0: no limit). */

@@ -88,10 +88,6 @@ export function withDefaults(partial: Partial<ProxyOptions> & { backends: Addres
   if (options.acceptProxy && options.trustedProxies.length === 0) {
     throw new OptionError('--accept-proxy: needs --trust-proxy (trusted_proxies) naming the proxies that may send a PROXY header');
   }
-  // The PROXY header comes before any TLS, on the raw connection; a TLS listener does not read it (yet).
-  if (options.acceptProxy && options.listen.some((l) => l.tls !== undefined)) {
-    throw new OptionError('--accept-proxy: not supported on a TLS listener yet (the PROXY header precedes the TLS handshake)');
-  }
   // Likewise a PROXY header to an https:// backend would have to precede its TLS handshake.
   for (const pool of [...options.pools, { name: DEFAULT_POOL, backends: options.backends } as PoolOptions]) {
     const sendProxy = pool.settings?.sendProxy ?? options.sendProxy;

@@ -47,9 +47,9 @@ test('--help lists both', () => {
   assert.match(USAGE, '--send-proxy v1|v2');
 });
 
-test('not yet with TLS: --accept-proxy on a TLS listener, --send-proxy to an https:// backend, each refused saying why', () => {
+test('--accept-proxy on a TLS listener is taken; --send-proxy to an https:// backend is refused, saying why (not yet)', () => {
   const tls = ['--tls-cert', 'fixtures/tls/a.test.pem', '--tls-key', 'fixtures/tls/a.test.key'];
-  assert.match(refusal(['--accept-proxy', '--trust-proxy', '10.0.0.1', ...tls]), '--accept-proxy: not supported on a TLS listener yet');
+  assert.ok(parse(['--accept-proxy', '--trust-proxy', '10.0.0.1', ...tls]).acceptProxy);
   assert.match(refusal(['--send-proxy', 'v1', '--backend', 'https://127.0.0.1:9443']), 'send_proxy: not supported with https:// backends yet (pool default)');
 });
 
