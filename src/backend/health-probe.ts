@@ -31,8 +31,7 @@ export interface ProbeSpec {
 export function probe(spec: ProbeSpec, done: (ok: boolean, why: string) => void): () => void {
   let finished = false;
   const t = spec.tls;
-  const socket = t === null ? net.connect({ host: spec.host, port: spec.port, noDelay: true })
-    : tls.connect({ host: spec.host, port: spec.port, servername: net.isIP(spec.host) === 0 ? spec.host : undefined, ...(t.ca === null ? {} : { ca: t.ca }) });
+  const socket = t === null ? net.connect({ host: spec.host, port: spec.port, noDelay: true }) : connectTls(spec, t.ca);
   const parser = spec.type === 'http' ? new Http1Parser('response', { maxHeadBytes: 16 * 1024 }) : null;
   const end = (ok: boolean, why: string): void => {
     if (finished) return;
@@ -43,7 +42,7 @@ export function probe(spec: ProbeSpec, done: (ok: boolean, why: string) => void)
   };
   socket.on('error', (err: NodeJS.ErrnoException) => end(false, err.code ?? err.message));
   socket.on('close', () => end(false, 'closed before an answer'));
-  // Queued until connected: the first bytes the backend reads (never with TLS: options.ts refuses the two together).
+  // Queued until connected: the first bytes the backend reads (with TLS, connectTls sent it before the handshake).
   if (spec.sendProxy !== 'off' && t === null) socket.write(writeHeader(spec.sendProxy, null));
   // A TLS check is connected once its handshake passes (the certificate verified).
   socket.on(t === null ? 'connect' : 'secureConnect', () => {
@@ -69,4 +68,15 @@ export function probe(spec: ProbeSpec, done: (ok: boolean, why: string) => void)
     socket.destroy();
     parser?.destroy();
   };
+}
+
+/** The check's TLS connection; a PROXY header (sendProxy) goes first on the TCP connection, before the handshake. */
+function connectTls(spec: ProbeSpec, ca: string | null): tls.TLSSocket {
+  const verified: tls.ConnectionOptions = { servername: net.isIP(spec.host) === 0 ? spec.host : undefined, ...(ca === null ? {} : { ca }) };
+  if (spec.sendProxy === 'off') return tls.connect({ host: spec.host, port: spec.port, ...verified });
+  const raw = net.connect({ host: spec.host, port: spec.port, noDelay: true });
+  raw.write(writeHeader(spec.sendProxy, null));
+  const socket = tls.connect({ socket: raw, ...verified });
+  raw.on('error', (err) => socket.destroy(err));
+  return socket;
 }

@@ -38,8 +38,11 @@ export interface SocketPoolOptions {
   clock: Clock;
   /** The PROXY protocol header written first on each socket, if any. */
   sendProxy: SendProxy;
-  /** Opens a socket to the backend whose reads go to `reader` (default: TCP, Nagle off, `onread`). */
-  dial?: (host: string, port: number, reader: SocketReader) => net.Socket;
+  /**
+   * Opens a socket to the backend whose reads go to `reader` (default: TCP, Nagle off, `onread`);
+   * `preface` (a PROXY header) is the first bytes on the TCP connection, before any TLS.
+   */
+  dial?: (host: string, port: number, reader: SocketReader, preface: Buffer | null) => net.Socket;
 }
 
 /**
@@ -51,23 +54,40 @@ const READ_BUFFER = Buffer.allocUnsafe(MAX_READ);
 
 const onread = (reader: SocketReader): net.OnReadOpts => ({ buffer: READ_BUFFER, callback: (nread: number, buffer: Uint8Array) => reader.onRead(nread, buffer) });
 
-const dialTcp = (host: string, port: number, reader: SocketReader): net.Socket => net.connect({ host, port, noDelay: true, onread: onread(reader) });
+function dialTcp(host: string, port: number, reader: SocketReader, preface: Buffer | null): net.Socket {
+  const socket = net.connect({ host, port, noDelay: true, onread: onread(reader) });
+  // Queued until connected, ahead of the request (RequestWriter writes on 'connect', after this).
+  if (preface !== null) socket.write(preface);
+  return socket;
+}
 
 /**
  * An https:// backend: verified against `ca` (PEM; null: the system CAs) with SNI set to its host
  * name (not to an IP address, which SNI does not carry), ALPN http/1.1; TLS sessions are resumed
  * (Node keeps one per host and port), so a new pooled socket skips the full handshake.
  */
-export function dialTls(ca: string | null): (host: string, port: number, reader: SocketReader) => net.Socket {
-  return (host, port, reader) => {
-    // tls.connect passes socket.connect() options on, `onread` among them (its types omit it).
-    const options: tls.ConnectionOptions & { onread: net.OnReadOpts } = {
-      host, port, onread: onread(reader),
+export function dialTls(ca: string | null): (host: string, port: number, reader: SocketReader, preface: Buffer | null) => net.Socket {
+  return (host, port, reader, preface) => {
+    const verified: tls.ConnectionOptions = {
       servername: net.isIP(host) === 0 ? host : undefined,
       ALPNProtocols: ['http/1.1'],
       ...(ca === null ? {} : { ca }),
     };
-    return tls.connect(options).setNoDelay(true);
+    if (preface === null) {
+      // tls.connect passes socket.connect() options on, `onread` among them (its types omit it).
+      const options: tls.ConnectionOptions & { onread: net.OnReadOpts } = { host, port, onread: onread(reader), ...verified };
+      return tls.connect(options).setNoDelay(true);
+    }
+    // The PROXY header goes first on the TCP connection, the handshake after it: TLS over a socket of
+    // our own, which tls.connect reads through 'data' (it takes no `onread` then).
+    const raw = net.connect({ host, port, noDelay: true });
+    raw.write(preface);
+    const socket = tls.connect({ socket: raw, ...verified });
+    raw.on('error', (err) => socket.destroy(err));
+    socket.on('data', (chunk: Buffer) => {
+      if (!reader.onRead(chunk.length, chunk)) socket.pause();
+    });
+    return socket;
   };
 }
 
@@ -122,12 +142,7 @@ export class SocketPool implements UpstreamOwner {
       if (sendProxy !== 'off' && this.all.size >= this.options.maxConnections) this.evictIdle();
       const { host, port, dial = dialTcp } = this.options;
       const origin = sendProxy === 'off' ? null : job.origin;
-      conn = new UpstreamConn(this, (reader) => {
-        const socket = dial(host, port, reader);
-        // Queued until connected, ahead of the request (RequestWriter writes on 'connect', after this).
-        if (sendProxy !== 'off') socket.write(writeHeader(sendProxy, origin));
-        return socket;
-      });
+      conn = new UpstreamConn(this, (reader) => dial(host, port, reader, sendProxy === 'off' ? null : writeHeader(sendProxy, origin)));
       conn.origin = origin;
       this.all.add(conn);
       this.dialled++;

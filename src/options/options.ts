@@ -88,13 +88,6 @@ export function withDefaults(partial: Partial<ProxyOptions> & { backends: Addres
   if (options.acceptProxy && options.trustedProxies.length === 0) {
     throw new OptionError('--accept-proxy: needs --trust-proxy (trusted_proxies) naming the proxies that may send a PROXY header');
   }
-  // Likewise a PROXY header to an https:// backend would have to precede its TLS handshake.
-  for (const pool of [...options.pools, { name: DEFAULT_POOL, backends: options.backends } as PoolOptions]) {
-    const sendProxy = pool.settings?.sendProxy ?? options.sendProxy;
-    if (sendProxy !== 'off' && pool.backends.some((b) => b.https === true)) {
-      throw new OptionError(`send_proxy: not supported with https:// backends yet (pool ${pool.name})`);
-    }
-  }
   if (options.dnsMinIntervalMs > options.dnsMaxIntervalMs) {
     throw new OptionError(`dns.min_interval: ${options.dnsMinIntervalMs} ms is longer than dns.max_interval (${options.dnsMaxIntervalMs} ms)`);
   }

@@ -47,10 +47,10 @@ test('--help lists both', () => {
   assert.match(USAGE, '--send-proxy v1|v2');
 });
 
-test('--accept-proxy on a TLS listener is taken; --send-proxy to an https:// backend is refused, saying why (not yet)', () => {
+test('with TLS: --accept-proxy on a TLS listener and --send-proxy to an https:// backend are taken', () => {
   const tls = ['--tls-cert', 'fixtures/tls/a.test.pem', '--tls-key', 'fixtures/tls/a.test.key'];
   assert.ok(parse(['--accept-proxy', '--trust-proxy', '10.0.0.1', ...tls]).acceptProxy);
-  assert.match(refusal(['--send-proxy', 'v1', '--backend', 'https://127.0.0.1:9443']), 'send_proxy: not supported with https:// backends yet (pool default)');
+  assert.is(parse(['--send-proxy', 'v1', '--backend', 'https://127.0.0.1:9443']).sendProxy, 'v1');
 });
 
 test.run();
