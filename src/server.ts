@@ -37,6 +37,7 @@ import { forwardedLines } from './http1/head.js';
 import { llhttp } from './http1/llhttp.js';
 import { listenError } from './errors.js';
 import { DEFAULT_POOL, type Address, type Listener, type ProxyOptions } from './options/options.js';
+import type { ListenerTls } from './options/tls-files.js';
 import { RequestMeter } from './metrics/request-meter.js';
 import { adminServer, applyAction, listenAdmin } from './admin/admin-server.js';
 import { metricsRegistry, type MetricsView } from './admin/metrics.js';
@@ -445,25 +446,28 @@ export class Server {
   }
 
   private async openListener(address: Listener, key: string): Promise<OpenListener> {
-    if (address.mode === 'tcp') {
-      const tcp = { pool: address.pool ?? DEFAULT_POOL };
+    const t = address.tls;
+    const tcp = address.mode === 'tcp' ? { pool: address.pool ?? DEFAULT_POOL } : null;
+    if (t !== undefined) return this.openTlsListener(address, key, t, tcp);
+    if (tcp !== null) {
       // Paused from the accept: nothing is read before a backend is connected to take it.
       const server = net.createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.onConnection(server, socket, tcp));
       return { key, server: await this.listenOn(server, address), tls: null, tcp };
     }
-    const t = address.tls;
-    if (t === undefined) {
-      // Half-open: a client that half-closes after its request still gets the response (then we close).
-      const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.onConnection(server, socket));
-      return { key, server: await this.listenOn(server, address), tls: null, tcp: null };
-    }
+    // Half-open: a client that half-closes after its request still gets the response (then we close).
+    const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.onConnection(server, socket));
+    return { key, server: await this.listenOn(server, address), tls: null, tcp: null };
+  }
+
+  /** A listener that terminates TLS: HTTPS, or a TCP listener's decrypted bytes to its pool (`tcp`). */
+  private async openTlsListener(address: Listener, key: string, t: ListenerTls, tcp: { pool: string } | null): Promise<OpenListener> {
     const listening = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.onTlsConnection(listening, socket, held));
     const server = tls.createServer({
       ...tlsServerOptions(t, this.currentOptions.handshakeTimeoutMs, this.hooks.ticketKeys),
       allowHalfOpen: true,
       noDelay: true,
       SNICallback: (servername, done) => done(null, held.certificates.choose(servername)),
-    }, (socket) => this.onHandshake(listening, socket, held));
+    }, (socket) => this.onHandshake(listening, socket, held, tcp));
     const held: HeldTls = { certificates: new Certificates(t), server, origins: new Map() };
     server.on('tlsClientError', (err: Error & { code?: string; reason?: string }, socket: tls.TLSSocket) => {
       // OpenSSL's `reason` ("unsupported protocol") or Node's code (ERR_TLS_HANDSHAKE_TIMEOUT), not its multi-line message.
@@ -473,7 +477,7 @@ export class Server {
       // With a listener here Node leaves the socket open (a handshake timeout would hold its slot forever).
       socket.destroy();
     });
-    return { key, server: await this.listenOn(listening, address), tls: held, tcp: null };
+    return { key, server: await this.listenOn(listening, address), tls: held, tcp };
   }
 
   private listenOn(server: net.Server, address: Address): Promise<net.Server> {
@@ -563,8 +567,11 @@ export class Server {
     });
   }
 
-  /** A TLS listener's handshake is done: an HTTPS client connection, from its PROXY header's addresses if it sent one. */
-  private onHandshake(server: net.Server, socket: tls.TLSSocket, held: HeldTls): void {
+  /**
+   * A TLS listener's handshake is done: an HTTPS client connection, or a TCP session to `tcp`'s pool;
+   * from its PROXY header's addresses if it sent one.
+   */
+  private onHandshake(server: net.Server, socket: tls.TLSSocket, held: HeldTls, tcp: { pool: string } | null): void {
     if (this.closing || !server.listening) {
       socket.destroy();
       return;
@@ -572,7 +579,8 @@ export class Server {
     const peer = peerKey(socket);
     const origin = held.origins.get(peer) ?? ownAddresses(socket);
     held.origins.delete(peer);
-    this.startClient(server, socket, origin, null, socket.getProtocol() ?? '');
+    if (tcp !== null) this.tcp.accept(socket, tcp.pool, origin, null);
+    else this.startClient(server, socket, origin, null, socket.getProtocol() ?? '');
   }
 
   /** A client connection from `origin` (the socket's own addresses, or a PROXY header's); `early`: bytes already read. */

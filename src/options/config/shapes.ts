@@ -44,7 +44,6 @@ const listen: Reader<'listen'> = (c, path, value, { doc }) => {
       if (listener.mode !== 'tcp') c.fail([...at, 'pool'], 'a pool only beside mode: tcp (HTTP listeners are routed by routes)', describe(t.pool), 'key');
       listener.pool = t.pool as string;
     }
-    if (listener.mode === 'tcp' && listener.tls !== undefined) c.fail([...at, 'tls'], 'no tls on a TCP listener (its bytes are passed through as they are)', 'a table', 'key');
     return listener;
   });
 };

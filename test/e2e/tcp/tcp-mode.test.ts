@@ -1,7 +1,8 @@
 /**
  * Issue #15, TCP mode through the real CLI: each connection piped to a backend the least-pending
  * heap picks (pending = open connections), half-close passed on, a refused connect retried on the
- * next backend, the idle timeout, the access log and metrics, send_proxy, graceful shutdown.
+ * next backend, the idle timeout, the access log and metrics, send_proxy, graceful shutdown; TLS
+ * terminated on a TCP listener.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -12,6 +13,8 @@ import { join } from 'node:path';
 import { spawnProxy, type ChildProxy } from '../../kit/child-proxy.js';
 import { closedPort, HOST, waitFor, withCleanup, type Cleanup } from '../../kit/harness.js';
 import { parseExposition, valueOf } from '../../kit/prometheus-text.js';
+import * as tls from 'node:tls';
+import { CA, cert } from '../../kit/tls-files.js';
 
 interface Echo {
   port: number;
@@ -129,6 +132,25 @@ test('send_proxy v1 in TCP mode: the backend reads the client\'s addresses first
   conn.socket.write('data');
   await waitFor('the data at the backend', () => (a.received[0] ?? '').endsWith('data'), 5_000);
   assert.match(a.received[0] ?? '', new RegExp(`^PROXY TCP4 127\\.0\\.0\\.1 127\\.0\\.0\\.1 ${conn.socket.localPort} ${proxy.port}\\r\\ndata$`));
+}));
+
+test('TLS on a TCP listener: the backend gets the decrypted bytes, the client its answer encrypted; half-close passed on', () => withCleanup(async (c) => {
+  const backend = await echo(c, 'b');
+  const { cert: certFile, key } = cert('a.test');
+  const proxy = await tcpProxy(c, [backend.port], ['--tls-cert', certFile, '--tls-key', key]);
+  const socket = tls.connect({ host: HOST, port: proxy.port, servername: 'a.test', ca: readFileSync(CA) });
+  c.add({ close: async () => { socket.destroy(); } });
+  let read = '';
+  socket.on('data', (d: Buffer) => { read += d.toString('latin1'); });
+  const ended = new Promise<void>((resolve) => socket.once('end', () => resolve()));
+  await new Promise<void>((resolve, reject) => { socket.once('secureConnect', () => resolve()); socket.once('error', reject); });
+  assert.is(socket.getPeerCertificate().subject?.CN, 'a.test');
+  socket.write('PING\r\n');
+  await waitFor('the echo', () => read === 'b:PING\r\n', 5_000, () => read);
+  assert.equal(backend.received, ['PING\r\n'], 'plain bytes at the backend');
+  socket.end();
+  await ended;
+  assert.is(read, 'b:PING\r\nb bye');
 }));
 
 test('SIGTERM waits for open TCP connections (they go on), and exits when they close', () => withCleanup(async (c) => {
