@@ -558,7 +558,10 @@ export class Server {
       }
       const peer = peerKey(s);
       held.origins.set(peer, origin);
-      s.once('close', () => held.origins.delete(peer));
+      // A handshake that never completes leaves no entry (one a later connection from the same peer could find).
+      s.once('close', () => {
+        if (held.origins.get(peer) === origin) held.origins.delete(peer);
+      });
       // Paused first: a flowing socket would emit what is put back as 'data', to nobody. The TLS
       // socket made from it reads what it holds before it reads on.
       s.pause();

@@ -194,7 +194,9 @@ export class ClientConn implements LeaseWaiter, FrontOwner {
     this.origin = client.origin;
     this.admission = new Admission(client, this);
     this.responses = new ResponseQueue(socket, new OutputBudget(OUTPUT_BUDGET, MAX_READ), this);
-    ({ parser: this.parser, scan: this.scan } = takeParser(context.limits.maxHeadBytes));
+    // A parser is taken up at the first byte (onData): a connection that has sent nothing holds none.
+    this.parser = restingParser();
+    this.scan = restingScan();
     socket.setNoDelay(true);
     (socket as ClientSocket)[CONN] = this;
     socket.on('data', onSocketData);
