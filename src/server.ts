@@ -216,7 +216,7 @@ export class Server {
       closed: (client) => this.clientClosed(client),
     };
     this.gate = new ProxyHeaderGate(this.context);
-    this.tcp = new TcpFront(options, { checks: this.services.checks, log: this.eventLog, now: () => this.clock.now });
+    this.tcp = new TcpFront(options, { checks: this.services.checks, discovery: this.services.discovery, log: this.eventLog, now: () => this.clock.now });
     this.tcp.setAccessLog(this.context.accessLog);
     this.clock.tune(timeouts(options));
   }

@@ -25,7 +25,7 @@ import type { Job } from '../exchange/job.js';
 import type { EventLog } from '../log/event-log.js';
 import { POOL_SETTINGS, type PoolOptions, type PoolSettings, type ProxyOptions } from '../options/options.js';
 import type { Clock } from '../clock.js';
-import type { Discovery } from '../dns/discovery.js';
+import { addressName, discoveredBackends, type Discovery } from '../dns/discovery.js';
 import type { DnsName, DnsSubscriber } from '../dns/dns-name.js';
 import type { Address } from '../options/options.js';
 
@@ -129,14 +129,14 @@ export class Pool implements DnsSubscriber {
     this.key = poolKey(pool, proxyWide);
     const settings = settingsOf(pool, proxyWide);
     this.fixed = pool.backends.filter((b) => b.dns !== true);
-    this.fixedNames = new Set(this.fixed.map(nameOf));
+    this.fixedNames = new Set(this.fixed.map(addressName));
     this.dns = pool.backends.filter((b) => b.dns === true).map((backend) => ({ backend, name: services.discovery.nameOf(backend.host, clock.now), seen: false }));
     this.atStart = previous === null;
     const channels = balancerChannels(this.fixed.length + DNS_ENTRY_GUESS * this.dns.length, settings.maxBackendQueue);
     this.retries = new Retries(retryPolicyOf(settings), { budgetPercent: settings.retryBudgetPercent, minRetries: settings.retryBudgetMin }, () => this.pending);
     const check = checkOptionsOf(settings);
     this.workerOf = (b, rampUp) => new Worker({
-      name: nameOf(b),
+      name: addressName(b),
       weight: b.weight ?? 1,
       queue: settings.maxBackendQueue,
       sockets: {
@@ -161,7 +161,7 @@ export class Pool implements DnsSubscriber {
       log,
     });
     // The names' sets known now (a reload, or a name another pool uses) are taken at once.
-    const rampUp = (b: Address): boolean => previous !== null && !previous.has(nameOf(b));
+    const rampUp = (b: Address): boolean => previous !== null && !previous.has(addressName(b));
     this.members = [...this.fixed, ...this.discovered().values()].map((b) => this.workerOf(b, rampUp(b)));
     for (const entry of this.dns) {
       entry.seen = entry.name.addresses.length > 0;
@@ -172,16 +172,9 @@ export class Pool implements DnsSubscriber {
     this.work = channels.work;
   }
 
-  /** The backends the pool's names give now, by name: each address once, and none a fixed backend already is. */
+  /** The backends the pool's names give now (discoveredBackends). */
   private discovered(): Map<string, Address> {
-    const found = new Map<string, Address>();
-    for (const { backend, name } of this.dns) {
-      for (const host of name.addresses) {
-        const b: Address = { host, port: backend.port, ...(backend.weight === undefined ? {} : { weight: backend.weight }) };
-        if (!found.has(nameOf(b)) && !this.fixedNames.has(nameOf(b))) found.set(nameOf(b), b);
-      }
-    }
-    return found;
+    return discoveredBackends(this.dns, this.fixedNames);
   }
 
   /** DnsSubscriber: a name's set changed; backends join and leave to match. */
@@ -280,4 +273,3 @@ export class Pool implements DnsSubscriber {
 }
 
 /** A backend's name, as its worker, the status page and the metrics give it. */
-const nameOf = (b: Address): string => `${b.host}:${b.port}`;

@@ -5,7 +5,7 @@
  * primary's sets come in through apply(), so every worker sees the same backends (as with health checks).
  */
 import type { EventLog } from '../log/event-log.js';
-import type { ProxyOptions } from '../options/options.js';
+import type { Address, ProxyOptions } from '../options/options.js';
 import { DnsName, type DnsTiming } from './dns-name.js';
 import { resolverLookup, type Lookup } from './lookup.js';
 
@@ -15,6 +15,31 @@ export type DnsOptions = Pick<ProxyOptions, 'dnsServers' | 'dnsMinIntervalMs' | 
 export interface DnsSet {
   host: string;
   addresses: readonly string[];
+}
+
+/** A backend's `host:port`: how a pool tells its backends apart. */
+export const addressName = (b: Address): string => `${b.host}:${b.port}`;
+
+/** A pool's `dns:` entry and the name it is found through. */
+export interface DnsEntry {
+  backend: Address;
+  name: DnsName;
+}
+
+/**
+ * The backends a pool's names give now, by `host:port`: each address once (with its entry's port and
+ * weight), and none that `fixed` (the pool's other backends) already has.
+ */
+export function discoveredBackends(entries: readonly DnsEntry[], fixed: ReadonlySet<string>): Map<string, Address> {
+  const found = new Map<string, Address>();
+  for (const { backend, name } of entries) {
+    for (const host of name.addresses) {
+      const b: Address = { host, port: backend.port, ...(backend.weight === undefined ? {} : { weight: backend.weight }) };
+      const key = addressName(b);
+      if (!found.has(key) && !fixed.has(key)) found.set(key, b);
+    }
+  }
+  return found;
 }
 
 export class Discovery {

@@ -4,20 +4,17 @@
  * session, and the counts the metrics and the access log read.
  */
 import type * as net from 'node:net';
-import type { HealthChecks } from '../balancer/active-health.js';
 import type { BackendSettings } from '../balancer/pool.js';
 import type { AccessLog } from '../log/access-log.js';
 import type { EventLog } from '../log/event-log.js';
 import { DEFAULT_POOL, type ProxyOptions } from '../options/options.js';
 import type { Addresses } from '../proxy-protocol/types.js';
 import { poolDefinitions } from '../routing/routing.js';
-import { TcpPool } from './tcp-pool.js';
+import { TcpPool, type TcpPoolServices } from './tcp-pool.js';
 import { TcpSession } from './tcp-session.js';
 
-export interface TcpFrontContext {
-  checks: HealthChecks;
+export interface TcpFrontContext extends TcpPoolServices {
   log: EventLog | null;
-  now(): number;
 }
 
 export class TcpFront {
@@ -44,7 +41,7 @@ export class TcpFront {
     const pools = new Map<string, TcpPool>();
     for (const def of poolDefinitions(options)) {
       if (!wanted.has(def.name)) continue;
-      const fresh = new TcpPool(def, options as BackendSettings, this.context.checks, this.context.now(), this.context.log);
+      const fresh = new TcpPool(def, options as BackendSettings, this.context, this.context.log);
       const kept = old.get(def.name);
       if (kept !== undefined && kept.key === fresh.key) {
         fresh.close();

@@ -4,10 +4,16 @@
  * rotation unless its active health check says down (the pool's `health_check`, run once per
  * backend like an HTTP pool's) or it refused `--eject-after` connects in a row (then it is out for
  * `--eject-cooldown`). A TCP pool is its own: an HTTP pool of the same name keeps its own heap.
+ *
+ * Its backends are its fixed ones and one per address its `dns:` entries resolve to: an address that
+ * appears joins the heap, one that disappears leaves rotation at once and is dropped when its last
+ * connection closes (a connection open to it goes on).
  */
-import { checkOptionsOf, checkTargetOf, type ActiveCheck, type CheckSubscriber, type HealthChecks } from '../balancer/active-health.js';
+import { checkOptionsOf, checkTargetOf, type ActiveCheck, type CheckOptions, type CheckSubscriber, type HealthChecks } from '../balancer/active-health.js';
 import { settingsOf, type BackendSettings } from '../balancer/pool.js';
 import { WorkerHeap, type PoolMember } from '../balancer/worker-heap.js';
+import { addressName, discoveredBackends, type Discovery, type DnsEntry } from '../dns/discovery.js';
+import type { DnsSubscriber } from '../dns/dns-name.js';
 import type { EventLog } from '../log/event-log.js';
 import type { Address, PoolOptions } from '../options/options.js';
 import type { SendProxy } from '../options/vocabulary.js';
@@ -29,6 +35,8 @@ export class TcpBackend implements PoolMember, CheckSubscriber {
   failuresInARow = 0;
   /** Out of rotation until this time (clock ms) after refused connects; -1: not ejected. */
   ejectedUntil = -1;
+  /** Its address left its `dns:` name's answer: out of rotation, dropped once its last connection closes. */
+  leaving = false;
   readonly check: ActiveCheck | null;
   private readonly pool: TcpPool;
 
@@ -43,7 +51,7 @@ export class TcpBackend implements PoolMember, CheckSubscriber {
   }
 
   get inRotation(): boolean {
-    return this.ejectedUntil < 0 && (this.check?.up ?? true);
+    return !this.leaving && this.ejectedUntil < 0 && (this.check?.up ?? true);
   }
 
   checkChanged(): void {
@@ -51,22 +59,62 @@ export class TcpBackend implements PoolMember, CheckSubscriber {
   }
 }
 
-export class TcpPool {
+/** What a TCP pool finds its checks and its `dns:` names through, and the proxy's clock. */
+export interface TcpPoolServices {
+  checks: HealthChecks;
+  discovery: Discovery;
+  now(): number;
+}
+
+export class TcpPool implements DnsSubscriber {
   readonly name: string;
   readonly key: string;
-  readonly backends: readonly TcpBackend[];
+  private members: TcpBackend[];
   private readonly heap = new WorkerHeap<TcpBackend>();
   private readonly settings: BackendSettings;
   private readonly log: EventLog | null;
+  private readonly services: TcpPoolServices;
+  private readonly check: CheckOptions | null;
+  /** `host:port` of the fixed backends (an address a name also gives is not added twice). */
+  private readonly fixedNames: Set<string>;
+  private readonly dns: DnsEntry[];
 
-  constructor(pool: PoolOptions, proxyWide: BackendSettings, checks: HealthChecks, now: number, log: EventLog | null) {
+  constructor(pool: PoolOptions, proxyWide: BackendSettings, services: TcpPoolServices, log: EventLog | null) {
     this.name = pool.name;
     this.settings = settingsOf(pool, proxyWide);
     this.key = JSON.stringify([pool.backends, this.settings]);
     this.log = log;
-    const check = checkOptionsOf(this.settings);
-    this.backends = pool.backends.map((b) => new TcpBackend(b, check === null ? null : checks.checkOf(checkTargetOf(b, this.settings), check, now), this));
-    for (const b of this.backends) if (b.inRotation) this.heap.add(b);
+    this.services = services;
+    this.check = checkOptionsOf(this.settings);
+    const fixed = pool.backends.filter((b) => b.dns !== true);
+    this.fixedNames = new Set(fixed.map(addressName));
+    const now = services.now();
+    this.dns = pool.backends.filter((b) => b.dns === true).map((backend) => ({ backend, name: services.discovery.nameOf(backend.host, now) }));
+    this.members = [...fixed, ...this.discovered().values()].map((b) => this.backendOf(b));
+    for (const b of this.members) if (b.inRotation) this.heap.add(b);
+    for (const { name } of this.dns) name.subscribe(this);
+  }
+
+  /** Its backends now: the fixed ones and those its names give (and those leaving, until their last connection closes). */
+  get backends(): readonly TcpBackend[] {
+    return this.members;
+  }
+
+  /** DnsSubscriber: a name's set changed; backends join and leave to match. */
+  addressesChanged(): void {
+    const wanted = this.discovered();
+    for (const b of this.members) {
+      if (this.fixedNames.has(b.name)) continue;
+      const stays = wanted.delete(b.name);
+      if (stays !== b.leaving) continue;
+      b.leaving = !stays;
+      this.placeInRotation(b);
+    }
+    for (const address of wanted.values()) {
+      const b = this.backendOf(address);
+      this.members.push(b);
+      this.placeInRotation(b);
+    }
   }
 
   get connectTimeoutMs(): number {
@@ -112,15 +160,24 @@ export class TcpPool {
     this.placeInRotation(b);
   }
 
-  /** The clock's sweep: an ejection whose cooldown is over ends (one more refusal ejects it again). */
+  /**
+   * The clock's sweep: an ejection whose cooldown is over ends (one more refusal ejects it again); a
+   * backend that left its name's answer is dropped once no connection to it is open.
+   */
   sweep(now: number): void {
-    for (const b of this.backends) {
+    for (const b of this.members) {
       if (b.ejectedUntil >= 0 && now >= b.ejectedUntil) {
         b.ejectedUntil = -1;
         b.failuresInARow = this.settings.failuresToEject - 1;
         this.placeInRotation(b);
       }
     }
+    if (!this.members.some((b) => b.leaving && b.pending === 0)) return;
+    this.members = this.members.filter((b) => {
+      if (!b.leaving || b.pending > 0) return true;
+      b.check?.unsubscribe(b);
+      return false;
+    });
   }
 
   placeInRotation(b: TcpBackend): void {
@@ -128,8 +185,20 @@ export class TcpPool {
     else this.heap.remove(b);
   }
 
-  /** Lets go of the health checks (a reload replaced this pool and its last connection closed). */
+  /** Lets go of the health checks and the names (a reload replaced this pool and its last connection closed). */
   close(): void {
-    for (const b of this.backends) b.check?.unsubscribe(b);
+    for (const { name } of this.dns) name.unsubscribe(this);
+    for (const b of this.members) b.check?.unsubscribe(b);
+  }
+
+  private backendOf(address: Address): TcpBackend {
+    const check = this.check === null ? null : this.services.checks.checkOf(checkTargetOf(address, this.settings), this.check, this.services.now());
+    return new TcpBackend(address, check, this);
+  }
+
+  /** The backends the pool's names give now (discoveredBackends). */
+  private discovered(): Map<string, Address> {
+    return discoveredBackends(this.dns, this.fixedNames);
   }
 }
+

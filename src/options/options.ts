@@ -96,8 +96,6 @@ export function withDefaults(partial: Partial<ProxyOptions> & { backends: Addres
     if (l.mode !== 'tcp') continue;
     const pool = l.pool ?? DEFAULT_POOL;
     if (!defined.has(pool)) throw new OptionError(`--listen ${l.host}:${l.port}: a TCP listener's pool "${pool}" is not a defined pool`);
-    const backends = pool === DEFAULT_POOL ? options.backends : options.pools.find((p) => p.name === pool)?.backends ?? [];
-    if (backends.some((b) => b.dns === true)) throw new OptionError(`--listen ${l.host}:${l.port}: dns: backends are not supported in TCP mode yet (pool ${pool})`);
   }
   const seen = new Set<string>();
   for (const { host, port } of options.listen) {

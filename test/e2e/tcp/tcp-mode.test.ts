@@ -2,7 +2,7 @@
  * Issue #15, TCP mode through the real CLI: each connection piped to a backend the least-pending
  * heap picks (pending = open connections), half-close passed on, a refused connect retried on the
  * next backend, the idle timeout, the access log and metrics, send_proxy, graceful shutdown; TLS
- * terminated on a TCP listener.
+ * terminated on a TCP listener; backends found through DNS.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,6 +15,7 @@ import { closedPort, HOST, waitFor, withCleanup, type Cleanup } from '../../kit/
 import { parseExposition, valueOf } from '../../kit/prometheus-text.js';
 import * as tls from 'node:tls';
 import { CA, cert } from '../../kit/tls-files.js';
+import { DnsServer } from '../../kit/dns-server.js';
 
 interface Echo {
   port: number;
@@ -23,7 +24,7 @@ interface Echo {
 }
 
 /** A raw TCP backend: answers each read with `<name>:` and the bytes; on the client's end, `<name> bye` and its own end. */
-async function echo(c: Cleanup, name: string): Promise<Echo> {
+async function echo(c: Cleanup, name: string, host = HOST, port = 0): Promise<Echo> {
   const e: Echo = { port: 0, received: [] };
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
@@ -37,7 +38,7 @@ async function echo(c: Cleanup, name: string): Promise<Echo> {
     socket.on('error', () => socket.destroy());
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, HOST, () => resolve()));
+  await new Promise<void>((resolve) => server.listen(port, host, () => resolve()));
   c.add({ close: () => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }) });
   e.port = (server.address() as net.AddressInfo).port;
   return e;
@@ -151,6 +152,51 @@ test('TLS on a TCP listener: the backend gets the decrypted bytes, the client it
   socket.end();
   await ended;
   assert.is(read, 'b:PING\r\nb bye');
+}));
+
+test('dns: backends in TCP mode: an address that appears takes new connections; one that leaves keeps its open connection and gets no new one', () => withCleanup(async (c) => {
+  const one = await echo(c, 'b1', '127.0.0.1');
+  const two = await echo(c, 'b2', '127.0.0.2', one.port);
+  const dns = c.add(await DnsServer.start());
+  dns.set('tcp.chanlb.test', { a: ['127.0.0.1'], ttl: 0 });
+  const admin = await closedPort();
+  const proxy = c.add(await spawnProxy(['--mode', 'tcp', '--backend', `dns:tcp.chanlb.test:${one.port}`, '--dns-server', dns.address,
+    '--dns-min-interval', '50ms', '--dns-max-interval', '200ms', '--dns-timeout', '100ms', '--admin', `${HOST}:${admin}`]));
+  /** chanlb_tcp_connections_open of the backend at `host`, or undefined when the backend is not listed. */
+  const openTo = async (host: string): Promise<number | undefined> => {
+    const metrics = parseExposition(await (await fetch(`http://${HOST}:${admin}/metrics`)).text());
+    return metrics.samples.find((m) => m.name === 'chanlb_tcp_connections_open' && m.labels.backend === `${host}:${one.port}`)?.value;
+  };
+  /** Which backend answers a new connection's first bytes (the connection stays open). */
+  const answerer = async (): Promise<{ name: string; conn: Awaited<ReturnType<typeof client>> }> => {
+    const conn = await client(c, proxy.port);
+    conn.socket.write('hi');
+    await waitFor('an echo', () => conn.read().endsWith(':hi'), 5_000, () => conn.read());
+    return { name: conn.read().split(':')[0] ?? '', conn };
+  };
+  const first = await answerer();
+  assert.is(first.name, 'b1');
+  dns.set('tcp.chanlb.test', { a: ['127.0.0.2'], ttl: 0 });
+  // Within a few lookups the name gives only 127.0.0.2: new connections go there.
+  const deadline = Date.now() + 5_000;
+  for (let name = ''; name !== 'b2';) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for a new connection answered by b2');
+    const next = await answerer();
+    next.conn.socket.destroy();
+    name = next.name;
+  }
+  for (let i = 0; i < 3; i++) assert.is((await answerer()).name, 'b2', 'b1 takes no new connection once it left');
+  // The connection open to b1 goes on, and b1 is listed while it does.
+  first.conn.socket.write('again');
+  await waitFor('b1 still answering its open connection', () => first.conn.read().endsWith('b1:again'), 5_000, () => first.conn.read());
+  assert.ok(two.received.length >= 4);
+  assert.is(await openTo('127.0.0.1'), 1, 'the backend that left, with its open connection');
+  first.conn.socket.destroy();
+  const until = Date.now() + 5_000;
+  while ((await openTo('127.0.0.1')) !== undefined) {
+    if (Date.now() > until) throw new Error('b1 still listed after its last connection closed');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }));
 
 test('SIGTERM waits for open TCP connections (they go on), and exits when they close', () => withCleanup(async (c) => {

@@ -32,12 +32,12 @@ test('--backend dns:NAME:PORT beside HOST:PORT; --dns-server, --dns-min-interval
   assert.equal(parse(['--backend', '10.0.0.1:80']).dnsServers, [], "the system's resolvers by default");
 });
 
-test('--backend dns: refuses an address, a missing port, and a min_interval above max_interval', () => {
+test('--backend dns: refuses an address, a missing port, and a min_interval above max_interval; takes TCP mode', () => {
   assert.throws(() => parse(['--backend', 'dns:10.0.0.1:80']), /"10\.0\.0\.1" in "dns:10\.0\.0\.1:80" is not a host name to resolve/);
   assert.throws(() => parse(['--backend', 'dns:api.internal']), /is not dns:NAME:PORT/);
   assert.throws(() => parse(['--backend', 'dns:api.internal:80', '--dns-server', 'dns.example.com']), /is not a DNS server's IP address/);
   assert.throws(() => parse(['--backend', 'dns:api.internal:80', '--dns-min-interval', '2m']), /dns\.min_interval: 120000 ms is longer than dns\.max_interval/);
-  assert.throws(() => parse(['--backend', 'dns:api.internal:80', '--mode', 'tcp']), /dns: backends are not supported in TCP mode yet/);
+  assert.ok(parse(['--backend', 'dns:api.internal:80', '--mode', 'tcp']).backends[0]?.dns, 'dns: backends in TCP mode too');
 });
 
 test('config: "dns:NAME:PORT" and { dns: NAME:PORT, weight } in a pool, and the dns section', () => {
