@@ -13,6 +13,7 @@
  * A HeadScan is owned by one connection and reused for every message: no allocation per head.
  */
 import type { Http1Parser } from './parser.js';
+import { doubled } from './grow.js';
 import {
   headerKind, equalsLower, H_OTHER, H_CONNECTION, H_KEEP_ALIVE, H_PROXY_CONNECTION, H_TE, H_TRAILER,
   H_UPGRADE, H_HOST, H_EXPECT, H_X_FORWARDED_FOR, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST,
@@ -204,11 +205,7 @@ export class HeadScan {
       else if (equalsLower(head, tokenStart, tokenLength, KEEP_ALIVE)) this.connectionKeepAlive = true;
       else if (equalsLower(head, tokenStart, tokenLength, UPGRADE)) this.connectionUpgrade = true;
       else {
-        if (2 * this.namedCount + 2 > this.named.length) {
-          const grown = new Int32Array(this.named.length * 2);
-          grown.set(this.named);
-          this.named = grown;
-        }
+        if (2 * this.namedCount + 2 > this.named.length) this.named = doubled(this.named);
         this.named[2 * this.namedCount] = tokenStart;
         this.named[2 * this.namedCount + 1] = tokenLength;
         this.namedCount++;

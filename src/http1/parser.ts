@@ -25,6 +25,7 @@ import {
   HPE_OK, HPE_PAUSED, HPE_PAUSED_UPGRADE, TYPE_REQUEST, TYPE_RESPONSE, F_CHUNKED, F_CONTENT_LENGTH,
   F_TRANSFER_ENCODING, SPAN_URL, SPAN_STATUS, SPAN_FIELD, SPAN_VALUE, readFlags, readContentLength, readErrorPos, resume,
 } from './llhttp.js';
+import { doubled } from './grow.js';
 
 export const EV_NONE = 0;
 export const EV_HEAD = 1;
@@ -323,10 +324,7 @@ export class Http1Parser implements CallbackTarget {
    * of a message about to begin.
    */
   forget(): void {
-    if (this.ll.inputOwner === this) {
-      this.ll.inputOwner = null;
-      this.ll.inputChunk = null;
-    }
+    this.releaseInput();
     this.head = EMPTY;
     this.trailers = EMPTY;
     this.chunk = EMPTY;
@@ -340,11 +338,16 @@ export class Http1Parser implements CallbackTarget {
 
   /** Frees the WASM-side parser. The object must not be used afterwards. */
   destroy(): void {
+    this.releaseInput();
+    this.ll.exports.llhttp_free(this.ptr);
+  }
+
+  /** The shared input region no longer counts as holding this parser's bytes. */
+  private releaseInput(): void {
     if (this.ll.inputOwner === this) {
       this.ll.inputOwner = null;
       this.ll.inputChunk = null;
     }
-    this.ll.exports.llhttp_free(this.ptr);
   }
 
   // ---- llhttp callbacks (CallbackTarget) ----
@@ -390,7 +393,7 @@ export class Http1Parser implements CallbackTarget {
           break;
         }
         const i = 4 * this.headerCount;
-        if (i + 4 > this.headers.length) this.growHeaders();
+        if (i + 4 > this.headers.length) this.headers = doubled(this.headers);
         this.headers[i] = start;
         this.headers[i + 1] = length;
         this.headers[i + 2] = end; // an empty value: llhttp may report no value span
@@ -454,11 +457,7 @@ export class Http1Parser implements CallbackTarget {
   onBody(at: number, length: number): number {
     if (this.headLate && this.bodyStart < 0) this.bodyStart = at - this.ll.input;
     if (this.decodeBody) {
-      if (2 * this.bodySpanCount + 2 > this.bodySpans.length) {
-        const grown = new Int32Array(this.bodySpans.length * 2);
-        grown.set(this.bodySpans);
-        this.bodySpans = grown;
-      }
+      if (2 * this.bodySpanCount + 2 > this.bodySpans.length) this.bodySpans = doubled(this.bodySpans);
       this.bodySpans[2 * this.bodySpanCount] = at - this.ll.input;
       this.bodySpans[2 * this.bodySpanCount + 1] = length;
       this.bodySpanCount++;
@@ -504,11 +503,7 @@ export class Http1Parser implements CallbackTarget {
     }
     if (kind === SPAN_FIELD) {
       const i = 4 * this.trailerCount;
-      if (i + 4 > this.trailerSpans.length) {
-        const grown = new Int32Array(this.trailerSpans.length * 2);
-        grown.set(this.trailerSpans);
-        this.trailerSpans = grown;
-      }
+      if (i + 4 > this.trailerSpans.length) this.trailerSpans = doubled(this.trailerSpans);
       this.trailerSpans[i] = start;
       this.trailerSpans[i + 1] = length;
       this.trailerSpans[i + 2] = start + length; // an empty value may have no span
@@ -571,11 +566,5 @@ export class Http1Parser implements CallbackTarget {
     }
     chunk.copy(this.partial, this.partialLength, from, to);
     this.partialLength = needed;
-  }
-
-  private growHeaders(): void {
-    const grown = new Int32Array(this.headers.length * 2);
-    grown.set(this.headers);
-    this.headers = grown;
   }
 }
