@@ -183,7 +183,11 @@ export class Server {
   private admin: http.Server | null = null;
   private readonly reloads = { ok: 0, failed: 0 };
   /** Client connections open per listener, for the metrics. */
-  private readonly openPerListener = new Map<net.Server, number>();
+  /**
+   * Client connections open per listening socket, with the listener's address as it was when it
+   * listened (a listener a reload closed has none to ask for while its connections finish).
+   */
+  private readonly openPerListener = new Map<net.Server, { listener: string; open: number }>();
   private readonly hooks: ServerHooks;
   /** The metrics' registry, with --admin (made at listen()). */
   private registry: Registry | null = null;
@@ -239,7 +243,7 @@ export class Server {
         pools: () => this.context.routing.pools.values(),
         rateLimiters: () => this.context.routing.rateLimiters,
         refusals: this.context.refusals,
-        clientConnections: () => [...this.openPerListener].map(([server, n]) => [addressText(boundAddress(server)), n]),
+        clientConnections: () => [...this.openPerListener.values()].map(({ listener, open }) => [listener, open]),
         proxyHeaderRefused: this.gate.refused,
         tcp: this.tcp,
         store: this.store?.stats ?? null,
@@ -262,7 +266,7 @@ export class Server {
         onError: (err) => this.eventLog.error('metrics_failed', `metrics failed: ${err.message}`),
       });
       this.admin = server;
-      await listenAdmin(server, admin);
+      await listenAdmin(server, admin, (err) => this.eventLog.error('accept_failed', `admin accept failed: ${err.message}`));
     }
     return this.addresses()[0] as Address;
   }
@@ -597,7 +601,9 @@ export class Server {
       origin,
     });
     this.clients.set(client, server);
-    this.openPerListener.set(server, (this.openPerListener.get(server) ?? 0) + 1);
+    const counted = this.openPerListener.get(server) ?? { listener: addressText(boundAddress(server)), open: 0 };
+    counted.open++;
+    this.openPerListener.set(server, counted);
     if (early !== null) client.feed(early);
   }
 
@@ -606,9 +612,8 @@ export class Server {
     const server = this.clients.get(client);
     if (server === undefined) return;
     this.clients.delete(client);
-    const open = (this.openPerListener.get(server) ?? 1) - 1;
-    if (open > 0 || server.listening) this.openPerListener.set(server, open);
-    else this.openPerListener.delete(server);
+    const counted = this.openPerListener.get(server);
+    if (counted !== undefined && --counted.open === 0 && !server.listening) this.openPerListener.delete(server);
     if (this.clients.size > 0) return;
     for (const resolve of this.clientWaiters) resolve();
     this.clientWaiters = [];

@@ -120,11 +120,20 @@ function streamStatus(h: AdminHandlers, res: http.ServerResponse, head: boolean)
   res.once('close', () => clearInterval(timer));
 }
 
-/** Opens the admin listener at `at`; a failure (an address in use) names the address. */
-export function listenAdmin(server: http.Server, at: Address): Promise<void> {
+/**
+ * Opens the admin listener at `at`; a failure (an address in use) names the address. Once it
+ * listens, errors (an accept failing with EMFILE, say) go to `failed` and the listener goes on: an
+ * 'error' with no listener would end the process.
+ */
+export function listenAdmin(server: http.Server, at: Address, failed: (err: Error) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', (err) => reject(listenError(at.host, at.port, err)));
-    server.listen(at.port, at.host, () => resolve());
+    const refused = (err: Error): void => reject(listenError(at.host, at.port, err));
+    server.once('error', refused);
+    server.listen(at.port, at.host, () => {
+      server.off('error', refused);
+      server.on('error', failed);
+      resolve();
+    });
   });
 }
 

@@ -23,6 +23,7 @@ export function runChild(): void {
   process.on('SIGINT', ignore);
   process.on('SIGHUP', ignore);
   let proxy: Server | null = null;
+  let workerId = 0;
   let stopping = false;
   const exitAfter = (p: Promise<void>): void => {
     void p.then(() => process.exit(0));
@@ -52,15 +53,20 @@ export function runChild(): void {
     },
   };
 
+  // Reloads run one after another (Server.reload is not re-entrant: a rollback may arrive while the
+  // reload it undoes is still running); everything else at once.
+  let reloading: Promise<void> = Promise.resolve();
   process.on('message', (msg: unknown) => {
     if (!isToWorker(msg)) return;
-    void handle(msg);
+    if (msg.t === 'reload') reloading = reloading.then(() => handle(msg));
+    else void handle(msg);
   });
   send({ t: 'hello' });
 
   async function handle(msg: ToWorker): Promise<void> {
     switch (msg.t) {
       case 'start': {
+        workerId = msg.id;
         for (const v of msg.verdicts) checks.apply(v, performance.now());
         discovery = new Discovery(null, msg.options, true);
         for (const set of msg.dns) discovery.apply(set);
@@ -100,7 +106,13 @@ export function runChild(): void {
         return;
       }
       case 'ask': {
-        const value = proxy === null ? null : msg.what === 'status' ? proxy.status() : await proxy.metrics();
+        // A view that cannot be made is no answer (the primary shows the others), not an unhandled rejection.
+        let value: unknown = null;
+        try {
+          value = proxy === null ? null : msg.what === 'status' ? proxy.status() : await proxy.metrics();
+        } catch (err) {
+          process.stderr.write(`${JSON.stringify({ level: 'error', time: new Date().toISOString(), event: 'worker_view_failed', worker: workerId, view: msg.what, msg: (err as Error).message })}\n`);
+        }
         send({ t: 'answer', seq: msg.seq, value });
         return;
       }

@@ -235,6 +235,11 @@ export class Fleet {
     proc.on('message', (msg: unknown) => {
       if (!isToPrimary(msg)) return;
       if (msg.t === 'hello') {
+        // Forked just before a stop: the stop message reached no one, so this one is not started.
+        if (this.stopping) {
+          proc.process.kill('SIGTERM');
+          return;
+        }
         slot.generation = this.generation;
         proc.send({
           t: 'start', id: slot.id, options: this.options, reusePort: this.reusePort, verdicts: this.events.verdicts(), dns: this.events.dnsSets(), ticketKeys: this.ticketKeys,
@@ -280,6 +285,12 @@ export class Fleet {
       q.waiting.delete(slot.id);
       if (q.waiting.size === 0) q.done();
     } else if (msg.t === 'reloaded') {
+      // A catch-up reload (seq 0: a process that started with the options before) has no one waiting.
+      if (msg.seq === 0 && msg.error !== null) {
+        this.events.log.error('worker_reload_failed', `worker ${slot.id} could not take the configuration in force: ${msg.error}`, { worker_id: slot.id });
+        slot.process?.process.kill('SIGTERM'); // replaced, and its replacement starts with the options in force
+        return;
+      }
       const r = this.reloads.get(msg.seq);
       if (r === undefined) return;
       if (msg.error !== null) r.errors.push(`worker ${slot.id}: ${msg.error}`);

@@ -197,7 +197,7 @@ export async function startPrimary(options: ProxyOptions): Promise<PrimaryHandle
       onError: (err) => log.error('admin_failed', `admin request failed: ${err.message}`),
     });
     admin = server;
-    await listenAdmin(server, adminAt).catch(failed);
+    await listenAdmin(server, adminAt, (err) => log.error('accept_failed', `admin accept failed: ${err.message}`)).catch(failed);
   }
   const adminAddress = (): Address | null => {
     const a = admin?.address();

@@ -59,4 +59,33 @@ test('SIGHUP with two workers: every worker takes the new config; a broken one a
   assert.ok(!(await refused(proxy.port)));
 }));
 
+test('a scrape after a reload closed a listener whose clients are still connected: every worker answers, the listener still counted', () => withCleanup(async (c) => {
+  const dir = mkdtempSync(join(tmpdir(), 'chanlb-workers-scrape-'));
+  c.add({ close: () => rmSync(dir, { recursive: true, force: true }) });
+  const file = join(dir, 'chanlb.yaml');
+  const backend = await startUrlEcho(c, 'b');
+  const [first, second, admin] = [await closedPort(), await closedPort(), await closedPort()];
+  const config = (ports: number[]): string => `listen:\n${ports.map((p) => `  - ${HOST}:${p}\n`).join('')}backends:\n  - ${HOST}:${backend.port}\nadmin:\n  listen: ${HOST}:${admin}\n`;
+  writeFileSync(file, config([first, second]));
+  const proxy = c.add(await spawnProxy(['--config', file, '--workers', '2'], 10_000, false));
+  // A keep-alive client on each worker (connections are handed out in turn), on the listener that goes.
+  const clients = [await connect(c, second), await connect(c, second)];
+  for (const client of clients) {
+    await client.write(GET('/kept'));
+    assert.is((await client.readResponse()).status, 200);
+  }
+  writeFileSync(file, config([first]));
+  proxy.child.kill('SIGHUP');
+  await waitFor('the reload logged', () => /"event":"reloaded"/.test(proxy.output()), 10_000);
+  const res = await fetch(`http://${HOST}:${admin}/metrics`);
+  assert.is(res.status, 200);
+  const text = await res.text();
+  assert.match(text, new RegExp(`chanlb_client_connections\\{listener="${HOST}:${second}"\\} 2`), 'the closed listener\'s two clients');
+  assert.not.match(proxy.output(), /exited with code/, 'no worker died');
+  for (const client of clients) {
+    await client.write(GET('/still'));
+    assert.is((await client.readResponse()).status, 200, 'the clients of the closed listener are still served');
+  }
+}));
+
 test.run();
