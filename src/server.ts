@@ -143,7 +143,7 @@ interface HeldTls {
   /** Its SNI callback reads them here, so a reload swaps them. */
   certificates: Certificates;
   server: tls.Server;
-  /** The PROXY header's addresses of connections still in their handshake, by TCP peer (`host|port`). */
+  /** The PROXY header's addresses of connections still in their handshake, by connectionKey. */
   origins: Map<string, Addresses>;
 }
 
@@ -188,6 +188,8 @@ export class Server {
    * listened (a listener a reload closed has none to ask for while its connections finish).
    */
   private readonly openPerListener = new Map<net.Server, { listener: string; open: number }>();
+  /** Each listening socket's address, noted when it began to listen (asked of a closed one, there is none). */
+  private readonly listenerNames = new WeakMap<net.Server, string>();
   private readonly hooks: ServerHooks;
   /** The metrics' registry, with --admin (made at listen()). */
   private registry: Registry | null = null;
@@ -336,7 +338,7 @@ export class Server {
           swaps.push(() => {
             held.certificates = certificates;
             // The keys the listener has (shared by the workers, else its own): sessions begun before resume after.
-            server.setSecureContext(tlsServerOptions(t, options.handshakeTimeoutMs, this.hooks.ticketKeys ?? server.getTicketKeys()));
+            server.setSecureContext(tlsServerOptions(t, options.handshakeTimeoutMs, this.hooks.ticketKeys ?? server.getTicketKeys(), kept.tcp === null));
           });
         }
         listeners.push({ ...kept, key });
@@ -467,7 +469,7 @@ export class Server {
   private async openTlsListener(address: Listener, key: string, t: ListenerTls, tcp: { pool: string } | null): Promise<OpenListener> {
     const listening = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.onTlsConnection(listening, socket, held));
     const server = tls.createServer({
-      ...tlsServerOptions(t, this.currentOptions.handshakeTimeoutMs, this.hooks.ticketKeys),
+      ...tlsServerOptions(t, this.currentOptions.handshakeTimeoutMs, this.hooks.ticketKeys, tcp === null),
       allowHalfOpen: true,
       noDelay: true,
       SNICallback: (servername, done) => done(null, held.certificates.choose(servername)),
@@ -476,8 +478,9 @@ export class Server {
     server.on('tlsClientError', (err: Error & { code?: string; reason?: string }, socket: tls.TLSSocket) => {
       // OpenSSL's `reason` ("unsupported protocol") or Node's code (ERR_TLS_HANDSHAKE_TIMEOUT), not its multi-line message.
       const why = err.reason ?? err.code ?? err.message;
-      this.eventLog.info('tls_handshake_failed', `TLS handshake with ${socket.remoteAddress ?? 'unknown'} failed: ${why}`,
-        { client: socket.remoteAddress, reason: why });
+      // The client as its PROXY header named it, if it sent one.
+      const client = held.origins.get(connectionKey(socket))?.source.address ?? socket.remoteAddress ?? 'unknown';
+      this.eventLog.info('tls_handshake_failed', `TLS handshake with ${client} failed: ${why}`, { client, reason: why });
       // With a listener here Node leaves the socket open (a handshake timeout would hold its slot forever).
       socket.destroy();
     });
@@ -495,6 +498,7 @@ export class Server {
         server.off('error', failed);
         // After listening, errors are per accept (EMFILE and the like): the server goes on.
         server.on('error', (err: Error) => this.eventLog.error('accept_failed', `accept failed: ${err.message}`));
+        this.listenerNames.set(server, addressText(boundAddress(server)));
         resolve(server);
       });
     });
@@ -560,11 +564,11 @@ export class Server {
         s.destroy(); // the header completed after shutdown began
         return;
       }
-      const peer = peerKey(s);
-      held.origins.set(peer, origin);
-      // A handshake that never completes leaves no entry (one a later connection from the same peer could find).
+      const key = connectionKey(s);
+      held.origins.set(key, origin);
+      // A handshake that never completes leaves no entry (one a later connection could find).
       s.once('close', () => {
-        if (held.origins.get(peer) === origin) held.origins.delete(peer);
+        if (held.origins.get(key) === origin) held.origins.delete(key);
       });
       // Paused first: a flowing socket would emit what is put back as 'data', to nobody. The TLS
       // socket made from it reads what it holds before it reads on.
@@ -579,13 +583,14 @@ export class Server {
    * from its PROXY header's addresses if it sent one.
    */
   private onHandshake(server: net.Server, socket: tls.TLSSocket, held: HeldTls, tcp: { pool: string } | null): void {
-    if (this.closing || !server.listening) {
+    // Accepted before a reload closed its listener, it is served as a plain connection would be.
+    if (this.closing) {
       socket.destroy();
       return;
     }
-    const peer = peerKey(socket);
-    const origin = held.origins.get(peer) ?? ownAddresses(socket);
-    held.origins.delete(peer);
+    const key = connectionKey(socket);
+    const origin = held.origins.get(key) ?? ownAddresses(socket);
+    held.origins.delete(key);
     if (tcp !== null) this.tcp.accept(socket, tcp.pool, origin, null);
     else this.startClient(server, socket, origin, null, socket.getProtocol() ?? '');
   }
@@ -601,7 +606,7 @@ export class Server {
       origin,
     });
     this.clients.set(client, server);
-    const counted = this.openPerListener.get(server) ?? { listener: addressText(boundAddress(server)), open: 0 };
+    const counted = this.openPerListener.get(server) ?? { listener: this.listenerNames.get(server) ?? '', open: 0 };
     counted.open++;
     this.openPerListener.set(server, counted);
     if (early !== null) client.feed(early);
@@ -637,9 +642,12 @@ function ownAddresses(socket: net.Socket): Addresses {
   };
 }
 
-/** A TCP connection's peer as a key: one live connection to a listener has it. */
-function peerKey(socket: net.Socket): string {
-  return `${socket.remoteAddress ?? ''}|${socket.remotePort ?? 0}`;
+/**
+ * A TCP connection's four addresses as a key: no two live connections share it (a peer and port
+ * alone may reach two local addresses of a wildcard listener at once).
+ */
+function connectionKey(socket: net.Socket): string {
+  return `${socket.remoteAddress ?? ''}|${socket.remotePort ?? 0}|${socket.localAddress ?? ''}|${socket.localPort ?? 0}`;
 }
 
 /** At most `max` client connections at once on `server` (0: no limit). */

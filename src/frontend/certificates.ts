@@ -6,14 +6,18 @@
 import * as tls from 'node:tls';
 import type { ListenerTls } from '../options/tls-files.js';
 
-/** Node's TLS server options for `t`: the default certificate, the version floor, ALPN http/1.1. */
-export function tlsServerOptions(t: ListenerTls, handshakeTimeoutMs: number, ticketKeys: Buffer | undefined): tls.TlsOptions {
+/**
+ * Node's TLS server options for `t`: the default certificate, the version floor, and for an HTTP
+ * listener ALPN http/1.1 (a TCP listener offers none: what it carries is its backends' business, and
+ * a client asking for h2 or its own protocol must not be refused).
+ */
+export function tlsServerOptions(t: ListenerTls, handshakeTimeoutMs: number, ticketKeys: Buffer | undefined, http: boolean): tls.TlsOptions {
   const first = t.certificates[0];
   return {
     cert: first?.cert,
     key: first?.key,
     minVersion: t.minVersion,
-    ALPNProtocols: ['http/1.1'],
+    ...(http ? { ALPNProtocols: ['http/1.1'] } : {}),
     handshakeTimeout: handshakeTimeoutMs,
     // Worker processes are given one ticket key: a session resumes on whichever takes the connection.
     ...(ticketKeys === undefined ? {} : { ticketKeys }),

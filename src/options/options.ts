@@ -96,6 +96,11 @@ export function withDefaults(partial: Partial<ProxyOptions> & { backends: Addres
     if (l.mode !== 'tcp') continue;
     const pool = l.pool ?? DEFAULT_POOL;
     if (!defined.has(pool)) throw new OptionError(`--listen ${l.host}:${l.port}: a TCP listener's pool "${pool}" is not a defined pool`);
+    // TCP mode connects to backends in plain TCP: an https:// one would get plaintext (and pass TLS health checks).
+    const backends = pool === DEFAULT_POOL ? options.backends : options.pools.find((p) => p.name === pool)?.backends ?? [];
+    if (backends.some((b) => b.https === true)) {
+      throw new OptionError(`--listen ${l.host}:${l.port}: a TCP listener's pool "${pool}" has https:// backends (TCP mode connects in plain TCP)`);
+    }
   }
   const seen = new Set<string>();
   for (const { host, port } of options.listen) {

@@ -53,4 +53,8 @@ test('with TLS: --accept-proxy on a TLS listener and --send-proxy to an https://
   assert.is(parse(['--send-proxy', 'v1', '--backend', 'https://127.0.0.1:9443']).sendProxy, 'v1');
 });
 
+test('TCP mode refuses https:// backends (it connects in plain TCP)', () => {
+  assert.match(refusal(['--mode', 'tcp', '--backend', 'https://127.0.0.1:9443']), 'has https:// backends (TCP mode connects in plain TCP)');
+});
+
 test.run();
