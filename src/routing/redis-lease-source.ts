@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { createClient } from '@redis/client';
 import type { EventLog } from '../log/event-log.js';
 import type { LeaseSource } from './client-limiter.js';
+import { LEASE_TIMEOUT_MS } from './leased-rate-limiter.js';
 
 /** KEYS[1]: the bucket; ARGV: rate (tokens/s), burst, tokens wanted. Returns { granted, seconds until a token }. */
 const SCRIPT = `
@@ -41,8 +42,12 @@ const SHA = createHash('sha1').update(SCRIPT).digest('hex');
 
 const RECONNECT_FIRST_MS = 100;
 const RECONNECT_MAX_MS = 2_000;
-/** An answer slower than this counts as a failure (the asker then follows store_failure). */
-const COMMAND_TIMEOUT_MS = 1_000;
+/**
+ * How long a lease waits for Redis before store_failure decides. Well under the limiter's own wait
+ * for any lease (LEASE_TIMEOUT_MS, which lets the request through): a hung Redis must meet
+ * store_failure (closed: refused), not the limiter's fail-open.
+ */
+const COMMAND_TIMEOUT_MS = LEASE_TIMEOUT_MS / 2;
 
 export interface BucketLimits {
   rate: number;
@@ -97,23 +102,27 @@ export class RedisLeaseSource implements LeaseSource {
     }
     const key = `chanlb:rl:${limiter}:${client}`;
     const args = [String(limit.rate), String(limit.burst), String(want)];
-    const timer = setTimeout(() => this.fallback(want, finish), COMMAND_TIMEOUT_MS);
     let answered = false;
-    function finish(granted: number, retryAfter: number): void {
+    const finish = (granted: number, retryAfter: number): void => {
       if (answered) return;
       answered = true;
       clearTimeout(timer);
       done(granted, retryAfter);
-    }
+    };
+    // A failure after the answer (the command fails once it timed out) is not counted twice.
+    const failed = (): void => {
+      if (!answered) this.fallback(want, finish);
+    };
+    const timer = setTimeout(failed, COMMAND_TIMEOUT_MS);
     this.run(['EVALSHA', SHA, '1', key, ...args])
       .catch((err: Error) => (err.message.startsWith('NOSCRIPT') ? this.run(['EVAL', SCRIPT, '1', key, ...args]) : Promise.reject(err)))
       .then(
         (reply) => {
           const [granted, wait] = Array.isArray(reply) ? reply.map(Number) : [NaN, NaN];
           if (Number.isInteger(granted) && Number.isFinite(wait)) finish(granted as number, wait as number);
-          else this.fallback(want, finish);
+          else failed();
         },
-        () => this.fallback(want, finish),
+        failed,
       );
   }
 

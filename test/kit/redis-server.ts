@@ -49,6 +49,11 @@ export class RedisServer {
     });
   }
 
+  /** Freezes it (SIGSTOP: connections stay open, nothing is answered) or thaws it (SIGCONT). */
+  freeze(frozen: boolean): void {
+    this.child?.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
+  }
+
   /** Kills it (SIGKILL: no goodbye to its clients); resolves when it has exited. */
   async stop(): Promise<void> {
     const child = this.child;

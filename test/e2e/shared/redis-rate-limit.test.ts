@@ -25,8 +25,11 @@ async function status(c: Cleanup, port: number, path: string): Promise<number> {
   return res.status;
 }
 
+/** A proxy limiting 5/s, burst 6, through `redis`; resolves once it has connected to it. */
 async function instance(c: Cleanup, redis: RedisServer, backend: number, extra: string[] = []): Promise<ChildProxy> {
-  return c.add(await spawnProxy(['--backend', `${HOST}:${backend}`, '--rate-limit', '5', '--rate-burst', '6', '--rate-limit-store', redis.url, ...extra]));
+  const proxy = c.add(await spawnProxy(['--backend', `${HOST}:${backend}`, '--rate-limit', '5', '--rate-burst', '6', '--rate-limit-store', redis.url, ...extra]));
+  await waitFor('the proxy connected to Redis', () => /rate_limit_store_up/.test(proxy.output()), 5_000);
+  return proxy;
 }
 
 test('two instances share one budget per client through Redis: together they admit the burst and the rate, not twice', () => withCleanup(async (c) => {
@@ -36,7 +39,6 @@ test('two instances share one budget per client through Redis: together they adm
   assert.ok(backend !== undefined);
   const one = await instance(c, redis, backend.port);
   const two = await instance(c, redis, backend.port);
-  await waitFor('both connected to Redis', () => [one, two].every((p) => /rate_limit_store_up/.test(p.output())), 5_000);
   const startedAt = Date.now();
   const statuses: number[] = [];
   for (let i = 0; i < 24; i++) statuses.push(await status(c, (i % 2 === 0 ? one : two).port, `/shared/${i}`));
@@ -52,7 +54,6 @@ test('Redis killed: requests go through (store_failure open), logged once; Redis
   const [backend] = await helloBackends(c, 1);
   assert.ok(backend !== undefined);
   const proxy = await instance(c, redis, backend.port);
-  await waitFor('connected to Redis', () => /rate_limit_store_up/.test(proxy.output()), 5_000);
   await redis.stop();
   await waitFor('the store logged down', () => /"event":"rate_limit_store_down"/.test(proxy.output()), 5_000);
   const down: number[] = [];
@@ -72,12 +73,23 @@ test('store_failure closed: while Redis is unreachable, requests are refused wit
   const [backend] = await helloBackends(c, 1);
   assert.ok(backend !== undefined);
   const proxy = await instance(c, redis, backend.port, ['--rate-limit-store-failure', 'closed']);
-  await waitFor('connected to Redis', () => /rate_limit_store_up/.test(proxy.output()), 5_000);
   await redis.stop();
   await waitFor('the store logged down', () => /"event":"rate_limit_store_down"/.test(proxy.output()), 5_000);
   const statuses: number[] = [];
   for (let i = 0; i < 5; i++) statuses.push(await status(c, proxy.port, `/closed/${i}`));
   assert.equal(statuses, [429, 429, 429, 429, 429]);
+}));
+
+test('store_failure closed: while Redis hangs (stopped, its connection open), requests are refused, not let through by the limiter\'s own wait', () => withCleanup(async (c) => {
+  if (skip()) return;
+  const redis = c.add(await RedisServer.start());
+  const [backend] = await helloBackends(c, 1);
+  assert.ok(backend !== undefined);
+  const proxy = await instance(c, redis, backend.port, ['--rate-limit-store-failure', 'closed']);
+  redis.freeze(true);
+  c.add({ close: async () => redis.freeze(false) });
+  const statuses = await Promise.all(Array.from({ length: 8 }, (_, i) => status(c, proxy.port, `/hung/${i}`)));
+  assert.equal(statuses, Array.from({ length: 8 }, () => 429), statuses.join(' '));
 }));
 
 test.run();
