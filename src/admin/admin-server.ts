@@ -10,10 +10,13 @@
  *   POST /backends/POOL/HOST:PORT/return        back in rotation (if its health allows)
  *   POST /backends/POOL/HOST:PORT/weight?value=W its configured weight (a finite number > 0)
  *
- * With `admin.token` set, a POST without `Authorization: Bearer TOKEN` gets 401.
+ * With `admin.token` set, a POST without `Authorization: Bearer TOKEN` gets 401. A POST a browser
+ * sends for another site (its Origin not this listener's own) gets 403, token or none: any page an
+ * operator has open could otherwise drain backends on a tokenless admin listener (a form's POST
+ * needs no preflight).
  */
 import * as http from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Worker } from '../balancer/worker.js';
 import { listenError } from '../errors.js';
 import type { Address } from '../options/options.js';
@@ -47,15 +50,33 @@ function send(res: http.ServerResponse, status: number, body: string, headers: h
   res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers }).end(`${body}\n`);
 }
 
+/** Digests of equal length compared in constant time: neither the token nor its length shows in the timing. */
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+/** `Authorization: Bearer TOKEN` (the scheme in any case, RFC 9110 §11.1). */
 function authorized(req: http.IncomingMessage, token: string): boolean {
-  const given = Buffer.from(req.headers.authorization ?? '');
-  const wanted = Buffer.from(`Bearer ${token}`);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
+  const m = /^bearer +(.*)$/i.exec(req.headers.authorization ?? '');
+  return m !== null && timingSafeEqual(digest(m[1] ?? ''), digest(token));
+}
+
+/** A browser's request from another site: an Origin that is not this listener's own address. */
+function crossSite(req: http.IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  try {
+    return new URL(origin).host !== req.headers.host;
+  } catch {
+    return true; // "null" (a sandboxed page, a file) and anything unreadable
+  }
 }
 
 function act(h: AdminHandlers, req: http.IncomingMessage, res: http.ServerResponse, url: URL, m: RegExpExecArray): void {
   if (req.method !== 'POST') {
     send(res, 405, 'method not allowed: actions are POST', { Allow: 'POST' });
+    return;
+  }
+  if (crossSite(req)) {
+    send(res, 403, 'forbidden: a request from another site');
     return;
   }
   const token = h.token();

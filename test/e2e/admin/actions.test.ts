@@ -78,10 +78,26 @@ test('admin.token: a POST without it, or with another, gets 401 and changes noth
   assert.is(none.status, 401);
   assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer/);
   assert.is((await post(proxy, `/backends/default/${target}/drain`, 'wrong')).status, 401);
+  assert.is((await post(proxy, `/backends/default/${target}/drain`, 's3cret-toke')).status, 401, 'a prefix of it');
   assert.is((await backendStatus(proxy, target)).state, 'up', 'nothing changed');
+  const lowerScheme = await fetch(adminUrl(proxy, `/backends/default/${target}/return`), { method: 'POST', headers: { Authorization: 'bearer s3cret-token' } });
+  assert.is(lowerScheme.status, 200, 'the scheme in any case');
   assert.is((await post(proxy, `/backends/default/${target}/drain`, 's3cret-token')).status, 200);
   assert.is((await backendStatus(proxy, target)).state, 'draining');
   assert.is((await fetch(adminUrl(proxy, '/metrics'))).status, 200, 'reads need no token');
+}));
+
+test('a POST a browser sends from another site gets 403, token or none; from the admin page itself, it goes through', () => withCleanup(async (c) => {
+  const backends = await helloBackends(c, 2);
+  const { proxy } = await startProxy(c, backends, { admin: { host: HOST, port: 0 } });
+  const target = `${HOST}:${backends[0]?.port}`;
+  const from = (origin: string): Promise<Response> => fetch(adminUrl(proxy, `/backends/default/${target}/drain`), { method: 'POST', headers: { Origin: origin } });
+  assert.is((await from('https://evil.example')).status, 403);
+  assert.is((await from('null')).status, 403);
+  assert.is((await backendStatus(proxy, target)).state, 'up', 'nothing changed');
+  const own = new URL(adminUrl(proxy, '/')).origin;
+  assert.is((await from(own)).status, 200);
+  assert.is((await backendStatus(proxy, target)).state, 'draining');
 }));
 
 test.run();
