@@ -345,6 +345,8 @@ export class Server {
       }
       accessLog = sameAccessLog(old, options) ? this.context.accessLog : openAccessLog(options, this.hooks.workerId);
       routing = Routing.build(options, oldRouting, this.services, this.leases);
+      // A name the reload adds has its backends before the first request, as at start-up.
+      await this.services.discovery.settled();
       const trusted = options.trustedProxies.length > 0 ? TrustedProxies.parse(options.trustedProxies) : null;
       await this.eventLog.reconfigure(options.logLevel, options.logTo);
 

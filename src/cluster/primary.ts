@@ -216,9 +216,19 @@ export async function startPrimary(options: ProxyOptions): Promise<PrimaryHandle
       before = limiters;
       limiters = rateLimitersOf(next);
       try {
+        // Done first, so that nothing fails once the workers have the new options.
+        await log.reconfigure(next.logLevel, next.logTo);
+        // A name the reload adds is looked up (and its set sent to the workers) before they build
+        // the pools that use it: they have its backends at once, as at start-up.
+        discovery.reconfigure(next);
+        names.hold(discovery, next, clock.now);
+        await discovery.settled();
         await running.reload({ ...next, workers: current.workers });
       } catch (err) {
         limiters = before;
+        discovery.reconfigure(current);
+        names.hold(discovery, current, clock.now);
+        await log.reconfigure(current.logLevel, current.logTo).catch(() => {}); // it worked before
         reloads.failed++;
         throw err;
       } finally {
@@ -226,11 +236,8 @@ export async function startPrimary(options: ProxyOptions): Promise<PrimaryHandle
       }
       reloads.ok++;
       current = { ...next, workers: current.workers };
-      discovery.reconfigure(current);
-      names.hold(discovery, current, clock.now);
       keeper.hold(checks, current, discovery, clock.now);
       clock.tune(checkTimeouts(current));
-      await log.reconfigure(current.logLevel, current.logTo);
     },
     async shutdown(timeoutMs) {
       await running.shutdown(timeoutMs);

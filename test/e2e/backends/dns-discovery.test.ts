@@ -19,7 +19,7 @@ import type { Server } from '../../../src/server.js';
 import { withDefaults, type ProxyOptions } from '../../../src/options/options.js';
 import { spawnProxy } from '../../kit/child-proxy.js';
 import { DnsServer } from '../../kit/dns-server.js';
-import { closedPort, connect, HOST, sleep, startProxy, waitFor, withCleanup, type Cleanup } from '../../kit/harness.js';
+import { closedPort, connect, helloBackends, HOST, sleep, startProxy, waitFor, withCleanup, type Cleanup } from '../../kit/harness.js';
 import { LoadLoop } from '../../kit/load-loop.js';
 import { GET } from '../../kit/raw-client.js';
 
@@ -130,15 +130,33 @@ test('dns: a reload keeps an unchanged pool with its backends, even with DNS sil
   const options = { listen: [{ host: HOST, port: 0 }], logLevel: 'silent' as const, ...dnsOptions(dns, port) };
   const { proxy, port: proxyPort } = await startProxy(c, [], options);
   dns.mode = 'silent';
-  const pool = proxy.stats().pools[0];
+  // Requests served so far, summed over the pool's backends: a kept pool keeps its counts, a rebuilt one starts at 0.
+  const served = (): number => (proxy.stats().pools[0]?.workers ?? []).reduce((n, w) => n + w.served, 0);
+  const client = await connect(c, proxyPort);
+  for (let i = 0; i < 4; i++) {
+    await client.write(GET(`/${i}`));
+    assert.is((await client.readResponse()).status, 200);
+  }
+  assert.is(served(), 4);
   await proxy.reload(withDefaults({ ...options, backends: options.backends ?? [], maxPipeline: 8 }));
   assert.equal(members(proxy), at(port, 1, 3), 'unchanged: kept');
+  assert.is(served(), 4, 'the same pool, its counts with it');
   await proxy.reload(withDefaults({ ...options, backends: options.backends ?? [], policy: 'round-robin' }));
-  assert.ok(proxy.stats().pools[0] !== pool);
+  assert.is(served(), 0, 'rebuilt');
   assert.equal(members(proxy), at(port, 1, 3), 'rebuilt: the set the name has');
-  const client = await connect(c, proxyPort);
   await client.write(GET('/'));
   assert.is((await client.readResponse()).status, 200);
+}));
+
+test('dns: a reload that adds a name has its backends when it returns, as at start-up (no 503 until the first answer)', () => withCleanup(async (c) => {
+  const port = await backends(c);
+  const dns = await dnsServer(c, ['127.0.0.2']);
+  const [fixed] = await helloBackends(c, 1);
+  assert.ok(fixed !== undefined);
+  const options = { listen: [{ host: HOST, port: 0 }], logLevel: 'silent' as const, ...dnsOptions(dns, port) };
+  const { proxy } = await startProxy(c, [fixed], { ...options, backends: [{ host: HOST, port: fixed.port }] });
+  await proxy.reload(withDefaults({ ...options, backends: options.backends ?? [] }));
+  assert.equal(members(proxy), at(port, 2));
 }));
 
 test('dns: with --workers 2 the primary looks the name up once for both, and a change reaches them', () => withCleanup(async (c) => {
@@ -150,7 +168,8 @@ test('dns: with --workers 2 the primary looks the name up once for both, and a c
   const seen = dns.lookups(NAME).length;
   await sleep(1_000);
   const lookups = dns.lookups(NAME).length - seen;
-  assert.ok(lookups >= 3 && lookups <= 6, `${lookups} lookups in 1 s at one every 200 ms: one process asks`);
+  // At most one lookup every 200 ms: one process asks (a busy machine may ask fewer).
+  assert.ok(lookups >= 1 && lookups <= 6, `${lookups} lookups in 1 s at one every 200 ms: one process asks`);
   dns.set(NAME, { a: ['127.0.0.2'], ttl: 0 });
   const moved = (text: string): boolean => text.includes(`127.0.0.2:${port}`) && !text.includes(`127.0.0.1:${port}`);
   let text = '';
