@@ -8,7 +8,7 @@
  */
 import cluster from 'node:cluster';
 import { Server } from './server.js';
-import { OptionError, type Address, type ProxyOptions } from './options/options.js';
+import { addressText, OptionError, type Address, type ProxyOptions } from './options/options.js';
 import type { EventLog } from './log/event-log.js';
 import { poolDefinitions } from './routing/routing.js';
 import { runChild } from './cluster/child.js';
@@ -144,12 +144,11 @@ const say = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
-const addressText = (a: Address): string => `${a.dns === true ? 'dns:' : ''}${a.host}:${a.port}`;
 
 /** `127.0.0.1:8080, ..., balancing over default: 127.0.0.1:9001, ...; api: ...; status page at ...` */
 function describe(listening: Address[], pools: [string, string[]][], admin: Address | null): string {
   const over = pools.map(([name, backends]) => `${name}: ${backends.join(', ')}`).join('; ');
-  return `${listening.map(addressText).join(', ')}, balancing over ${over}${admin === null ? '' : `; status page at http://${admin.host}:${admin.port}/status`}`;
+  return `${listening.map(addressText).join(', ')}, balancing over ${over}${admin === null ? '' : `; status page at http://${addressText(admin)}/status`}`;
 }
 
 main().catch((err: unknown) => {

@@ -36,7 +36,7 @@ import { settingsOf, type Pool, type PoolServices, type RetryStats, type WorkerS
 import { forwardedLines } from './http1/head.js';
 import { llhttp } from './http1/llhttp.js';
 import { listenError } from './errors.js';
-import { DEFAULT_POOL, type Address, type Listener, type ProxyOptions } from './options/options.js';
+import { addressText, DEFAULT_POOL, type Address, type Listener, type ProxyOptions } from './options/options.js';
 import type { ListenerTls } from './options/tls-files.js';
 import { RequestMeter } from './metrics/request-meter.js';
 import { adminServer, applyAction, listenAdmin } from './admin/admin-server.js';
@@ -48,7 +48,6 @@ import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client'
 /** The package's version, for chanlb_build_info. */
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-const addressText = (a: Address): string => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`);
 
 /** What a worker process (cluster/child.ts) changes about a server; a lone process gives none. */
 export interface ServerHooks {
@@ -658,7 +657,8 @@ function limitConnections(server: net.Server, max: number): void {
   else delete (server as { maxConnections?: number }).maxConnections;
 }
 
-function boundAddress(server: net.Server): Address {
+/** The address a listening socket is bound to. */
+export function boundAddress(server: net.Server): Address {
   const addr = server.address() as net.AddressInfo;
   return { host: addr.address, port: addr.port };
 }

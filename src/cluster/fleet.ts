@@ -89,10 +89,6 @@ export class Fleet {
     }));
   }
 
-  get size(): number {
-    return this.slots.length;
-  }
-
   get readyCount(): number {
     return this.slots.filter((s) => s.ready).length;
   }
@@ -119,7 +115,7 @@ export class Fleet {
     });
   }
 
-  /** The pid, restarts and start time of each slot's process. */
+  /** The pid and restarts of each slot's process. */
   summaries(): { id: number; pid: number; restarts: number }[] {
     return this.slots.map((s) => ({ id: s.id, pid: s.process?.process.pid ?? 0, restarts: s.restarts }));
   }

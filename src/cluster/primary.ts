@@ -18,10 +18,11 @@ import { Clock, type Timeouts } from '../clock.js';
 import { EventLog } from '../log/event-log.js';
 import type { Address, ProxyOptions } from '../options/options.js';
 import { dnsInterval, poolDefinitions } from '../routing/routing.js';
-import { Discovery } from '../dns/discovery.js';
+import { addressName, discoveredBackends, Discovery } from '../dns/discovery.js';
 import type { DnsName, DnsSubscriber } from '../dns/dns-name.js';
 import { rateLimitersOf } from '../routing/rate-limits.js';
 import type { RateLimiter } from '../routing/rate-limiter.js';
+import { boundAddress } from '../server.js';
 import { Fleet } from './fleet.js';
 import { mergeStatus } from './merge-status.js';
 import { canReusePort } from './reuse-port.js';
@@ -63,7 +64,9 @@ class CheckKeeper implements CheckSubscriber {
       const settings = settingsOf(pool, options);
       const check = checkOptionsOf(settings);
       if (check === null) continue;
-      const backends = pool.backends.flatMap((b) => (b.dns === true ? discovery.nameOf(b.host, now).addresses.map((host) => ({ host, port: b.port })) : [b]));
+      const fixed = pool.backends.filter((b) => b.dns !== true);
+      const entries = pool.backends.filter((b) => b.dns === true).map((backend) => ({ backend, name: discovery.nameOf(backend.host, now) }));
+      const backends = [...fixed, ...discoveredBackends(entries, new Set(fixed.map(addressName))).values()];
       for (const b of backends) next.add(checks.checkOf(checkTargetOf(b, settings), check, now));
     }
     for (const c of this.held) if (!next.has(c)) c.unsubscribe(this);
@@ -200,8 +203,7 @@ export async function startPrimary(options: ProxyOptions): Promise<PrimaryHandle
     await listenAdmin(server, adminAt, (err) => log.error('accept_failed', `admin accept failed: ${err.message}`)).catch(failed);
   }
   const adminAddress = (): Address | null => {
-    const a = admin?.address();
-    return a === null || a === undefined || typeof a === 'string' ? null : { host: a.address, port: a.port };
+    return admin === null || !admin.listening ? null : boundAddress(admin);
   };
 
   return {

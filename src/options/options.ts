@@ -22,6 +22,12 @@ export interface Address {
   dns?: boolean;
 }
 
+/** `HOST:PORT` as logs and URLs write it (an IPv6 host in brackets), a backend's `https://` or `dns:` in front. */
+export function addressText(a: Address): string {
+  const host = a.host.includes(':') ? `[${a.host}]` : a.host;
+  return `${a.https === true ? 'https://' : ''}${a.dns === true ? 'dns:' : ''}${host}:${a.port}`;
+}
+
 /** Where to accept clients: plain HTTP, HTTPS with `tls`, or TCP connections piped to the backends of `pool` (`mode: tcp`). */
 export interface Listener extends Address {
   tls?: ListenerTls;

@@ -9,7 +9,7 @@ import type { Server } from '../../../src/server.js';
 import type { StatusSnapshot } from '../../../src/admin/status.js';
 import { startHello } from '../../../backends/hello.js';
 import { GET } from '../../kit/raw-client.js';
-import { closedPort, connect, helloBackends, HOST, startProxy, waitFor, withCleanup, type Cleanup } from '../../kit/harness.js';
+import { closedPort, connect, helloBackends, HOST, sleep, startProxy, waitFor, withCleanup, type Cleanup } from '../../kit/harness.js';
 
 async function status(proxy: Server): Promise<StatusSnapshot> {
   const admin = proxy.adminAddress();
@@ -136,7 +136,7 @@ async function untilState(proxy: Server, backend: string, state: string, timeout
     const now = (await status(proxy)).pools[0]?.backends.find((b) => b.name === backend)?.state;
     if (now === state) return;
     if (Date.now() > deadline) throw new Error(`${backend} is ${String(now)} in status.json after ${timeoutMs} ms, not ${state}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
 }
 

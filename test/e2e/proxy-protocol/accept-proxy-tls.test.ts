@@ -51,6 +51,8 @@ async function setUp(c: Cleanup): Promise<Setup> {
  */
 async function getBehindHeader(port: number, header: Buffer, together: boolean): Promise<string> {
   const raw = net.connect(port, HOST);
+  // A proxy that never ends the exchange fails the test instead of hanging it.
+  raw.setTimeout(10_000, () => raw.destroy(new Error('no end within 10 s')));
   await new Promise<void>((resolve, reject) => raw.once('connect', resolve).once('error', reject));
   let first = true;
   const transport = new Duplex({

@@ -11,11 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, sleep, startProxy, waitFor, type Cleanup, withCleanup } from '../../kit/harness.js';
 import { startRecording, valuesOf, type RecordingBackend } from '../../kit/recording-backend.js';
-import type { RawClient } from '../../kit/raw-client.js';
+import { GET, type RawClient } from '../../kit/raw-client.js';
 import type { ProxyOptions } from '../../../src/options/options.js';
 import { V2_SIGNATURE } from '../../../src/proxy-protocol/types.js';
 
-const GET = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: lb.test\r\n\r\n`;
 
 function tempFile(c: Cleanup, name: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'chanlb-pp-'));

@@ -8,9 +8,8 @@ import * as assert from 'uvu/assert';
 import { connect, startProxy, waitFor, withCleanup } from '../../kit/harness.js';
 import { bytesText as text, startHeaderBackend as headerBackend } from '../../kit/proxy-header-backend.js';
 import { V2_SIGNATURE } from '../../../src/proxy-protocol/types.js';
-import type { RawClient } from '../../kit/raw-client.js';
+import { GET, type RawClient } from '../../kit/raw-client.js';
 
-const GET = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: lb.test\r\n\r\n`;
 
 async function get(client: RawClient, path: string): Promise<void> {
   await client.write(GET(path));

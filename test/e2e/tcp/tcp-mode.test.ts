@@ -11,7 +11,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnProxy, type ChildProxy } from '../../kit/child-proxy.js';
-import { closedPort, HOST, waitFor, withCleanup, type Cleanup } from '../../kit/harness.js';
+import { closedPort, HOST, sleep, waitFor, withCleanup, type Cleanup } from '../../kit/harness.js';
 import { parseExposition, valueOf } from '../../kit/prometheus-text.js';
 import * as tls from 'node:tls';
 import { CA, cert } from '../../kit/tls-files.js';
@@ -157,7 +157,7 @@ test('TLS on a TCP listener: the backend gets the decrypted bytes, the client it
 
 test('dns: backends in TCP mode: an address that appears takes new connections; one that leaves keeps its open connection and gets no new one', () => withCleanup(async (c) => {
   const one = await echo(c, 'b1', '127.0.0.1');
-  const two = await echo(c, 'b2', '127.0.0.2', one.port);
+  await echo(c, 'b2', '127.0.0.2', one.port);
   const dns = c.add(await DnsServer.start());
   dns.set('tcp.chanlb.test', { a: ['127.0.0.1'], ttl: 0 });
   const admin = await closedPort();
@@ -190,13 +190,12 @@ test('dns: backends in TCP mode: an address that appears takes new connections; 
   // The connection open to b1 goes on, and b1 is listed while it does.
   first.conn.socket.write('again');
   await waitFor('b1 still answering its open connection', () => first.conn.read().endsWith('b1:again'), 5_000, () => first.conn.read());
-  assert.ok(two.received.length >= 4);
   assert.is(await openTo('127.0.0.1'), 1, 'the backend that left, with its open connection');
   first.conn.socket.destroy();
   const until = Date.now() + 5_000;
   while ((await openTo('127.0.0.1')) !== undefined) {
     if (Date.now() > until) throw new Error('b1 still listed after its last connection closed');
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
 }));
 

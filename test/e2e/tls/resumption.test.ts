@@ -40,6 +40,8 @@ function visit(port: number, version: tls.SecureVersion, session: Buffer | undef
       socket.write('GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n');
     });
     socket.on('session', (s: Buffer) => sessions.push(s));
+    // A proxy that never ends the exchange fails the test instead of hanging it.
+    socket.setTimeout(10_000, () => socket.destroy(new Error('no end within 10 s')));
     socket.on('data', () => {});
     socket.on('end', () => resolve({ reused, sessions }));
     socket.on('error', reject);

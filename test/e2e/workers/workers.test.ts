@@ -18,7 +18,7 @@ import type { StatusSnapshot } from '../../../src/admin/status.js';
 import { runCli, spawnProxy, type ChildProxy } from '../../kit/child-proxy.js';
 import { LoadLoop } from '../../kit/load-loop.js';
 import { GET } from '../../kit/raw-client.js';
-import { closedPort, connect, helloBackends, HOST, waitFor, withCleanup, type Cleanup } from '../../kit/harness.js';
+import { closedPort, connect, helloBackends, HOST, sleep, waitFor, withCleanup, type Cleanup } from '../../kit/harness.js';
 import { parseExposition, valueOf, type Exposition } from '../../kit/prometheus-text.js';
 
 const MAIN = fileURLToPath(new URL('../../../src/main.js', import.meta.url));
@@ -108,7 +108,7 @@ test('a worker killed with SIGKILL is replaced within 2 s; a load run afterwards
     const slot = rows.find((r) => r.id === victim.id);
     if (rows.length === 2 && slot !== undefined && slot.pid !== victim.pid && slot.pid !== 0) break;
     assert.ok(Date.now() - killedAt < 2_000, `not replaced within 2 s: ${JSON.stringify(rows)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
   assert.is(rows.find((r) => r.id === victim.id)?.restarts, 1);
   assert.is(rows.find((r) => r.id !== victim.id)?.pid, before[1]?.pid, 'the other worker was not touched');
@@ -187,7 +187,7 @@ test('health checks run once, in the primary, and their verdict reaches every wo
   ]);
   const from = checks;
   const startedAt = Date.now();
-  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  await sleep(1_500);
   const expected = ((Date.now() - startedAt) / 100);
   // One checker: about 15 in 1.5 s (a busy machine makes fewer); two would make about 30.
   assert.ok(checks - from <= expected * 1.3 + 2, `${checks - from} checks in ${Date.now() - startedAt} ms at 100 ms`);

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { LeasedRateLimiter, LEASE_TTL_MS } from '../../../src/routing/leased-rate-limiter.js';
 import { LEASE_PENDING, type LeaseSource, type LeaseWaiter } from '../../../src/routing/client-limiter.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep, waitFor } from '../../kit/harness.js';
 
 interface Ask {
   limiter: string;
@@ -33,8 +33,11 @@ function waiters(log: string[]): (name: string) => LeaseWaiter {
   return (name) => ({ leased: (retryAfter) => log.push(`${name}:${retryAfter}`) });
 }
 
-const limiterOf = (burst: number, source: LeaseSource, maxClients = 10): LeasedRateLimiter =>
-  new LeasedRateLimiter({ rate: 1, burst, maxClients }, '*', source);
+const limiterOf = (burst: number, source: LeaseSource, maxClients = 10, timeoutMs?: number): LeasedRateLimiter =>
+  new LeasedRateLimiter({ rate: 1, burst, maxClients }, '*', source, timeoutMs);
+
+/** The lease timeout of the timing tests: long enough that a busy machine's stalls stay well inside the margins. */
+const TIMEOUT_MS = 400;
 
 test('an empty lease asks for a batch and the request waits; the rest of the batch is spent at once, then it asks again', () => {
   const source = new ManualSource();
@@ -105,12 +108,12 @@ test('an ask unanswered for the timeout lets its requests through, counted; its 
   const source = new ManualSource();
   const log: string[] = [];
   const w = waiters(log);
-  const limiter = new LeasedRateLimiter({ rate: 1, burst: 10, maxClients: 10 }, '*', source, 40);
+  const limiter = limiterOf(10, source, 10, TIMEOUT_MS);
   limiter.take('a', performance.now(), w('r1'));
   limiter.take('a', performance.now(), w('r2'));
-  await sleep(20);
+  await sleep(TIMEOUT_MS / 4);
   assert.equal(log, [], 'not yet');
-  await sleep(40);
+  await waitFor('the timeout', () => log.length === 2, 5_000);
   assert.equal(log, ['r1:0', 'r2:0']);
   assert.is(limiter.failedOpen, 2);
   assert.is(limiter.limited, 0);
@@ -126,14 +129,14 @@ test('asks time out each after its own wait, an evicted lease\'s too', async () 
   const source = new ManualSource();
   const log: string[] = [];
   const w = waiters(log);
-  const limiter = new LeasedRateLimiter({ rate: 1, burst: 10, maxClients: 1 }, '*', source, 40);
+  const limiter = limiterOf(10, source, 1, TIMEOUT_MS);
   limiter.take('a', performance.now(), w('a1'));
-  await sleep(20);
+  await sleep(TIMEOUT_MS / 2);
   limiter.take('b', performance.now(), w('b1'));
   assert.is(limiter.tracked, 1, 'b took a\'s place');
-  await sleep(30);
-  assert.equal(log, ['a1:0'], 'a timed out, evicted or not; b not yet');
-  await sleep(30);
+  await waitFor('a\'s timeout', () => log.length >= 1, 5_000);
+  assert.equal(log, ['a1:0'], 'a timed out, evicted or not; b not yet (due half a timeout later)');
+  await waitFor('b\'s timeout', () => log.length === 2, 5_000);
   assert.equal(log, ['a1:0', 'b1:0']);
   assert.is(limiter.failedOpen, 2);
 });
