@@ -11,6 +11,7 @@ import * as tls from 'node:tls';
 import { Http1Parser, EV_HEAD, EV_ERROR } from '../http1/parser.js';
 import type { SendProxy } from '../options/vocabulary.js';
 import { writeHeader } from '../proxy-protocol/write.js';
+import { tlsAfter, verifiedAs } from './tls-dial.js';
 
 export interface ProbeSpec {
   type: 'http' | 'tcp';
@@ -72,11 +73,7 @@ export function probe(spec: ProbeSpec, done: (ok: boolean, why: string) => void)
 
 /** The check's TLS connection; a PROXY header (sendProxy) goes first on the TCP connection, before the handshake. */
 function connectTls(spec: ProbeSpec, ca: string | null): tls.TLSSocket {
-  const verified: tls.ConnectionOptions = { servername: net.isIP(spec.host) === 0 ? spec.host : undefined, ...(ca === null ? {} : { ca }) };
+  const verified = verifiedAs(spec.host, ca);
   if (spec.sendProxy === 'off') return tls.connect({ host: spec.host, port: spec.port, ...verified });
-  const raw = net.connect({ host: spec.host, port: spec.port, noDelay: true });
-  raw.write(writeHeader(spec.sendProxy, null));
-  const socket = tls.connect({ socket: raw, ...verified });
-  raw.on('error', (err) => socket.destroy(err));
-  return socket;
+  return tlsAfter(writeHeader(spec.sendProxy, null), spec.host, spec.port, verified);
 }

@@ -27,6 +27,7 @@ import type { Clock } from '../clock.js';
 import type { SendProxy } from '../options/vocabulary.js';
 import { writeHeader } from '../proxy-protocol/write.js';
 import type { Addresses } from '../proxy-protocol/types.js';
+import { tlsAfter, verifiedAs } from './tls-dial.js';
 
 export interface SocketPoolOptions {
   host: string;
@@ -63,27 +64,19 @@ function dialTcp(host: string, port: number, reader: SocketReader, preface: Buff
 
 /**
  * An https:// backend: verified against `ca` (PEM; null: the system CAs) with SNI set to its host
- * name (not to an IP address, which SNI does not carry), ALPN http/1.1; TLS sessions are resumed
- * (Node keeps one per host and port), so a new pooled socket skips the full handshake.
+ * name (tls-dial.ts), ALPN http/1.1. Sessions are not resumed: each new pooled socket makes a full
+ * handshake (keep-alive makes them rare).
  */
 export function dialTls(ca: string | null): (host: string, port: number, reader: SocketReader, preface: Buffer | null) => net.Socket {
   return (host, port, reader, preface) => {
-    const verified: tls.ConnectionOptions = {
-      servername: net.isIP(host) === 0 ? host : undefined,
-      ALPNProtocols: ['http/1.1'],
-      ...(ca === null ? {} : { ca }),
-    };
+    const verified: tls.ConnectionOptions = { ...verifiedAs(host, ca), ALPNProtocols: ['http/1.1'] };
     if (preface === null) {
       // tls.connect passes socket.connect() options on, `onread` among them (its types omit it).
       const options: tls.ConnectionOptions & { onread: net.OnReadOpts } = { host, port, onread: onread(reader), ...verified };
       return tls.connect(options).setNoDelay(true);
     }
-    // The PROXY header goes first on the TCP connection, the handshake after it: TLS over a socket of
-    // our own, which tls.connect reads through 'data' (it takes no `onread` then).
-    const raw = net.connect({ host, port, noDelay: true });
-    raw.write(preface);
-    const socket = tls.connect({ socket: raw, ...verified });
-    raw.on('error', (err) => socket.destroy(err));
+    // The PROXY header first, the handshake after it; reads come through 'data' (tlsAfter).
+    const socket = tlsAfter(preface, host, port, verified);
     socket.on('data', (chunk: Buffer) => {
       if (!reader.onRead(chunk.length, chunk)) socket.pause();
     });

@@ -4,13 +4,12 @@
  * session, and the counts the metrics and the access log read.
  */
 import type * as net from 'node:net';
-import type { BackendSettings } from '../balancer/pool.js';
 import type { AccessLog } from '../log/access-log.js';
 import type { EventLog } from '../log/event-log.js';
 import { DEFAULT_POOL, type ProxyOptions } from '../options/options.js';
 import type { Addresses } from '../proxy-protocol/types.js';
 import { poolDefinitions } from '../routing/routing.js';
-import { TcpPool, type TcpPoolServices } from './tcp-pool.js';
+import { TcpPool, tcpPoolKey, type TcpPoolServices } from './tcp-pool.js';
 import { TcpSession } from './tcp-session.js';
 
 export interface TcpFrontContext extends TcpPoolServices {
@@ -41,14 +40,9 @@ export class TcpFront {
     const pools = new Map<string, TcpPool>();
     for (const def of poolDefinitions(options)) {
       if (!wanted.has(def.name)) continue;
-      const fresh = new TcpPool(def, options as BackendSettings, this.context, this.context.log);
       const kept = old.get(def.name);
-      if (kept !== undefined && kept.key === fresh.key) {
-        fresh.close();
-        pools.set(def.name, kept);
-      } else {
-        pools.set(def.name, fresh);
-      }
+      const same = kept !== undefined && kept.key === tcpPoolKey(def, options);
+      pools.set(def.name, same ? kept : new TcpPool(def, options, this.context, this.context.log));
     }
     return pools;
   }

@@ -11,7 +11,7 @@
  */
 import { checkOptionsOf, checkTargetOf, type ActiveCheck, type CheckOptions, type CheckSubscriber, type HealthChecks } from '../balancer/active-health.js';
 import { settingsOf, type BackendSettings } from '../balancer/pool.js';
-import { WorkerHeap, type PoolMember } from '../balancer/worker-heap.js';
+import { leastLoadedExcept, WorkerHeap, type PoolMember } from '../balancer/worker-heap.js';
 import { addressName, discoveredBackends, type Discovery, type DnsEntry } from '../dns/discovery.js';
 import type { DnsSubscriber } from '../dns/dns-name.js';
 import type { EventLog } from '../log/event-log.js';
@@ -41,7 +41,7 @@ export class TcpBackend implements PoolMember, CheckSubscriber {
   private readonly pool: TcpPool;
 
   constructor(address: Address, check: ActiveCheck | null, pool: TcpPool) {
-    this.name = `${address.host}:${address.port}`;
+    this.name = addressName(address);
     this.host = address.host;
     this.port = address.port;
     this.weight = address.weight ?? 1;
@@ -57,6 +57,11 @@ export class TcpBackend implements PoolMember, CheckSubscriber {
   checkChanged(): void {
     this.pool.placeInRotation(this);
   }
+}
+
+/** What a TCP pool is made from: a reload keeps a pool whose key is unchanged (its heap, counts and health go on). */
+export function tcpPoolKey(pool: PoolOptions, proxyWide: BackendSettings): string {
+  return JSON.stringify([pool.backends, settingsOf(pool, proxyWide)]);
 }
 
 /** What a TCP pool finds its checks and its `dns:` names through, and the proxy's clock. */
@@ -82,7 +87,7 @@ export class TcpPool implements DnsSubscriber {
   constructor(pool: PoolOptions, proxyWide: BackendSettings, services: TcpPoolServices, log: EventLog | null) {
     this.name = pool.name;
     this.settings = settingsOf(pool, proxyWide);
-    this.key = JSON.stringify([pool.backends, this.settings]);
+    this.key = tcpPoolKey(pool, proxyWide);
     this.log = log;
     this.services = services;
     this.check = checkOptionsOf(this.settings);
@@ -129,9 +134,7 @@ export class TcpPool implements DnsSubscriber {
   pick(tried: readonly TcpBackend[]): TcpBackend | undefined {
     const top = this.heap.min();
     if (top !== undefined && !tried.includes(top)) return top;
-    let best: TcpBackend | undefined;
-    for (const b of this.heap) if (!tried.includes(b) && (best === undefined || b.pending * best.weight < best.pending * b.weight)) best = b;
-    return best;
+    return leastLoadedExcept(this.heap, tried);
   }
 
   opened(b: TcpBackend): void {
