@@ -78,7 +78,12 @@ export class TcpFront {
   }
 
   sweep(now: number): void {
-    for (const pool of this.pools.values()) pool.sweep(now);
+    for (const pool of this.pools.values()) {
+      // A backend that left its name's answer leaves the metrics too, as an HTTP pool's does.
+      for (const name of pool.sweep(now)) {
+        for (const key of this.ended.keys()) if (key.startsWith(`${pool.name}\n${name}\n`)) this.ended.delete(key);
+      }
+    }
     for (const s of this.sessions) s.sweep(now);
   }
 

@@ -165,9 +165,10 @@ export class TcpPool implements DnsSubscriber {
 
   /**
    * The clock's sweep: an ejection whose cooldown is over ends (one more refusal ejects it again); a
-   * backend that left its name's answer is dropped once no connection to it is open.
+   * backend that left its name's answer is dropped once no connection to it is open. Returns the
+   * names of those dropped.
    */
-  sweep(now: number): void {
+  sweep(now: number): string[] {
     for (const b of this.members) {
       if (b.ejectedUntil >= 0 && now >= b.ejectedUntil) {
         b.ejectedUntil = -1;
@@ -175,12 +176,11 @@ export class TcpPool implements DnsSubscriber {
         this.placeInRotation(b);
       }
     }
-    if (!this.members.some((b) => b.leaving && b.pending === 0)) return;
-    this.members = this.members.filter((b) => {
-      if (!b.leaving || b.pending > 0) return true;
-      b.check?.unsubscribe(b);
-      return false;
-    });
+    const gone = this.members.filter((b) => b.leaving && b.pending === 0);
+    if (gone.length === 0) return [];
+    for (const b of gone) b.check?.unsubscribe(b);
+    this.members = this.members.filter((b) => !gone.includes(b));
+    return gone.map((b) => b.name);
   }
 
   placeInRotation(b: TcpBackend): void {

@@ -197,6 +197,9 @@ test('dns: backends in TCP mode: an address that appears takes new connections; 
     if (Date.now() > until) throw new Error('b1 still listed after its last connection closed');
     await sleep(20);
   }
+  const text = await (await fetch(`http://${HOST}:${admin}/metrics`)).text();
+  assert.not.match(text, `backend="127.0.0.1:${one.port}"`, 'nor counted among ended connections');
+  assert.match(text, `chanlb_tcp_connections_total{pool="default",backend="127.0.0.2:${one.port}"`);
 }));
 
 test('SIGTERM waits for open TCP connections (they go on), and exits when they close', () => withCleanup(async (c) => {
